@@ -1,0 +1,136 @@
+"""create_app(): middleware, error handlers, routers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from roamcard import i18n
+from roamcard.auth.endpoints import router as auth_router
+from roamcard.card.endpoints import router as card_router
+from roamcard.catalog.endpoints import router as catalog_router
+from roamcard.config import Settings, get_settings
+from roamcard.db import Database, get_database, set_database
+from roamcard.errors import AppError
+from roamcard.logging import configure_logging
+from roamcard.notification.endpoints import router as demo_router
+from roamcard.payment.endpoints import router as webhook_router
+from roamcard.sandbox.endpoints import router as sandbox_router
+from roamcard.topup.endpoints import router as topup_router
+from roamcard.validation import validation_problem
+
+log = structlog.get_logger("roamcard.app")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, *, run_worker: bool = False
+) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if database is not None:
+        set_database(database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if run_worker:
+            from roamcard.jobs.sweepers import build_worker
+
+            worker = build_worker(get_database())
+            worker.start_in_thread()
+        yield
+        if worker is not None:
+            worker.stop()
+
+    app = FastAPI(
+        title="Roamcard API",
+        version="1",
+        description="Recharge travel eSIM cards: cards, catalogue, top-ups, payments.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language")))
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        response.headers["X-Request-ID"] = request_id
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Language", i18n.current_language())
+        return response
+
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(
+            exc.problem(instance=request.url.path),
+            status_code=exc.status_code,
+            headers=exc.headers,
+            media_type=PROBLEM_JSON,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            validation_problem(exc.errors(), request.url.path), status_code=422, media_type=PROBLEM_JSON
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = AppError()
+        error.status_code = exc.status_code
+        error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error.message = {404: "Not found.", 405: "This method is not allowed here."}.get(
+            exc.status_code, "The request could not be processed."
+        )
+        return JSONResponse(
+            error.problem(instance=request.url.path),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None) or {},
+            media_type=PROBLEM_JSON,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("request.failed", path=request.url.path)
+        error = AppError()
+        error.status_code, error.code, error.message = 500, "internal_error", "Something went wrong on our side."
+        return JSONResponse(error.problem(instance=request.url.path), status_code=500, media_type=PROBLEM_JSON)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Any:
+        try:
+            with get_database().reading() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # the probe's job is to say "not ready", not to raise
+            log.warning("readyz.database_unavailable", error=str(exc))
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return {"status": "ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in (auth_router, card_router, catalog_router, topup_router, webhook_router, demo_router, sandbox_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from roamcard.auth import service
+from roamcard.auth.schemas import SessionCreate, SessionOut
+from roamcard.deps import ClientIP, SessionDep, TokenDep
+
+router = APIRouter(prefix="/api/v1", tags=["sessions"])
+
+
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionOut,
+    responses={401: {"description": "Wrong card number or password"}, 429: {"description": "Locked out"}},
+)
+def create_session(body: SessionCreate, session: SessionDep, ip: ClientIP) -> SessionOut:
+    issued = service.login(session, card_number=body.card_number, password=body.password, client_ip=ip)
+    return SessionOut(token=issued.token, expires_at=issued.expires_at)
+
+
+@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
+def delete_session(session: SessionDep, token: TokenDep) -> None:
+    service.logout(session, token)

@@ -1,0 +1,105 @@
+"""Issuing cards and reading their state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from roamcard.card import numbers, passwords, repository
+from roamcard.card.states import CardStatus
+from roamcard.config import get_settings
+from roamcard.errors import AppError
+from roamcard.i18n import LANGUAGES
+from roamcard.kit import clock
+from roamcard.kit.money import Money
+from roamcard.ledger import repository as ledger_repository
+from roamcard.ledger import service as ledger
+from roamcard.ledger.assets import ALLOWANCE_KIND, Asset
+from roamcard.models import Card
+
+
+class CardNumberTaken(AppError):
+    status_code = 409
+    code = "card_number_taken"
+    message = "This card number is already issued."
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card: Card
+    password: str
+
+
+def issue_card(
+    session: Session,
+    *,
+    phone: str,
+    password: str | None = None,
+    language: str = "zh-CN",
+    currency: str | None = None,
+    card_number: str | None = None,
+) -> IssuedCard:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}")
+    phone = numbers.normalise_phone(phone)
+    currency = currency or get_settings().wallet_currency
+    password = numbers.validate_password(password) if password else numbers.new_password()
+    card_number = numbers.normalise_card_number(card_number) if card_number else _unused_card_number(session)
+    if repository.get_by_card_number(session, card_number):
+        raise CardNumberTaken()
+    card = Card(
+        card_number=card_number,
+        password_hash=passwords.hash_password(password),
+        status=CardStatus.ACTIVE.value,
+        phone=phone,
+        language=language,
+        currency=currency,
+        failed_logins=0,
+        created_at=clock.now(),
+    )
+    session.add(card)
+    session.flush()
+    ledger.wallet_account(session, card.id, currency)
+    return IssuedCard(card=card, password=password)
+
+
+def _unused_card_number(session: Session) -> str:
+    while True:
+        candidate = numbers.new_card_number()
+        if repository.get_by_card_number(session, candidate) is None:
+            return candidate
+
+
+@dataclass(frozen=True)
+class AllowanceView:
+    kind: str
+    asset: str
+    remaining: int
+    total: int
+    expires_at: datetime
+    product_id: str | None
+
+
+@dataclass(frozen=True)
+class CardOverview:
+    card: Card
+    balance: Money
+    allowances: list[AllowanceView]
+
+
+def overview(session: Session, card: Card) -> CardOverview:
+    wallet = ledger.wallet_account(session, card.id, card.currency)
+    allowances = [
+        AllowanceView(
+            kind=ALLOWANCE_KIND[Asset(allowance.asset)],
+            asset=allowance.asset,
+            remaining=remaining,
+            total=allowance.total,
+            expires_at=allowance.expires_at,
+            product_id=allowance.product_id,
+        )
+        for allowance, remaining in ledger_repository.list_live_allowances(session, card.id, clock.now())
+    ]
+    return CardOverview(card=card, balance=Money(wallet.balance, card.currency), allowances=allowances)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from roamcard.catalog import service
+from roamcard.catalog.schemas import ProductOut
+from roamcard.catalog.views import product_out
+from roamcard.deps import ReadSessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+
+
+@router.get("/products", response_model=list[ProductOut])
+def list_products(
+    session: ReadSessionDep,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. CNY")] = None,
+) -> list[ProductOut]:
+    return [product_out(p, currency) for p in service.products_for_currency(session, currency)]

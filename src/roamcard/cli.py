@@ -1,0 +1,168 @@
+"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from roamcard import migrate as migrations
+from roamcard.config import get_settings
+from roamcard.db import get_database
+from roamcard.logging import configure_logging
+
+app = typer.Typer(help="Roamcard: operator platform for prepaid travel eSIM cards.", no_args_is_help=True)
+cards_app = typer.Typer(help="Issue and look up cards.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+app.add_typer(cards_app, name="cards")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.callback()
+def _setup() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    migrations.upgrade(get_settings().database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo catalogue and demo cards. Safe to run again."""
+    from roamcard.demo import load_demo
+
+    with get_database().transaction() as session:
+        cards = load_demo(session)
+    table = Table(title="Demo cards (sign in at the portal or POST /api/v1/sessions)")
+    for column in ("card number", "service password", "phone", "language"):
+        table.add_column(column)
+    for card in cards:
+        table.add_row(card.card_number, card.password, card.phone, card.language)
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the job worker in-process.")] = True,
+    processes: Annotated[int, typer.Option(help="Server processes (each stateless).")] = 1,
+) -> None:
+    """Serve the portal, API and webhooks (and, unless --no-worker, the job worker)."""
+    import uvicorn
+
+    from roamcard.server import app_factory_path
+
+    console.print(f"Roamcard on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(
+        app_factory_path(worker),
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        proxy_headers=True,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@app.command("worker")
+def run_worker(
+    once: Annotated[bool, typer.Option(help="Run what is due, then exit.")] = False,
+) -> None:
+    """Run the outbox worker: jobs, retries and sweepers. Run as many as you like."""
+    from roamcard.jobs.sweepers import build_worker
+
+    job_worker = build_worker(get_database())
+    if once:
+        job_worker.sweep_if_due()
+        ran = job_worker.drain()
+        console.print(f"ran {ran} jobs")
+        return
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        job_worker.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    job_worker.run_forever()
+
+
+@cards_app.command("create")
+def create_card(
+    phone: Annotated[str, typer.Option(help="Bound phone, E.164 (e.g. +8613800138000).")],
+    password: Annotated[str | None, typer.Option(help="6–12 digits; 8 random digits when left out.")] = None,
+    language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+) -> None:
+    """Issue a card; prints {"card_number", "password"} as JSON."""
+    from roamcard.card import numbers
+    from roamcard.card import service as card_service
+    from roamcard.i18n import LANGUAGES
+
+    if language not in LANGUAGES:
+        errors.print(f"[red]--language must be one of {', '.join(LANGUAGES)}[/red]")
+        raise typer.Exit(2)
+    try:
+        with get_database().transaction() as session:
+            issued = card_service.issue_card(session, phone=phone, password=password, language=language)
+            card_number = issued.card.card_number
+    except (numbers.InvalidPhone, numbers.InvalidPassword) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    sys.stdout.write(json.dumps({"card_number": card_number, "password": issued.password}) + "\n")
+
+
+@catalog_app.command("load")
+def load_catalog(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Load an edited catalogue file (TOML); products left out are deactivated."""
+    from roamcard.catalog import service as catalog_service
+
+    try:
+        with get_database().transaction() as session:
+            result = catalog_service.load_catalog(session, file)
+    except catalog_service.CatalogFileError as exc:
+        errors.print(f"[red]catalogue not loaded[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    console.print(f"created {result.created}, updated {result.updated}, deactivated {result.deactivated}")
+
+
+@ledger_app.command("verify")
+def verify_ledger() -> None:
+    """Recompute every balance from transfers; exit 1 on any difference or unbalanced asset."""
+    from roamcard.ledger import service as ledger
+
+    with get_database().reading() as session:
+        report = ledger.verify(session)
+    table = Table(title=f"Ledger: {report.accounts} accounts")
+    table.add_column("asset")
+    table.add_column("sum of balances", justify="right")
+    for asset, total in sorted(report.asset_totals.items()):
+        table.add_row(asset, str(total))
+    console.print(table)
+    for code, cached, recomputed in report.mismatched_balances:
+        errors.print(f"[red]{code}: cached {cached}, transfers say {recomputed}[/red]")
+    for code in report.below_lower_bound:
+        errors.print(f"[red]{code}: below its lower bound[/red]")
+    if report.asset_mismatches:
+        errors.print(f"[red]{report.asset_mismatches} transfers between accounts of another asset[/red]")
+    if not report.ok:
+        errors.print("[red]ledger verify: FAILED[/red]")
+        raise typer.Exit(1)
+    console.print("[green]ledger verify: OK — every balance matches its transfers, every asset sums to zero[/green]")

@@ -1,0 +1,73 @@
+"""One settings object for the whole process, read from ROAMCARD_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROAMCARD_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./roamcard.db"
+    secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    sandbox_webhook_secret: SecretStr = SecretStr("whsec_dev_sandbox_change_me")
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    environment: Literal["development", "test", "production"] = "development"
+    demo_mode: bool = True
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # Rate-limit counters: "memory://" for one process, "redis://host:6379/0" across processes.
+    rate_limit_storage_url: str = "memory://"
+
+    # Service-password hashing (argon2id). Lower only in tests.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 1
+
+    session_ttl_seconds: int = 12 * 3600
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    login_ip_max_failures: int = 30
+    login_ip_window_seconds: int = 15 * 60
+
+    payment_window_seconds: int = 30 * 60
+    webhook_tolerance_seconds: int = 300
+
+    # Every card's balance is kept in this currency; custom amounts are named in it.
+    wallet_currency: str = "USD"
+
+    job_max_attempts: int = 8
+    job_lease_seconds: int = 60
+    job_poll_interval_seconds: float = 0.2
+    job_batch_size: int = 32
+
+    sms_provider: Literal["console"] = "console"
+    default_timezone: str = "Asia/Shanghai"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def sensitive_fields() -> list[str]:
+    """Names never to print (used by `roamcard config show`)."""
+    return [name for name, field in Settings.model_fields.items() if field.annotation is SecretStr]
+
+
+__all__ = ["Field", "Settings", "get_settings", "sensitive_fields"]

@@ -1,0 +1,40 @@
+"""Demo data: the demo catalogue and two demo cards with known passwords (demo mode only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from roamcard.card import repository as card_repository
+from roamcard.card import service as card_service
+from roamcard.catalog import service as catalog_service
+
+
+@dataclass(frozen=True)
+class DemoCard:
+    card_number: str
+    password: str
+    phone: str
+    language: str
+
+
+DEMO_CARDS = (
+    DemoCard("89103900000000000015", "20261225", "+8613800138000", "zh-CN"),
+    DemoCard("89103900000000000023", "20261226", "+14155550100", "en"),
+)
+
+
+def load_demo(session: Session) -> list[DemoCard]:
+    """Safe to run any number of times: the catalogue is upserted and existing cards are left alone."""
+    catalog_service.load_catalog(session, catalog_service.DEMO_CATALOG)
+    for demo in DEMO_CARDS:
+        if card_repository.get_by_card_number(session, demo.card_number) is None:
+            card_service.issue_card(
+                session,
+                phone=demo.phone,
+                password=demo.password,
+                language=demo.language,
+                card_number=demo.card_number,
+            )
+    return list(DEMO_CARDS)

@@ -1,0 +1,70 @@
+"""Annotated dependencies that keep endpoint signatures short."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from roamcard.auth import service as auth_service
+from roamcard.db import get_database
+from roamcard.errors import AppError, Unauthorized
+from roamcard.models import Card
+
+
+def _write_session() -> Iterator[Session]:
+    """The request is the unit of work: commit when the handler returns, before the response is sent."""
+    session = get_database().session()
+    try:
+        yield session
+        session.commit()
+    except AppError as error:
+        if error.keeps_changes:
+            session.commit()
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _read_session() -> Iterator[Session]:
+    database = get_database()
+    session = database.read_session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(_write_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
+
+
+def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized()
+    return authorization[7:].strip()
+
+
+TokenDep = Annotated[str, Depends(bearer_token)]
+
+
+def _current_card(session: ReadSessionDep, token: TokenDep) -> Card:
+    return auth_service.card_for_token(session, token)
+
+
+CurrentCard = Annotated[Card, Depends(_current_card)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientIP = Annotated[str, Depends(client_ip)]

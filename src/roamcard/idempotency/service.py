@@ -1,0 +1,123 @@
+"""Idempotent creates (DESIGN.md §3.6).
+
+The key row is inserted first, in the same transaction as the create. A concurrent request with the same
+key blocks on the unique index until the first commits (PostgreSQL) or waits for the write lock (SQLite),
+then replays the stored response. Same key + different body is a 409. A create that fails stores nothing,
+so the client may retry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from roamcard.errors import AppError, Conflict
+from roamcard.kit import clock
+from roamcard.models import IdempotencyKey
+
+PLACEHOLDER_STATUS = 0
+
+
+class IdempotencyKeyMissing(AppError):
+    status_code = 400
+    code = "idempotency_key_missing"
+    message = "Send an Idempotency-Key header with every create request."
+
+
+class IdempotencyKeyInvalid(AppError):
+    status_code = 400
+    code = "idempotency_key_invalid"
+    message = "The Idempotency-Key header must be 1 to 200 visible characters."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was already used with a different request."
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code = "idempotency_key_in_flight"
+    message = "A request with this Idempotency-Key is still being processed. Retry shortly."
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def validate_key(key: str | None) -> str:
+    if key is None:
+        raise IdempotencyKeyMissing()
+    if not 1 <= len(key) <= 200 or not key.isprintable() or not key.isascii() or key.strip() != key:
+        raise IdempotencyKeyInvalid()
+    return key
+
+
+def request_fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _get(session: Session, scope: str, key: str) -> IdempotencyKey | None:
+    return session.scalars(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _replay(row: IdempotencyKey, fingerprint: str) -> StoredResponse:
+    if row.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    if row.response_status == PLACEHOLDER_STATUS:
+        raise IdempotencyKeyInFlight(headers={"Retry-After": "1"})
+    return StoredResponse(row.response_status, json.loads(row.response_body), replayed=True)
+
+
+def run_once(
+    session: Session,
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    create: Callable[[], tuple[int, dict[str, Any]]],
+) -> StoredResponse:
+    existing = _get(session, scope, key)
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    try:
+        with session.begin_nested():
+            session.add(
+                IdempotencyKey(
+                    scope=scope,
+                    key=key,
+                    request_hash=fingerprint,
+                    response_status=PLACEHOLDER_STATUS,
+                    response_body="",
+                    created_at=clock.now(),
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        # Another request with this key committed first (we waited for it on the unique index).
+        winner = _get(session, scope, key)
+        if winner is None:
+            raise IdempotencyKeyInFlight(headers={"Retry-After": "1"}) from None
+        return _replay(winner, fingerprint)
+    status_code, body = create()
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        .values(response_status=status_code, response_body=json.dumps(body, separators=(",", ":")))
+        .execution_options(synchronize_session=False)
+    )
+    return StoredResponse(status_code, body, replayed=False)

@@ -1,0 +1,247 @@
+"""Double-entry ledger (DESIGN.md §3.2).
+
+A transfer moves a positive amount of one asset from a debit account to a credit account. It is
+append-only and keyed by a business key, so applying it twice is a no-op. Card-side accounts cache their
+balance, updated in the same transaction by a guarded UPDATE; operator-side accounts do not, so that no
+hot row serialises every top-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from roamcard.db import insert_ignoring_conflict
+from roamcard.errors import AppError
+from roamcard.kit import clock
+from roamcard.ledger import repository
+from roamcard.ledger.assets import AccountKind, Asset, operator_code
+from roamcard.models import Allowance, LedgerAccount, LedgerTransfer
+
+
+class InsufficientBalance(AppError):
+    status_code = 409
+    code = "insufficient_balance"
+    message = "The balance is not enough."
+
+
+def ensure_account(
+    session: Session,
+    code: str,
+    asset: str,
+    kind: AccountKind,
+    *,
+    card_id: int | None = None,
+    lower_bound: int | None = None,
+) -> LedgerAccount:
+    """Get or create an account by its code; safe when two transactions race to create it."""
+    account = repository.get_account_by_code(session, code)
+    if account is not None:
+        return account
+    insert_ignoring_conflict(
+        session,
+        LedgerAccount,
+        {
+            "code": code,
+            "asset": asset,
+            "kind": kind.value,
+            "card_id": card_id,
+            "tracks_balance": kind is not AccountKind.OPERATOR,
+            "balance": 0,
+            "lower_bound": lower_bound,
+            "created_at": clock.now(),
+        },
+    )
+    account = repository.get_account_by_code(session, code)
+    assert account is not None
+    return account
+
+
+def operator_account(session: Session, purpose: str, asset: str) -> LedgerAccount:
+    return ensure_account(session, operator_code(purpose, asset), asset, AccountKind.OPERATOR)
+
+
+def wallet_account(session: Session, card_id: int, currency: str) -> LedgerAccount:
+    return ensure_account(
+        session, f"card:{card_id}:wallet:{currency}", currency, AccountKind.WALLET, card_id=card_id, lower_bound=0
+    )
+
+
+def transfer(
+    session: Session,
+    *,
+    key: str,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount: int,
+    reason: str,
+    reference: str | None = None,
+) -> bool:
+    """Apply one transfer exactly once. Returns False when `key` was already applied."""
+    if amount <= 0:
+        raise ValueError("transfer amount must be positive")
+    if debit.asset != credit.asset:
+        raise ValueError(f"asset mismatch: {debit.asset} -> {credit.asset}")
+    if debit.id == credit.id:
+        raise ValueError("debit and credit are the same account")
+    inserted = insert_ignoring_conflict(
+        session,
+        LedgerTransfer,
+        {
+            "key": key,
+            "debit_account_id": debit.id,
+            "credit_account_id": credit.id,
+            "asset": debit.asset,
+            "amount": amount,
+            "reason": reason,
+            "reference": reference,
+            "created_at": clock.now(),
+        },
+    )
+    if not inserted:
+        return False
+    if debit.tracks_balance and not repository.apply_guarded_delta(session, debit.id, -amount):
+        raise InsufficientBalance()
+    if credit.tracks_balance:
+        repository.apply_guarded_delta(session, credit.id, amount)
+    return True
+
+
+def grant_allowance(
+    session: Session,
+    *,
+    key: str,
+    card_id: int,
+    asset: Asset,
+    amount: int,
+    validity_days: int,
+    order_id: str | None,
+    product_id: str | None,
+) -> Allowance:
+    """A pack: its own account (so packs with different expiries never mix), credited from `issued`."""
+    now = clock.now()
+    account = ensure_account(
+        session, f"card:{card_id}:allowance:{key}", asset.value, AccountKind.ALLOWANCE, card_id=card_id, lower_bound=0
+    )
+    allowance = Allowance(
+        card_id=card_id,
+        account_id=account.id,
+        asset=asset.value,
+        total=amount,
+        order_id=order_id,
+        product_id=product_id,
+        created_at=now,
+        expires_at=now + timedelta(days=validity_days),
+    )
+    session.add(allowance)
+    session.flush()
+    transfer(
+        session,
+        key=key,
+        debit=operator_account(session, "issued", asset.value),
+        credit=account,
+        amount=amount,
+        reason="grant",
+        reference=order_id,
+    )
+    return allowance
+
+
+@dataclass(frozen=True)
+class Consumption:
+    requested: int
+    consumed: int
+
+    @property
+    def shortfall(self) -> int:
+        return self.requested - self.consumed
+
+
+def consume_allowances(session: Session, *, key: str, card_id: int, asset: Asset, quantity: int) -> Consumption:
+    """Draw `quantity` units from live packs, earliest expiry first. What packs cannot cover is returned
+    as a shortfall for the caller (charging) to take from the balance or refuse."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    remaining = quantity
+    usage = operator_account(session, "usage", asset.value)
+    for allowance, balance in repository.list_live_allowances(session, card_id, clock.now(), asset.value):
+        if remaining == 0:
+            break
+        take = min(balance, remaining)
+        if take <= 0:
+            continue
+        account = session.get(LedgerAccount, allowance.account_id)
+        assert account is not None
+        if transfer(
+            session, key=f"{key}:{allowance.id}", debit=account, credit=usage, amount=take, reason="usage"
+        ):
+            remaining -= take
+    return Consumption(requested=quantity, consumed=quantity - remaining)
+
+
+def expire_lapsed_allowances(session: Session, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Move what is left of each lapsed pack to breakage, once."""
+    now = now or clock.now()
+    expired = 0
+    for allowance in repository.list_lapsed_allowances(session, now, limit):
+        if not repository.mark_allowance_expired(session, allowance.id, now):
+            continue
+        account = session.get(LedgerAccount, allowance.account_id, populate_existing=True)
+        assert account is not None
+        if account.balance > 0:
+            transfer(
+                session,
+                key=f"allowance:{allowance.id}:expire",
+                debit=account,
+                credit=operator_account(session, "expired", allowance.asset),
+                amount=account.balance,
+                reason="expiry",
+            )
+        expired += 1
+    return expired
+
+
+@dataclass
+class VerifyReport:
+    accounts: int
+    transfers_checked: bool
+    mismatched_balances: list[tuple[str, int, int]]
+    asset_totals: dict[str, int]
+    below_lower_bound: list[str]
+    asset_mismatches: int
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.mismatched_balances
+            and not self.below_lower_bound
+            and self.asset_mismatches == 0
+            and all(total == 0 for total in self.asset_totals.values())
+        )
+
+
+def verify(session: Session) -> VerifyReport:
+    """Recompute every balance from transfers; the books must sum to zero per asset."""
+    derived = repository.derived_balances(session)
+    mismatched: list[tuple[str, int, int]] = []
+    below: list[str] = []
+    totals: dict[str, int] = {}
+    accounts = repository.all_accounts(session)
+    for account in accounts:
+        recomputed = derived.get(account.id, 0)
+        effective = account.balance if account.tracks_balance else recomputed
+        if account.tracks_balance and account.balance != recomputed:
+            mismatched.append((account.code, account.balance, recomputed))
+        if account.lower_bound is not None and effective < account.lower_bound:
+            below.append(account.code)
+        totals[account.asset] = totals.get(account.asset, 0) + effective
+    return VerifyReport(
+        accounts=len(accounts),
+        transfers_checked=True,
+        mismatched_balances=mismatched,
+        asset_totals=totals,
+        below_lower_bound=below,
+        asset_mismatches=repository.transfers_with_mismatched_assets(session),
+    )

@@ -1,0 +1,35 @@
+"""Every table, one file each, on one metadata (Alembic reads `Base.metadata`)."""
+
+from roamcard.models.allowance import Allowance
+from roamcard.models.base import Base
+from roamcard.models.card import Card
+from roamcard.models.card_session import CardSession
+from roamcard.models.idempotency_key import IdempotencyKey
+from roamcard.models.inbox_event import InboxEvent
+from roamcard.models.job import Job
+from roamcard.models.ledger_account import LedgerAccount
+from roamcard.models.ledger_transfer import LedgerTransfer
+from roamcard.models.notification import Notification
+from roamcard.models.payment import Payment
+from roamcard.models.product import Product
+from roamcard.models.sandbox_charge import SandboxCharge
+from roamcard.models.state_transition import StateTransition
+from roamcard.models.topup_order import TopupOrder
+
+__all__ = [
+    "Allowance",
+    "Base",
+    "Card",
+    "CardSession",
+    "IdempotencyKey",
+    "InboxEvent",
+    "Job",
+    "LedgerAccount",
+    "LedgerTransfer",
+    "Notification",
+    "Payment",
+    "Product",
+    "SandboxCharge",
+    "StateTransition",
+    "TopupOrder",
+]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from roamcard.kit.state_machine import StateMachine
+from roamcard.models import Payment
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+P = PaymentStatus
+TRANSITIONS = {
+    P.PENDING: {P.SUCCEEDED, P.FAILED, P.EXPIRED, P.UNKNOWN},
+    P.UNKNOWN: {P.PENDING, P.SUCCEEDED, P.FAILED, P.EXPIRED},
+    P.SUCCEEDED: set(),
+    P.FAILED: set(),
+    # A payment that lands after its order expired is still money received: recorded, then refunded.
+    P.EXPIRED: {P.SUCCEEDED},
+}
+
+payment_machine = StateMachine("payment", Payment, TRANSITIONS)
+SETTLEABLE = (P.PENDING, P.UNKNOWN)

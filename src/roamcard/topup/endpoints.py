@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from roamcard.deps import CurrentCard, ReadSessionDep, SessionDep
+from roamcard.idempotency import service as idempotency
+from roamcard.topup import receipt
+from roamcard.topup.schemas import TopupCreate, TopupOut, TopupPage
+from roamcard.topup.service import read
+from roamcard.topup.service.create import create_topup
+
+router = APIRouter(prefix="/api/v1", tags=["top-ups"])
+
+ERRORS = {
+    400: {"description": "Missing or malformed Idempotency-Key"},
+    401: {"description": "Not signed in"},
+    409: {"description": "Idempotency-Key reused with a different body, or card suspended"},
+    422: {"description": "Invalid field (unknown product, currency, amount out of range)"},
+}
+
+
+@router.post("/topups", status_code=status.HTTP_201_CREATED, response_model=TopupOut, responses=ERRORS)
+def create(
+    body: TopupCreate,
+    request: Request,
+    card: CurrentCard,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    def make() -> tuple[int, dict[str, object]]:
+        order, payment = create_topup(session, card, **body.model_dump())
+        return status.HTTP_201_CREATED, TopupOut.of(order, payment).model_dump(mode="json")
+
+    stored = idempotency.run_once(
+        session,
+        scope=f"card:{card.id}:topups",
+        key=idempotency.validate_key(idempotency_key),
+        fingerprint=idempotency.request_fingerprint("POST", request.url.path, body.model_dump(mode="json")),
+        create=make,
+    )
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+
+
+@router.get("/topups", response_model=TopupPage)
+def list_topups(
+    card: CurrentCard,
+    session: ReadSessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> TopupPage:
+    page = read.history(session, card, limit=limit, cursor=cursor)
+    return TopupPage(data=[TopupOut.of(o, p) for o, p in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/topups/{topup_id}", response_model=TopupOut, responses={404: {"description": "No such top-up"}})
+def get_topup(topup_id: str, card: CurrentCard, session: ReadSessionDep) -> TopupOut:
+    return TopupOut.of(*read.get_topup(session, card, topup_id))
+
+
+@router.get("/topups/{topup_id}/receipt", response_class=HTMLResponse)
+def receipt_html(topup_id: str, card: CurrentCard, session: ReadSessionDep) -> HTMLResponse:
+    order, payment = read.get_topup(session, card, topup_id)
+    return HTMLResponse(receipt.render_html(receipt.build(session, card, order, payment)))
+
+
+@router.get("/topups/{topup_id}/receipt.pdf", response_class=Response)
+def receipt_pdf(topup_id: str, card: CurrentCard, session: ReadSessionDep) -> Response:
+    order, payment = read.get_topup(session, card, topup_id)
+    pdf = receipt.render_pdf(receipt.build(session, card, order, payment))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="roamcard-receipt-{order.id}.pdf"'},
+    )

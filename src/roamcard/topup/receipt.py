@@ -1,0 +1,111 @@
+"""Receipts for a recharge: an HTML page and a PDF whose Chinese text renders in any viewer
+(reportlab's built-in Adobe CID font STSong-Light, so no font file ships)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from roamcard.config import get_settings
+from roamcard.i18n import current_language, gettext
+from roamcard.kit.money import Money
+from roamcard.ledger.formatting import describe_amount
+from roamcard.models import Card, Payment, TopupOrder
+from roamcard.topup.labels import status_label
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    language: str
+    title: str
+    rows: list[tuple[str, str]]
+    footer: str
+    order_id: str
+
+
+def _local(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(ZoneInfo(get_settings().default_timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def build(session: Session, card: Card, order: TopupOrder, payment: Payment | None) -> Receipt:
+    language = current_language()
+
+    def t(text: str) -> str:
+        return gettext(text, language)
+
+    credited = "; ".join(describe_amount(g["asset"], int(g["amount"]), language) for g in order.grants)
+    rows = [
+        (t("Order"), order.id),
+        (t("Card number"), "•••• " + card.card_number[-4:]),
+        (t("Product"), order.product_name_zh if language == "zh-CN" else order.product_name_en),
+        (t("Credited"), credited),
+        (t("Amount paid"), Money(order.price_amount, order.price_currency).format(language)),
+        (t("Payment method"), order.payment_method),
+        (t("Payment reference"), payment.id if payment else "—"),
+        (t("Status"), status_label(order.status, language)),
+        (t("Created"), _local(order.created_at)),
+        (t("Paid"), _local(order.paid_at)),
+        (t("Completed"), _local(order.fulfilled_at)),
+    ]
+    return Receipt(
+        language=language,
+        title=t("Roamcard recharge receipt"),
+        rows=rows,
+        footer=t("Keep this receipt for queries and refunds. Customer service: see roamcard website."),
+        order_id=order.id,
+    )
+
+
+@cache
+def _jinja() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def render_html(receipt: Receipt) -> str:
+    return _jinja().get_template("receipt/receipt.html").render(receipt=receipt)
+
+
+def render_pdf(receipt: Receipt) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = "STSong-Light"
+    if font not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer, pagesize=A4, title=receipt.title, author="Roamcard", leftMargin=18 * mm, rightMargin=18 * mm
+    )
+    heading = ParagraphStyle("heading", fontName=font, fontSize=18, leading=24, spaceAfter=8)
+    body = ParagraphStyle("body", fontName=font, fontSize=10.5, leading=15)
+    table = Table(
+        [[Paragraph(label, body), Paragraph(value, body)] for label, value in receipt.rows],
+        colWidths=[45 * mm, 125 * mm],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#555555")),
+            ]
+        )
+    )
+    document.build([Paragraph(receipt.title, heading), Spacer(1, 4 * mm), table, Spacer(1, 8 * mm), Paragraph(receipt.footer, body)])
+    return buffer.getvalue()

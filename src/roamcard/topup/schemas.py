@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from roamcard.config import get_settings
+from roamcard.kit.schemas import MoneyOut
+from roamcard.models import Payment, TopupOrder
+
+ProductId = Annotated[str, Field(min_length=1, max_length=64)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD", "CNY"])]
+
+
+class TopupCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: ProductId
+    currency: Currency
+    payment_method: Annotated[str, Field(min_length=1, max_length=20, examples=["sandbox"])]
+    amount: Annotated[
+        int | None,
+        Field(strict=True, gt=0, description="Custom amounts only: wallet credit in minor units (1000 = $10.00)."),
+    ] = None
+
+
+class PaymentOut(BaseModel):
+    id: str
+    provider: str
+    status: str
+    checkout_url: str | None
+
+
+class TopupOut(BaseModel):
+    id: str
+    status: str
+    channel: str
+    product_id: str
+    product_kind: str
+    product_name_en: str
+    product_name_zh: str
+    grants: list[dict[str, Any]]
+    price: MoneyOut
+    created_at: datetime
+    pay_by: datetime
+    paid_at: datetime | None
+    fulfilled_at: datetime | None
+    payment: PaymentOut | None
+    receipt_url: str
+
+    @classmethod
+    def of(cls, order: TopupOrder, payment: Payment | None) -> TopupOut:
+        base = get_settings().public_base_url
+        return cls(
+            id=order.id,
+            status=order.status,
+            channel=order.channel,
+            product_id=order.product_id,
+            product_kind=order.product_kind,
+            product_name_en=order.product_name_en,
+            product_name_zh=order.product_name_zh,
+            grants=order.grants,
+            price=MoneyOut(amount=order.price_amount, currency=order.price_currency),
+            created_at=order.created_at,
+            pay_by=order.pay_by,
+            paid_at=order.paid_at,
+            fulfilled_at=order.fulfilled_at,
+            payment=PaymentOut(
+                id=payment.id, provider=payment.provider, status=payment.status, checkout_url=payment.checkout_url
+            )
+            if payment
+            else None,
+            receipt_url=f"{base}/api/v1/topups/{order.id}/receipt",
+        )
+
+
+class TopupPage(BaseModel):
+    data: list[TopupOut]
+    next_cursor: str | None

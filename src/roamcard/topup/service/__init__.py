@@ -1,0 +1,1 @@
+"""Top-up use cases: quote, create, fulfil, expire."""

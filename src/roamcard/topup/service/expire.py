@@ -1,0 +1,41 @@
+"""Close orders nobody paid within the payment window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from roamcard.jobs.outbox import enqueue
+from roamcard.kit import clock
+from roamcard.payment import repository as payment_repository
+from roamcard.payment import service as payment_service
+from roamcard.topup import repository
+from roamcard.topup.states import TopupStatus, topup_machine
+
+STUCK_PAID_AFTER_SECONDS = 60
+
+
+def expire_unpaid(session: Session, *, limit: int = 500) -> int:
+    now = clock.now()
+    order_ids = repository.list_unpaid_past_window(session, now, limit)
+    expired = [
+        order_id
+        for order_id in order_ids
+        if topup_machine.transition(
+            session, order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.EXPIRED, reason="payment window passed"
+        )
+    ]
+    for payment in payment_repository.list_open_for_orders(session, expired):
+        payment_service.expire_payment(session, payment)
+    return len(expired)
+
+
+def requeue_stuck_fulfilment(session: Session, *, limit: int = 500) -> int:
+    """Orders paid but not fulfilled (a channel that marks paid and queues fulfilment, or a bug fixed
+    since): queue their fulfilment again. The job is idempotent."""
+    older_than = clock.now() - timedelta(seconds=STUCK_PAID_AFTER_SECONDS)
+    queued = 0
+    for order_id in repository.list_paid_not_fulfilled(session, older_than, limit):
+        queued += enqueue(session, "topup.fulfil", {"order_id": order_id}, dedupe_key=f"{order_id}:fulfil")
+    return queued

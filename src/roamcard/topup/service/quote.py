@@ -1,0 +1,59 @@
+"""The one place a price is decided. Promotions will plug in here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from roamcard.catalog import repository as catalog_repository
+from roamcard.errors import ValidationFailed
+from roamcard.i18n import current_language
+from roamcard.kit.money import Money
+from roamcard.ledger.assets import CURRENCY_ASSETS
+from roamcard.models import Card, Product
+
+
+@dataclass(frozen=True)
+class Quote:
+    product: Product
+    price: Money
+    grants: list[dict[str, Any]]
+
+
+def quote(session: Session, card: Card, *, product_id: str, currency: str, amount: int | None) -> Quote:
+    product = catalog_repository.get_active(session, product_id)
+    if product is None:
+        raise ValidationFailed("product_id", "There is no such product.")
+    if product.custom_min is not None and product.custom_max is not None:
+        return _quote_custom_amount(card, product, currency, amount)
+    if amount is not None:
+        raise ValidationFailed("amount", "This product has a fixed amount; leave the amount out.")
+    if currency not in product.prices:
+        raise ValidationFailed("currency", "This product has no price in {currency}.", currency=currency)
+    for grant in product.grants:
+        if grant["asset"] in CURRENCY_ASSETS and grant["asset"] != card.currency:
+            raise ValidationFailed("product_id", "This product does not fit this card's balance currency.")
+    return Quote(product=product, price=Money(product.prices[currency], currency), grants=list(product.grants))
+
+
+def _quote_custom_amount(card: Card, product: Product, currency: str, amount: int | None) -> Quote:
+    assert product.custom_min is not None and product.custom_max is not None
+    if currency not in product.unit_prices:
+        raise ValidationFailed("currency", "This product has no price in {currency}.", currency=currency)
+    bounds = {
+        "minimum": Money(product.custom_min, card.currency).format(current_language()),
+        "maximum": Money(product.custom_max, card.currency).format(current_language()),
+    }
+    if amount is None:
+        raise ValidationFailed("amount", "Enter an amount between {minimum} and {maximum}.", **bounds)
+    if not product.custom_min <= amount <= product.custom_max:
+        raise ValidationFailed("amount", "Enter an amount between {minimum} and {maximum}.", **bounds)
+    unit_price = product.unit_prices[currency]
+    price = -(-amount * unit_price // 100)  # round up: never undercharge by a fraction of a cent
+    return Quote(
+        product=product,
+        price=Money(price, currency),
+        grants=[{"asset": card.currency, "amount": amount}],
+    )

@@ -1,0 +1,55 @@
+"""Keyword-only factories for test data; each flushes, none commits."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from roamcard.card import numbers
+from roamcard.card import service as card_service
+from roamcard.catalog import service as catalog_service
+from roamcard.config import get_settings
+from roamcard.models import Card
+from roamcard.sandbox import signature
+
+DEFAULT_PASSWORD = "20261225"
+_serial = itertools.count(1)
+
+
+def make_catalog(session: Session) -> None:
+    catalog_service.load_catalog(session, catalog_service.DEMO_CATALOG)
+
+
+def make_card(
+    session: Session,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    phone: str = "+8613800138000",
+    language: str = "zh-CN",
+    card_number: str | None = None,
+) -> Card:
+    number = card_number or numbers.new_card_number(serial=next(_serial) + 900_000_000)
+    return card_service.issue_card(
+        session, phone=phone, password=password, language=language, card_number=number
+    ).card
+
+
+def sandbox_event(payment_id: str, amount: int, currency: str, *, kind: str = "payment.succeeded", event_id: str | None = None) -> bytes:
+    body: dict[str, Any] = {
+        "id": event_id or f"evt_{payment_id}_{kind}",
+        "type": kind,
+        "data": {"payment_id": payment_id, "amount": amount, "currency": currency},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def sandbox_headers(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
+    secret = secret or get_settings().sandbox_webhook_secret.get_secret_value()
+    return {
+        "Content-Type": "application/json",
+        "Roamcard-Signature": signature.sign(secret, timestamp or int(time.time()), body),
+    }
