@@ -124,7 +124,9 @@ def set_database(database: Database | None) -> None:
 
 
 def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING on either engine; True when this call inserted the row."""
+    """INSERT … ON CONFLICT DO NOTHING on either engine; True when this call inserted the row.
+
+    RETURNING tells us reliably whether a row went in (rowcount is not reliable across drivers)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -133,5 +135,5 @@ def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         statement = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    primary_key = list(table.__table__.primary_key.columns)[0]
+    return session.execute(statement.returning(primary_key)).first() is not None
