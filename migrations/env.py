@@ -25,13 +25,20 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=normalise_url(_url()), target_metadata=target_metadata, render_as_batch=True, render_item=render_item)
+    context.configure(
+        url=normalise_url(_url()),
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, render_item=render_item)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, render_item=render_item
+    )
     with context.begin_transaction():
         context.run_migrations()
 

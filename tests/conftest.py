@@ -172,6 +172,8 @@ def app(database: Database):  # type: ignore[no-untyped-def]
 def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     with TestClient(app) as test_client:
         sandbox_tasks.set_delivery(
-            lambda url, body, headers: test_client.post("/webhooks/sandbox", content=body, headers=headers).status_code
+            lambda url, body, headers: (
+                test_client.post("/webhooks/sandbox", content=body, headers=headers).status_code
+            )
         )
         yield test_client

@@ -38,7 +38,14 @@ def make_card(
     ).card
 
 
-def sandbox_event(payment_id: str, amount: int, currency: str, *, kind: str = "payment.succeeded", event_id: str | None = None) -> bytes:
+def sandbox_event(
+    payment_id: str,
+    amount: int,
+    currency: str,
+    *,
+    kind: str = "payment.succeeded",
+    event_id: str | None = None,
+) -> bytes:
     body: dict[str, Any] = {
         "id": event_id or f"evt_{payment_id}_{kind}",
         "type": kind,
@@ -47,7 +54,9 @@ def sandbox_event(payment_id: str, amount: int, currency: str, *, kind: str = "p
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def sandbox_headers(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
+def sandbox_headers(
+    body: bytes, *, timestamp: int | None = None, secret: str | None = None
+) -> dict[str, str]:
     secret = secret or get_settings().sandbox_webhook_secret.get_secret_value()
     return {
         "Content-Type": "application/json",

@@ -62,7 +62,9 @@ def create_app(
     )
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language")))
@@ -110,8 +112,14 @@ def create_app(
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.failed", path=request.url.path)
         error = AppError()
-        error.status_code, error.code, error.message = 500, "internal_error", "Something went wrong on our side."
-        return JSONResponse(error.problem(instance=request.url.path), status_code=500, media_type=PROBLEM_JSON)
+        error.status_code, error.code, error.message = (
+            500,
+            "internal_error",
+            "Something went wrong on our side.",
+        )
+        return JSONResponse(
+            error.problem(instance=request.url.path), status_code=500, media_type=PROBLEM_JSON
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -131,6 +139,14 @@ def create_app(
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in (auth_router, card_router, catalog_router, topup_router, webhook_router, demo_router, sandbox_router):
+    for router in (
+        auth_router,
+        card_router,
+        catalog_router,
+        topup_router,
+        webhook_router,
+        demo_router,
+        sandbox_router,
+    ):
         app.include_router(router)
     return app

@@ -62,7 +62,9 @@ def demo() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the job worker in-process.")] = True,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the job worker in-process.")
+    ] = True,
     processes: Annotated[int, typer.Option(help="Server processes (each stateless).")] = 1,
 ) -> None:
     """Serve the portal, API and webhooks (and, unless --no-worker, the job worker)."""
@@ -165,4 +167,6 @@ def verify_ledger() -> None:
     if not report.ok:
         errors.print("[red]ledger verify: FAILED[/red]")
         raise typer.Exit(1)
-    console.print("[green]ledger verify: OK — every balance matches its transfers, every asset sums to zero[/green]")
+    console.print(
+        "[green]ledger verify: OK — every balance matches its transfers, every asset sums to zero[/green]"
+    )

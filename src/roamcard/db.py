@@ -135,5 +135,5 @@ def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         statement = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    primary_key = list(table.__table__.primary_key.columns)[0]
+    primary_key = next(iter(table.__table__.primary_key.columns))
     return session.execute(statement.returning(primary_key)).first() is not None

@@ -1,7 +1,7 @@
 """zh-CN and en from Babel message catalogues (`locale/<lang>/LC_MESSAGES/messages.po`).
 
-The .po files (one per area) are the source of truth and are compiled in memory at start-up, so there is no build
-step and no binary catalogue in the repository. English msgids double as the English text.
+The .po files (one per area) are the source of truth and are compiled in memory at start-up, so there
+is no build step and no binary catalogue in the repository. English msgids double as the English text.
 """
 
 from __future__ import annotations

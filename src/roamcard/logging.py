@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_SECRET_KEYS = re.compile(r"(password|secret|token|pin|authorization|signature)", re.IGNORECASE)
+_SECRET_KEYS = re.compile(r"(^|_)(password|secret|token|pin|authorization|signature)($|_)", re.IGNORECASE)
 
 
-def _redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Belt and braces: never let a secret-looking field reach a log line."""
     for key in list(event):
         if _SECRET_KEYS.search(key):
@@ -20,7 +21,9 @@ def _redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

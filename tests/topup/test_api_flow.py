@@ -14,7 +14,9 @@ def sign_in(client: TestClient, card_number: str, password: str = DEFAULT_PASSWO
 
 
 class TestSandboxTopupEndToEnd:
-    def test_data_pack_paid_in_cny_is_granted_once_and_sms_queued(self, database: Database, client: TestClient) -> None:
+    def test_data_pack_paid_in_cny_is_granted_once_and_sms_queued(
+        self, database: Database, client: TestClient
+    ) -> None:
         with database.transaction() as session:
             make_catalog(session)
             card_number = make_card(session).card_number
@@ -39,4 +41,5 @@ class TestSandboxTopupEndToEnd:
         card = client.get("/api/v1/card", headers=auth).json()
         assert [(a["kind"], a["remaining"]) for a in card["allowances"]] == [("data", 5 * 1024**3)]
         messages = client.get("/api/v1/demo/messages", headers=auth).json()
-        assert len(messages) == 1 and order["id"] in messages[0]["body"]
+        assert len(messages) == 1
+        assert order["id"] in messages[0]["body"]

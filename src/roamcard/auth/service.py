@@ -56,7 +56,10 @@ def hash_token(token: str) -> str:
 def ip_failure_limit() -> FailureLimit:
     settings = get_settings()
     return FailureLimit(
-        "login-ip", settings.login_ip_max_failures, settings.login_ip_window_seconds, settings.rate_limit_storage_url
+        "login-ip",
+        settings.login_ip_max_failures,
+        settings.login_ip_window_seconds,
+        settings.rate_limit_storage_url,
     )
 
 
@@ -79,7 +82,10 @@ def login(session: Session, *, card_number: str, password: str, client_ip: str) 
         ip_limit.record_failure(client_ip)
         locks_at = card.failed_logins + 1 >= settings.login_max_failures
         card_repository.record_failed_login(
-            session, card.id, settings.login_max_failures, now + timedelta(seconds=settings.login_lockout_seconds)
+            session,
+            card.id,
+            settings.login_max_failures,
+            now + timedelta(seconds=settings.login_lockout_seconds),
         )
         if locks_at:
             raise LoginLocked(settings.login_lockout_seconds)
@@ -94,7 +100,9 @@ def issue_token(session: Session, card: Card) -> IssuedToken:
     now = clock.now()
     token = "rc_" + secrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=get_settings().session_ttl_seconds)
-    session.add(CardSession(token_hash=hash_token(token), card_id=card.id, created_at=now, expires_at=expires_at))
+    session.add(
+        CardSession(token_hash=hash_token(token), card_id=card.id, created_at=now, expires_at=expires_at)
+    )
     session.flush()
     return IssuedToken(token=token, expires_at=expires_at, card=card)
 

@@ -18,7 +18,9 @@ def record_failed_login(session: Session, card_id: int, max_failures: int, locke
         update(Card)
         .where(Card.id == card_id)
         .values(
-            locked_until=case((Card.failed_logins + 1 >= max_failures, locked_until), else_=Card.locked_until),
+            locked_until=case(
+                (Card.failed_logins + 1 >= max_failures, locked_until), else_=Card.locked_until
+            ),
             failed_logins=case((Card.failed_logins + 1 >= max_failures, 0), else_=Card.failed_logins + 1),
         )
         .execution_options(synchronize_session=False)

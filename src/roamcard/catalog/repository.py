@@ -9,7 +9,9 @@ from roamcard.models import Product
 
 
 def list_active(session: Session) -> Sequence[Product]:
-    return session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.sort_order, Product.id)).all()
+    return session.scalars(
+        select(Product).where(Product.active.is_(True)).order_by(Product.sort_order, Product.id)
+    ).all()
 
 
 def get_active(session: Session, product_id: str) -> Product | None:

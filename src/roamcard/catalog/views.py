@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from roamcard.catalog.schemas import CustomAmountOut, MoneyOut, ProductOut
+from roamcard.catalog.states import ProductKind
 from roamcard.config import get_settings
 from roamcard.i18n import current_language
 from roamcard.models import Product
@@ -16,7 +17,7 @@ def product_out(product: Product, currency: str | None) -> ProductOut:
         price = MoneyOut(amount=product.prices[currency], currency=currency)
     return ProductOut(
         id=product.id,
-        kind=product.kind,  # type: ignore[arg-type]
+        kind=ProductKind(product.kind),
         name=product_name(product),
         name_en=product.name_en,
         name_zh=product.name_zh,

@@ -10,6 +10,7 @@ import math
 import time
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 from limits import RateLimitItemPerSecond
 from limits.storage import Storage, storage_from_string
@@ -18,7 +19,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 @cache
 def _limiter(storage_url: str) -> tuple[Storage, MovingWindowRateLimiter]:
-    storage = storage_from_string(storage_url)
+    storage = cast(Storage, storage_from_string(storage_url))
     return storage, MovingWindowRateLimiter(storage)
 
 

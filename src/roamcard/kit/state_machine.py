@@ -22,7 +22,7 @@ class IllegalTransition(ValueError):
 
 
 class StateMachine:
-    def __init__(self, entity_type: str, model: Any, transitions: Mapping[StrEnum, Iterable[StrEnum]]):
+    def __init__(self, entity_type: str, model: Any, transitions: Mapping[Any, Iterable[StrEnum]]):
         self.entity_type = entity_type
         self.model = model
         self.transitions = {source: frozenset(targets) for source, targets in transitions.items()}
@@ -88,6 +88,10 @@ class StateMachine:
     def record_creation(self, session: Session, entity_id: str, status: StrEnum | str) -> None:
         session.add(
             StateTransition(
-                entity_type=self.entity_type, entity_id=entity_id, from_status=None, to_status=str(status), at=clock.now()
+                entity_type=self.entity_type,
+                entity_id=entity_id,
+                from_status=None,
+                to_status=str(status),
+                at=clock.now(),
             )
         )

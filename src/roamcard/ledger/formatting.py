@@ -18,10 +18,18 @@ def describe_amount(asset: str, amount: int, language: str) -> str:
         return Money(amount, asset).format(language)
     if asset == Asset.DATA_BYTES:
         if amount >= GIB:
-            return gettext("{amount} GB data", language, amount=format_decimal(round(amount / GIB, 2), locale=babel_locale))
-        return gettext("{amount} MB data", language, amount=format_decimal(round(amount / MIB, 1), locale=babel_locale))
+            return gettext(
+                "{amount} GB data",
+                language,
+                amount=format_decimal(round(amount / GIB, 2), locale=babel_locale),
+            )
+        return gettext(
+            "{amount} MB data", language, amount=format_decimal(round(amount / MIB, 1), locale=babel_locale)
+        )
     if asset == Asset.VOICE_SECONDS:
-        return gettext("{amount} minutes of calls", language, amount=format_decimal(amount // 60, locale=babel_locale))
+        return gettext(
+            "{amount} minutes of calls", language, amount=format_decimal(amount // 60, locale=babel_locale)
+        )
     if asset == Asset.SMS:
         return gettext("{amount} SMS", language, amount=format_decimal(amount, locale=babel_locale))
     return f"{amount} {asset}"

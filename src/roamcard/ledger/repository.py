@@ -19,7 +19,8 @@ def apply_guarded_delta(session: Session, account_id: int, delta: int) -> bool:
         update(LedgerAccount)
         .where(
             LedgerAccount.id == account_id,
-            (LedgerAccount.lower_bound.is_(None)) | (LedgerAccount.balance + delta >= LedgerAccount.lower_bound),
+            (LedgerAccount.lower_bound.is_(None))
+            | (LedgerAccount.balance + delta >= LedgerAccount.lower_bound),
         )
         .values(balance=LedgerAccount.balance + delta)
         .execution_options(synchronize_session=False)
@@ -31,9 +32,9 @@ def get_transfer_by_key(session: Session, key: str) -> LedgerTransfer | None:
     return session.scalars(select(LedgerTransfer).where(LedgerTransfer.key == key)).one_or_none()
 
 
-def list_live_allowances(session: Session, card_id: int, now: datetime, asset: str | None = None) -> Sequence[
-    tuple[Allowance, int]
-]:
+def list_live_allowances(
+    session: Session, card_id: int, now: datetime, asset: str | None = None
+) -> Sequence[tuple[Allowance, int]]:
     """Unexpired allowances with what is left, earliest expiry first (the order they are consumed in)."""
     query = (
         select(Allowance, LedgerAccount.balance)

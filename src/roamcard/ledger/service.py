@@ -65,7 +65,12 @@ def operator_account(session: Session, purpose: str, asset: str) -> LedgerAccoun
 
 def wallet_account(session: Session, card_id: int, currency: str) -> LedgerAccount:
     return ensure_account(
-        session, f"card:{card_id}:wallet:{currency}", currency, AccountKind.WALLET, card_id=card_id, lower_bound=0
+        session,
+        f"card:{card_id}:wallet:{currency}",
+        currency,
+        AccountKind.WALLET,
+        card_id=card_id,
+        lower_bound=0,
     )
 
 
@@ -123,7 +128,12 @@ def grant_allowance(
     """A pack: its own account (so packs with different expiries never mix), credited from `issued`."""
     now = clock.now()
     account = ensure_account(
-        session, f"card:{card_id}:allowance:{key}", asset.value, AccountKind.ALLOWANCE, card_id=card_id, lower_bound=0
+        session,
+        f"card:{card_id}:allowance:{key}",
+        asset.value,
+        AccountKind.ALLOWANCE,
+        card_id=card_id,
+        lower_bound=0,
     )
     allowance = Allowance(
         card_id=card_id,
@@ -159,7 +169,9 @@ class Consumption:
         return self.requested - self.consumed
 
 
-def consume_allowances(session: Session, *, key: str, card_id: int, asset: Asset, quantity: int) -> Consumption:
+def consume_allowances(
+    session: Session, *, key: str, card_id: int, asset: Asset, quantity: int
+) -> Consumption:
     """Draw `quantity` units from live packs, earliest expiry first. What packs cannot cover is returned
     as a shortfall for the caller (charging) to take from the balance or refuse."""
     if quantity <= 0:

@@ -23,7 +23,9 @@ SENT = "sent"
 
 
 def render(template: str, language: str, **params: Any) -> str:
-    formatted = {key: value.format(language) if isinstance(value, Money) else value for key, value in params.items()}
+    formatted = {
+        key: value.format(language) if isinstance(value, Money) else value for key, value in params.items()
+    }
     return i18n.gettext(TEMPLATES[template], language, **formatted)
 
 

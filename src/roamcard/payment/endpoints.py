@@ -23,8 +23,11 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
 
 @router.post(
     "/sandbox",
-    responses={400: {"description": "Bad signature or body"}, 404: {"description": "Unknown payment"},
-               422: {"description": "Amount or currency mismatch"}},
+    responses={
+        400: {"description": "Bad signature or body"},
+        404: {"description": "Unknown payment"},
+        422: {"description": "Amount or currency mismatch"},
+    },
 )
 def sandbox_notification(
     raw_body: RawBody,

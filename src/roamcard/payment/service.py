@@ -80,8 +80,12 @@ def open_payment(session: Session, order: TopupOrder, method: str) -> Payment:
 
 
 def mark_unknown(session: Session, payment: Payment, *, reason: str) -> None:
-    payment_machine.transition(session, payment.id, PaymentStatus.PENDING, PaymentStatus.UNKNOWN, reason=reason)
-    topup_machine.transition(session, payment.order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.UNKNOWN, reason=reason)
+    payment_machine.transition(
+        session, payment.id, PaymentStatus.PENDING, PaymentStatus.UNKNOWN, reason=reason
+    )
+    topup_machine.transition(
+        session, payment.order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.UNKNOWN, reason=reason
+    )
     enqueue(
         session,
         "payment.settle_unknown",
@@ -128,9 +132,16 @@ def mark_failed(session: Session, payment_id: str, *, reason: str) -> bool:
     payment = session.get(Payment, payment_id)
     if payment is None:
         return False
-    if payment_machine.transition_from_any(session, payment_id, SETTLEABLE, PaymentStatus.FAILED, reason=reason) is None:
+    if (
+        payment_machine.transition_from_any(
+            session, payment_id, SETTLEABLE, PaymentStatus.FAILED, reason=reason
+        )
+        is None
+    ):
         return False
-    topup_machine.transition_from_any(session, payment.order_id, OPEN_STATUSES, TopupStatus.FAILED, reason=reason)
+    topup_machine.transition_from_any(
+        session, payment.order_id, OPEN_STATUSES, TopupStatus.FAILED, reason=reason
+    )
     return True
 
 
@@ -148,7 +159,11 @@ def settle_unknown(session: Session, payment_id: str) -> None:
         session, payment_id, PaymentStatus.UNKNOWN, PaymentStatus.PENDING, reason="gateway reports it open"
     ):
         topup_machine.transition(
-            session, payment.order_id, TopupStatus.UNKNOWN, TopupStatus.PENDING_PAYMENT, reason="gateway reports it open"
+            session,
+            payment.order_id,
+            TopupStatus.UNKNOWN,
+            TopupStatus.PENDING_PAYMENT,
+            reason="gateway reports it open",
         )
 
 

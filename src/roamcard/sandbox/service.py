@@ -29,7 +29,9 @@ class ChargeNotOpen(AppError):
     message = "This payment can no longer be changed."
 
 
-def open_charge(session: Session, *, reference: str, amount: int, currency: str, return_url: str | None) -> SandboxCharge:
+def open_charge(
+    session: Session, *, reference: str, amount: int, currency: str, return_url: str | None
+) -> SandboxCharge:
     charge = SandboxCharge(
         id=new_id("sbx"),
         reference=reference,

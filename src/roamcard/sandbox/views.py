@@ -18,6 +18,8 @@ def _jinja() -> Environment:
 
 
 def render_checkout(charge: SandboxCharge, amount: Money) -> str:
-    return _jinja().get_template("sandbox/checkout.html").render(
-        charge=charge, amount=amount.format(current_language()), language=current_language()
+    return (
+        _jinja()
+        .get_template("sandbox/checkout.html")
+        .render(charge=charge, amount=amount.format(current_language()), language=current_language())
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -14,7 +14,7 @@ from roamcard.topup.service.create import create_topup
 
 router = APIRouter(prefix="/api/v1", tags=["top-ups"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Missing or malformed Idempotency-Key"},
     401: {"description": "Not signed in"},
     409: {"description": "Idempotency-Key reused with a different body, or card suspended"},

@@ -107,5 +107,13 @@ def render_pdf(receipt: Receipt) -> bytes:
             ]
         )
     )
-    document.build([Paragraph(receipt.title, heading), Spacer(1, 4 * mm), table, Spacer(1, 8 * mm), Paragraph(receipt.footer, body)])
+    document.build(
+        [
+            Paragraph(receipt.title, heading),
+            Spacer(1, 4 * mm),
+            table,
+            Spacer(1, 8 * mm),
+            Paragraph(receipt.footer, body),
+        ]
+    )
     return buffer.getvalue()

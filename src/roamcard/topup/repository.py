@@ -28,7 +28,9 @@ def list_history(
                 and_(TopupOrder.created_at == created_at, TopupOrder.id < order_id),
             )
         )
-    return session.scalars(query.order_by(TopupOrder.created_at.desc(), TopupOrder.id.desc()).limit(limit)).all()
+    return session.scalars(
+        query.order_by(TopupOrder.created_at.desc(), TopupOrder.id.desc()).limit(limit)
+    ).all()
 
 
 def list_unpaid_past_window(session: Session, now: datetime, limit: int) -> Sequence[str]:

@@ -21,7 +21,11 @@ class TopupCreate(BaseModel):
     payment_method: Annotated[str, Field(min_length=1, max_length=20, examples=["sandbox"])]
     amount: Annotated[
         int | None,
-        Field(strict=True, gt=0, description="Custom amounts only: wallet credit in minor units (1000 = $10.00)."),
+        Field(
+            strict=True,
+            gt=0,
+            description="Custom amounts only: wallet credit in minor units (1000 = $10.00).",
+        ),
     ] = None
 
 
@@ -67,7 +71,10 @@ class TopupOut(BaseModel):
             paid_at=order.paid_at,
             fulfilled_at=order.fulfilled_at,
             payment=PaymentOut(
-                id=payment.id, provider=payment.provider, status=payment.status, checkout_url=payment.checkout_url
+                id=payment.id,
+                provider=payment.provider,
+                status=payment.status,
+                checkout_url=payment.checkout_url,
             )
             if payment
             else None,

@@ -23,7 +23,11 @@ def expire_unpaid(session: Session, *, limit: int = 500) -> int:
         order_id
         for order_id in order_ids
         if topup_machine.transition(
-            session, order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.EXPIRED, reason="payment window passed"
+            session,
+            order_id,
+            TopupStatus.PENDING_PAYMENT,
+            TopupStatus.EXPIRED,
+            reason="payment window passed",
         )
     ]
     for payment in payment_repository.list_open_for_orders(session, expired):

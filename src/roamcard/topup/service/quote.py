@@ -27,7 +27,7 @@ def quote(session: Session, card: Card, *, product_id: str, currency: str, amoun
     if product is None:
         raise ValidationFailed("product_id", "There is no such product.")
     if product.custom_min is not None and product.custom_max is not None:
-        return _quote_custom_amount(card, product, currency, amount)
+        return _quote_custom_amount(card, product, currency, amount, (product.custom_min, product.custom_max))
     if amount is not None:
         raise ValidationFailed("amount", "This product has a fixed amount; leave the amount out.")
     if currency not in product.prices:
@@ -35,20 +35,24 @@ def quote(session: Session, card: Card, *, product_id: str, currency: str, amoun
     for grant in product.grants:
         if grant["asset"] in CURRENCY_ASSETS and grant["asset"] != card.currency:
             raise ValidationFailed("product_id", "This product does not fit this card's balance currency.")
-    return Quote(product=product, price=Money(product.prices[currency], currency), grants=list(product.grants))
+    return Quote(
+        product=product, price=Money(product.prices[currency], currency), grants=list(product.grants)
+    )
 
 
-def _quote_custom_amount(card: Card, product: Product, currency: str, amount: int | None) -> Quote:
-    assert product.custom_min is not None and product.custom_max is not None
+def _quote_custom_amount(
+    card: Card, product: Product, currency: str, amount: int | None, bounds_minor: tuple[int, int]
+) -> Quote:
+    low, high = bounds_minor
     if currency not in product.unit_prices:
         raise ValidationFailed("currency", "This product has no price in {currency}.", currency=currency)
     bounds = {
-        "minimum": Money(product.custom_min, card.currency).format(current_language()),
-        "maximum": Money(product.custom_max, card.currency).format(current_language()),
+        "minimum": Money(low, card.currency).format(current_language()),
+        "maximum": Money(high, card.currency).format(current_language()),
     }
     if amount is None:
         raise ValidationFailed("amount", "Enter an amount between {minimum} and {maximum}.", **bounds)
-    if not product.custom_min <= amount <= product.custom_max:
+    if not low <= amount <= high:
         raise ValidationFailed("amount", "Enter an amount between {minimum} and {maximum}.", **bounds)
     unit_price = product.unit_prices[currency]
     price = -(-amount * unit_price // 100)  # round up: never undercharge by a fraction of a cent

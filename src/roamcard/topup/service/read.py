@@ -37,7 +37,9 @@ def history(session: Session, card: Card, *, limit: int, cursor: str | None) -> 
         try:
             before = decode_cursor(cursor)
         except InvalidCursor:
-            raise ValidationFailed("cursor", "This page link is not valid. Start from the first page.") from None
+            raise ValidationFailed(
+                "cursor", "This page link is not valid. Start from the first page."
+            ) from None
     orders = list(repository.list_history(session, card.id, limit=limit + 1, before=before))
     more = len(orders) > limit
     orders = orders[:limit]
