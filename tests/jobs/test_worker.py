@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roamcard.db import Database
+from roamcard.jobs import outbox, registry
+from roamcard.jobs.sweepers import build_worker
+from roamcard.jobs.worker import Worker, backoff_seconds
+from roamcard.kit import clock
+from roamcard.ledger import service as ledger
+from roamcard.models import Job, LedgerTransfer
+from tests.factories import sandbox_event, sandbox_headers
+from tests.payment.test_sandbox_webhook import count, open_order, wallet_balance
+
+calls: list[dict[str, Any]] = []
+
+
+@registry.job("test.flaky")
+def flaky(session: Session, payload: dict[str, Any]) -> None:
+    calls.append(payload)
+    if len(calls) <= payload["fail_times"]:
+        raise RuntimeError("boom")
+
+
+def job_row(database: Database, kind: str) -> Job:
+    with database.reading() as session:
+        job = session.scalars(select(Job).where(Job.kind == kind)).one()
+        session.expunge(job)
+        return job
+
+
+class TestRetries:
+    def setup_method(self) -> None:
+        calls.clear()
+
+    def test_failure_is_retried_with_backoff_then_succeeds(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.flaky", {"fail_times": 1})
+        worker = Worker(database)
+        assert worker.drain() == 1
+        failed = job_row(database, "test.flaky")
+        assert (failed.status, failed.attempts) == ("queued", 1)
+        assert "boom" in (failed.last_error or "")
+        assert failed.run_at > clock.now()
+        assert worker.drain() == 0  # not due yet
+        frozen_clock.advance(seconds=backoff_seconds(1) * 2 + 1)
+        assert worker.drain() == 1
+        assert job_row(database, "test.flaky").status == "done"
+
+    def test_dead_lettered_after_max_attempts(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.flaky", {"fail_times": 99}, max_attempts=3)
+        worker = Worker(database)
+        for _ in range(5):
+            worker.drain()
+            frozen_clock.advance(hours=2)
+        dead = job_row(database, "test.flaky")
+        assert (dead.status, dead.attempts, len(calls)) == ("dead", 3, 3)
+
+    def test_backoff_grows_and_is_capped(self) -> None:
+        assert all(1 <= backoff_seconds(1) <= 2 for _ in range(20))
+        assert all(512 <= backoff_seconds(10) <= 1024 for _ in range(20))
+        assert all(backoff_seconds(40) <= 3600 for _ in range(20))
+
+    def test_dedupe_key_queues_once(self, database: Database) -> None:
+        with database.transaction() as session:
+            assert outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="once")
+            assert not outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="once")
+
+    def test_rolled_back_transaction_leaves_no_job(self, database: Database) -> None:
+        with pytest.raises(RuntimeError), database.transaction() as session:
+            outbox.enqueue(session, "test.flaky", {"fail_times": 0})
+            raise RuntimeError("the change failed")
+        assert Worker(database).drain() == 0
+
+
+class TestLeases:
+    def test_job_of_a_vanished_worker_is_taken_over_after_its_lease(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.flaky", {"fail_times": 0})
+        crashed = Worker(database, worker_id="crashed")
+        assert len(crashed.claim(10)) == 1  # claimed, never run
+        survivor = Worker(database, worker_id="survivor")
+        assert survivor.drain() == 0
+        frozen_clock.advance(seconds=61)
+        assert survivor.drain() == 1
+        assert crashed.run_job(job_row(database, "test.flaky").id) == "lost"
+        assert job_row(database, "test.flaky").status == "done"
+
+
+CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from roamcard.config import get_settings
+    from roamcard.db import Database
+    from roamcard.jobs import registry
+    from roamcard.jobs.worker import Worker
+    from roamcard.topup.service import fulfil as fulfil_module
+
+    mode = sys.argv[1]
+    database = Database(get_settings())
+    worker = Worker(database, worker_id="doomed")
+    [job_id] = worker.claim(1)
+    if mode == "before-commit":
+        real = fulfil_module.fulfil
+        def fulfil_then_die(session, order_id):
+            real(session, order_id)
+            session.flush()  # the credit is written in the open transaction ...
+            os._exit(9)      # ... and the process dies before commit
+        fulfil_module.fulfil = fulfil_then_die
+        worker.run_job(job_id)
+    else:
+        # The handler's effects commit, the process dies before the job is marked done.
+        with database.reading() as session:
+            from roamcard.models import Job
+            job = session.get(Job, job_id)
+            kind, payload = job.kind, dict(job.payload)
+        with database.transaction() as session:
+            registry.handler_for(kind).handler(session, payload)
+        os._exit(9)
+    """
+)
+
+
+class TestCrashMidJob:
+    @pytest.mark.parametrize("mode", ["before-commit", "after-commit"])
+    def test_killed_worker_still_credits_exactly_once(
+        self, database: Database, frozen_clock: clock.FrozenClock, mode: str
+    ) -> None:
+        card_id, payment = open_order(database)
+        body = sandbox_event(payment.id, 1000, "USD")
+        from roamcard.payment import service as payment_service
+
+        with database.transaction() as session:
+            payment_service.accept_sandbox_notification(
+                session, body, sandbox_headers(body)["Roamcard-Signature"]
+            )
+
+        env = {**os.environ, "ROAMCARD_DATABASE_URL": database.settings.database_url}
+        result = subprocess.run(
+            [sys.executable, "-c", CRASH_SCRIPT, mode], env=env, capture_output=True, timeout=60
+        )
+        assert result.returncode == 9, result.stderr.decode()
+        expected_before_retry = 0 if mode == "before-commit" else 1000
+        assert wallet_balance(database, card_id) == expected_before_retry
+        assert job_row(database, "payment.process_event").status == "running"
+
+        frozen_clock.advance(seconds=61)  # the dead worker's lease runs out
+        build_worker(database).drain()
+
+        assert wallet_balance(database, card_id) == 1000
+        assert count(database, LedgerTransfer, LedgerTransfer.reason == "topup") == 1
+        assert job_row(database, "payment.process_event").status == "done"
+        with database.reading() as session:
+            assert ledger.verify(session).ok

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from roamcard.db import Database
+from roamcard.jobs.sweepers import build_worker
+from roamcard.ledger import service as ledger
+from roamcard.models import InboxEvent, LedgerTransfer, Notification, Payment, TopupOrder
+from roamcard.payment import service as payment_service
+from roamcard.topup.service.create import create_topup
+from tests.factories import make_card, make_catalog, sandbox_event, sandbox_headers
+
+
+def open_order(
+    database: Database, product_id: str = "balance-10", currency: str = "USD"
+) -> tuple[int, Payment]:
+    with database.transaction() as session:
+        make_catalog(session)
+        card = make_card(session)
+        _, payment = create_topup(
+            session, card, product_id=product_id, currency=currency, payment_method="sandbox"
+        )
+        return card.id, payment
+
+
+def wallet_balance(database: Database, card_id: int) -> int:
+    with database.reading() as session:
+        return ledger.wallet_account(session, card_id, "USD").balance
+
+
+def count(database: Database, model: Any, *where: Any) -> int:
+    with database.reading() as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def run_in_parallel(times: int, action: Callable[[int], Any]) -> list[Any]:
+    barrier = threading.Barrier(times)
+
+    def start(index: int) -> Any:
+        barrier.wait()
+        try:
+            return action(index)
+        except Exception as exc:  # collected, asserted by the caller
+            return exc
+
+    with ThreadPoolExecutor(max_workers=times) as pool:
+        return list(pool.map(start, range(times)))
+
+
+class TestVerification:
+    def test_accepted_notification_pays_and_fulfils_once(
+        self, database: Database, client: TestClient
+    ) -> None:
+        card_id, payment = open_order(database)
+        body = sandbox_event(payment.id, 1000, "USD")
+        first = client.post("/webhooks/sandbox", content=body, headers=sandbox_headers(body))
+        again = client.post("/webhooks/sandbox", content=body, headers=sandbox_headers(body))
+        assert (first.status_code, first.json()["duplicate"]) == (200, False)
+        assert (again.status_code, again.json()["duplicate"]) == (200, True)
+        build_worker(database).drain()
+        assert wallet_balance(database, card_id) == 1000
+        assert count(database, Notification) == 1
+
+    @pytest.mark.parametrize(
+        ("case", "expected_status"),
+        [
+            ("unsigned", 400),
+            ("bad_signature", 400),
+            ("wrong_secret", 400),
+            ("stale", 400),
+            ("future", 400),
+            ("tampered_body", 400),
+            ("amount_mismatch", 422),
+            ("currency_mismatch", 422),
+            ("unknown_payment", 404),
+            ("malformed_json", 400),
+        ],
+    )
+    def test_rejected_notifications_change_nothing(
+        self, database: Database, client: TestClient, case: str, expected_status: int
+    ) -> None:
+        card_id, payment = open_order(database)
+        body = sandbox_event(payment.id, 1000, "USD")
+        headers = sandbox_headers(body)
+        if case == "unsigned":
+            headers.pop("Roamcard-Signature")
+        elif case == "bad_signature":
+            headers["Roamcard-Signature"] = headers["Roamcard-Signature"][:-4] + "beef"
+        elif case == "wrong_secret":
+            headers = sandbox_headers(body, secret="whsec_someone_else")
+        elif case == "stale":
+            headers = sandbox_headers(body, timestamp=int(time.time()) - 301)
+        elif case == "future":
+            headers = sandbox_headers(body, timestamp=int(time.time()) + 301)
+        elif case == "tampered_body":
+            body = sandbox_event(payment.id, 1, "USD")
+        elif case == "amount_mismatch":
+            body = sandbox_event(payment.id, 999, "USD")
+            headers = sandbox_headers(body)
+        elif case == "currency_mismatch":
+            body = sandbox_event(payment.id, 1000, "CNY")
+            headers = sandbox_headers(body)
+        elif case == "unknown_payment":
+            body = sandbox_event("pay_doesnotexist", 1000, "USD")
+            headers = sandbox_headers(body)
+        elif case == "malformed_json":
+            body = b'{"id": "evt_1", "type": '
+            headers = sandbox_headers(body)
+
+        response = client.post("/webhooks/sandbox", content=body, headers=headers)
+
+        assert response.status_code == expected_status
+        assert response.headers["content-type"] == "application/problem+json"
+        build_worker(database).drain()
+        assert count(database, InboxEvent) == 0
+        assert wallet_balance(database, card_id) == 0
+        with database.reading() as session:
+            assert session.get(Payment, payment.id).status == "pending"  # type: ignore[union-attr]
+
+    def test_failed_then_late_success_does_not_move_order_backwards(
+        self, database: Database, client: TestClient
+    ) -> None:
+        card_id, payment = open_order(database)
+        for kind in ("payment.failed", "payment.succeeded"):
+            body = sandbox_event(payment.id, 1000, "USD", kind=kind)
+            assert (
+                client.post("/webhooks/sandbox", content=body, headers=sandbox_headers(body)).status_code
+                == 200
+            )
+            build_worker(database).drain()
+        with database.reading() as session:
+            assert session.get(TopupOrder, payment.order_id).status == "failed"  # type: ignore[union-attr]
+        assert wallet_balance(database, card_id) == 0
+
+    def test_success_then_failure_keeps_the_credit(self, database: Database, client: TestClient) -> None:
+        card_id, payment = open_order(database)
+        for kind in ("payment.succeeded", "payment.failed"):
+            body = sandbox_event(payment.id, 1000, "USD", kind=kind)
+            client.post("/webhooks/sandbox", content=body, headers=sandbox_headers(body))
+            build_worker(database).drain()
+        with database.reading() as session:
+            assert session.get(TopupOrder, payment.order_id).status == "fulfilled"  # type: ignore[union-attr]
+        assert wallet_balance(database, card_id) == 1000
+
+
+class TestExactlyOnceUnderConcurrency:
+    def test_fifty_parallel_duplicate_notifications_credit_once(self, database: Database) -> None:
+        card_id, payment = open_order(database)
+        body = sandbox_event(payment.id, 1000, "USD")
+
+        def deliver(_: int) -> bool:
+            with database.transaction() as session:
+                return payment_service.accept_sandbox_notification(
+                    session, body, sandbox_headers(body)["Roamcard-Signature"]
+                )
+
+        outcomes = run_in_parallel(50, deliver)
+        assert [o for o in outcomes if isinstance(o, Exception)] == []
+        assert outcomes.count(True) == 1
+        workers = [build_worker(database, worker_id=f"w{i}") for i in range(4)]
+        run_in_parallel(4, lambda i: workers[i].drain())
+        assert wallet_balance(database, card_id) == 1000
+        assert (
+            count(
+                database,
+                LedgerTransfer,
+                LedgerTransfer.reference == payment.order_id,
+                LedgerTransfer.reason == "topup",
+            )
+            == 1
+        )
+        assert count(database, Notification) == 1
+
+    def test_fifty_distinct_events_for_one_payment_credit_once(self, database: Database) -> None:
+        card_id, payment = open_order(database)
+
+        def deliver(index: int) -> bool:
+            body = sandbox_event(payment.id, 1000, "USD", event_id=f"evt_retry_{index}")
+            with database.transaction() as session:
+                return payment_service.accept_sandbox_notification(
+                    session, body, sandbox_headers(body)["Roamcard-Signature"]
+                )
+
+        outcomes = run_in_parallel(50, deliver)
+        assert outcomes.count(True) == 50
+        workers = [build_worker(database, worker_id=f"w{i}") for i in range(4)]
+        run_in_parallel(4, lambda i: workers[i].drain())
+        assert wallet_balance(database, card_id) == 1000
+        assert count(database, InboxEvent, InboxEvent.handled_at.is_not(None)) == 50
+        with database.reading() as session:
+            assert ledger.verify(session).ok
