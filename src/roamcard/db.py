@@ -101,8 +101,7 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the read transaction; loaded objects stay readable (no expiry)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -39,7 +39,6 @@ def _read_session() -> Iterator[Session]:
     try:
         yield session
     finally:
-        session.rollback()
         session.close()
 
 

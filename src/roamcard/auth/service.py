@@ -8,6 +8,7 @@ they are kept even though the request fails (`keeps_changes`).
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,7 +78,7 @@ def login(session: Session, *, card_number: str, password: str, client_ip: str) 
         ip_limit.record_failure(client_ip)
         raise InvalidCredentials()
     if card.locked_until and card.locked_until > now:
-        raise LoginLocked(int((card.locked_until - now).total_seconds()) + 1)
+        raise LoginLocked(math.ceil((card.locked_until - now).total_seconds()))
     if not passwords.verify_password(card.password_hash, password):
         ip_limit.record_failure(client_ip)
         locks_at = card.failed_logins + 1 >= settings.login_max_failures
