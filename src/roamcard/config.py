@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+DEVELOPMENT_SECRETS = frozenset({"dev-only-secret-change-me", "whsec_dev_sandbox_change_me"})
 
 
 class Settings(BaseSettings):
@@ -54,6 +57,17 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            for name in ("secret_key", "sandbox_webhook_secret"):
+                value: SecretStr = getattr(self, name)
+                if value.get_secret_value() in DEVELOPMENT_SECRETS or len(value.get_secret_value()) < 32:
+                    raise ValueError(
+                        f"ROAMCARD_{name.upper()} must be set to a random value of 32+ characters"
+                    )
+        return self
 
     @property
     def is_sqlite(self) -> bool:
