@@ -80,9 +80,13 @@ class TestRetries:
             assert not outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="once")
 
     def test_rolled_back_transaction_leaves_no_job(self, database: Database) -> None:
-        with pytest.raises(RuntimeError), database.transaction() as session:
-            outbox.enqueue(session, "test.flaky", {"fail_times": 0})
-            raise RuntimeError("the change failed")
+        def failing_change() -> None:
+            with database.transaction() as session:
+                outbox.enqueue(session, "test.flaky", {"fail_times": 0})
+                raise RuntimeError("the change failed")
+
+        with pytest.raises(RuntimeError):
+            failing_change()
         assert Worker(database).drain() == 0
 
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from roamcard.db import Database
 from roamcard.kit.state_machine import IllegalTransition
 from roamcard.models import StateTransition
-from roamcard.topup.states import TopupStatus, topup_machine
 from roamcard.topup.service.create import create_topup
+from roamcard.topup.states import TopupStatus, topup_machine
 from tests.factories import make_card, make_catalog
 from tests.payment.test_sandbox_webhook import run_in_parallel
 
@@ -70,7 +70,7 @@ class TestConditionalUpdate:
                 .where(StateTransition.entity_type == "topup", StateTransition.entity_id == order_id)
                 .order_by(StateTransition.id)
             ).all()
-        assert [(h.from_status, h.to_status) for h in history][0] == (None, "pending_payment")
+        assert (history[0].from_status, history[0].to_status) == (None, "pending_payment")
         assert len(history) == 2
         assert history[1].from_status == "pending_payment"
         assert history[1].at >= history[0].at
