@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,8 +24,11 @@ from roamcard.config import Settings, get_settings
 from roamcard.db import Database, get_database, set_database
 from roamcard.errors import AppError
 from roamcard.logging import configure_logging
+from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.endpoints import router as demo_router
 from roamcard.payment.endpoints import router as webhook_router
+from roamcard.portal.endpoints import router as portal_router
+from roamcard.portal.endpoints import static_router as portal_static_router
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
 from roamcard.validation import validation_problem
@@ -68,10 +72,15 @@ def create_app(
         request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language")))
+        started = time.perf_counter()
         try:
             response = await call_next(request)
         finally:
             structlog.contextvars.clear_contextvars()
+        route = request.scope.get("route")
+        HTTP_REQUESTS.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - started)
         response.headers["X-Request-ID"] = request_id
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -147,6 +156,8 @@ def create_app(
         webhook_router,
         demo_router,
         sandbox_router,
+        portal_router,
+        portal_static_router,
     ):
         app.include_router(router)
     return app

@@ -25,6 +25,8 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 app.add_typer(cards_app, name="cards")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(ledger_app, name="ledger")
+jobs_app = typer.Typer(help="The outbox: queued, running, done and dead-lettered jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 errors = Console(stderr=True)
@@ -170,3 +172,43 @@ def verify_ledger() -> None:
     console.print(
         "[green]ledger verify: OK — every balance matches its transfers, every asset sums to zero[/green]"
     )
+
+
+@jobs_app.command("list")
+def list_jobs(
+    status: Annotated[str | None, typer.Option(help="queued, running, done or dead.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Newest jobs first, with their last error."""
+    from roamcard.jobs import repository as jobs
+
+    with get_database().reading() as session:
+        counts = jobs.count_by_status(session)
+        rows = jobs.list_by_status(session, status, limit)
+    console.print(", ".join(f"{name}: {count}" for name, count in sorted(counts.items())) or "no jobs")
+    table = Table()
+    for column in ("id", "kind", "status", "attempts", "run at", "last error"):
+        table.add_column(column)
+    for job in rows:
+        table.add_row(
+            str(job.id),
+            job.kind,
+            job.status,
+            f"{job.attempts}/{job.max_attempts}",
+            job.run_at.isoformat(timespec="seconds"),
+            (job.last_error or "")[:80],
+        )
+    console.print(table)
+
+
+@jobs_app.command("retry")
+def retry_job(job_id: Annotated[int, typer.Argument(help="A dead-lettered job's id.")]) -> None:
+    """Queue a dead-lettered job again with fresh attempts."""
+    from roamcard.jobs import repository as jobs
+
+    with get_database().transaction() as session:
+        requeued = jobs.requeue_dead(session, job_id)
+    if not requeued:
+        errors.print(f"[red]job {job_id} is not dead-lettered[/red]")
+        raise typer.Exit(1)
+    console.print(f"job {job_id} queued again")

@@ -171,3 +171,38 @@ class TestCrashMidJob:
         assert job_row(database, "payment.process_event").status == "done"
         with database.reading() as session:
             assert ledger.verify(session).ok
+
+
+class TestOperatorCommands:
+    def test_dead_job_is_listed_and_can_be_retried(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from roamcard.cli import app
+
+        calls.clear()
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.flaky", {"fail_times": 1}, max_attempts=1)
+        Worker(database).drain()
+        dead = job_row(database, "test.flaky")
+        assert dead.status == "dead"
+        runner = CliRunner()
+        listing = runner.invoke(app, ["jobs", "list", "--status", "dead"])
+        assert listing.exit_code == 0
+        assert "test.flaky" in listing.stdout
+        assert runner.invoke(app, ["jobs", "retry", str(dead.id)]).exit_code == 0
+        assert runner.invoke(app, ["jobs", "retry", str(dead.id)]).exit_code == 1
+        assert Worker(database).drain() == 1
+        assert job_row(database, "test.flaky").status == "done"
+
+
+class TestMetrics:
+    def test_metrics_count_jobs_and_requests(self, database: Database, client: Any) -> None:
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.flaky", {"fail_times": 0})
+        Worker(database).drain()
+        client.get("/healthz")
+        text = client.get("/metrics").text
+        assert 'roamcard_jobs_total{kind="test.flaky",outcome="done"}' in text
+        assert 'route="/healthz"' in text

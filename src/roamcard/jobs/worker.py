@@ -23,6 +23,7 @@ from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.jobs import outbox, registry
 from roamcard.kit import clock
+from roamcard.metrics import JOBS
 from roamcard.models import Job
 
 log = structlog.get_logger("roamcard.worker")
@@ -104,11 +105,14 @@ class Worker:
                 with self.database.transaction() as session:
                     registered.handler(session, payload)
                     self._mark_done(session, job_id)
+            JOBS.labels(kind, "done").inc()
             return outbox.DONE
         except _LeaseLost:
             return "lost"
         except Exception as exc:
-            return self._record_failure(job_id, kind, exc)
+            status = self._record_failure(job_id, kind, exc)
+            JOBS.labels(kind, "dead" if status == outbox.DEAD else "retry").inc()
+            return status
 
     def _mark_done(self, session: Session, job_id: int) -> None:
         finished = session.execute(

@@ -8,6 +8,7 @@ from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS, Asset
+from roamcard.metrics import TOPUPS_FULFILLED
 from roamcard.models import Card, TopupOrder
 from roamcard.notification import service as notifications
 from roamcard.topup.states import TopupStatus, topup_machine
@@ -61,4 +62,5 @@ def fulfil(session: Session, order_id: str) -> bool:
         product=order.product_name_zh if card.language == "zh-CN" else order.product_name_en,
         balance=Money(balance.balance, card.currency),
     )
+    TOPUPS_FULFILLED.labels(order.channel).inc()
     return True
