@@ -234,3 +234,17 @@ class TestLedgerInvariants:
                 }
                 assert live == {p[2]: p[1] for p in model.packs}
         clock.reset_clock()
+
+
+class TestGrantIsIdempotent:
+    def test_granting_the_same_key_twice_returns_the_first_pack(self, database: Database) -> None:
+        with database.transaction() as session:
+            card = make_card(session)
+            grant = dict(key="order:fulfil:0", card_id=card.id, asset=Asset.SMS, amount=100, validity_days=30)
+            first = ledger.grant_allowance(session, **grant, order_id=None, product_id=None)  # type: ignore[arg-type]
+            second = ledger.grant_allowance(session, **grant, order_id=None, product_id=None)  # type: ignore[arg-type]
+            assert first.id == second.id
+            assert [left for _, left in repository.list_live_allowances(session, card.id, clock.now())] == [
+                100
+            ]
+            assert ledger.verify(session).ok

@@ -125,15 +125,17 @@ def grant_allowance(
     order_id: str | None,
     product_id: str | None,
 ) -> Allowance:
-    """A pack: its own account (so packs with different expiries never mix), credited from `issued`."""
+    """A pack: its own account (so packs with different expiries never mix), credited from `issued`.
+    Granting the same `key` again returns the first grant."""
     now = clock.now()
+    code = f"card:{card_id}:allowance:{key}"
+    existing_account = repository.get_account_by_code(session, code)
+    if existing_account is not None:
+        granted = repository.get_allowance_by_account(session, existing_account.id)
+        if granted is not None:
+            return granted
     account = ensure_account(
-        session,
-        f"card:{card_id}:allowance:{key}",
-        asset.value,
-        AccountKind.ALLOWANCE,
-        card_id=card_id,
-        lower_bound=0,
+        session, code, asset.value, AccountKind.ALLOWANCE, card_id=card_id, lower_bound=0
     )
     allowance = Allowance(
         card_id=card_id,
