@@ -1,0 +1,7 @@
+"""Voucher use cases: generate, change status by range, sell, redeem, expire.
+
+`redeem` is the one entry point every channel uses (API, portal, IVR)."""
+
+from roamcard.voucher.service.redeem import redeem
+
+__all__ = ["redeem"]
