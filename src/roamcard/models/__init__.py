@@ -11,6 +11,7 @@ from roamcard.models.ledger_account import LedgerAccount
 from roamcard.models.ledger_transfer import LedgerTransfer
 from roamcard.models.notification import Notification
 from roamcard.models.payment import Payment
+from roamcard.models.phone_change import PhoneChange
 from roamcard.models.product import Product
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.state_transition import StateTransition
@@ -28,6 +29,7 @@ __all__ = [
     "LedgerTransfer",
     "Notification",
     "Payment",
+    "PhoneChange",
     "Product",
     "SandboxCharge",
     "StateTransition",

@@ -29,8 +29,11 @@ def render(template: str, language: str, **params: Any) -> str:
     return i18n.gettext(TEMPLATES[template], language, **formatted)
 
 
-def queue_sms(session: Session, card: Card, template: str, *, key: str, **params: Any) -> bool:
-    """One message per `key`, however often the caller runs. False when it was already queued."""
+def queue_sms(
+    session: Session, card: Card, template: str, *, key: str, to_phone: str | None = None, **params: Any
+) -> bool:
+    """One message per `key`, however often the caller runs. False when it was already queued.
+    `to_phone` sends to another number than the bound one (a code proving a new number)."""
     body = render(template, card.language, **params)
     inserted = insert_ignoring_conflict(
         session,
@@ -38,7 +41,7 @@ def queue_sms(session: Session, card: Card, template: str, *, key: str, **params
         {
             "key": key,
             "card_id": card.id,
-            "phone": card.phone,
+            "phone": to_phone or card.phone,
             "language": card.language,
             "template": template,
             "body": body,

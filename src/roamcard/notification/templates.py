@@ -9,4 +9,16 @@ TEMPLATES: dict[str, str] = {
         "[Roamcard] Your recharge {order_id} is complete: {product}. Balance: {balance}. "
         "Emergency numbers are always free."
     ),
+    "phone_change_code": lazy(
+        "[Roamcard] Your verification code is {code}. It binds this number to card {card_tail} "
+        "and expires in {minutes} minutes. Never share it."
+    ),
+    "phone_changed": lazy(
+        "[Roamcard] The phone number bound to card {card_tail} was changed to {phone}. "
+        "If this was not you, call customer service."
+    ),
+    "password_changed": lazy(
+        "[Roamcard] The service password of card {card_tail} was changed. "
+        "If this was not you, call customer service."
+    ),
 }

@@ -1,0 +1,249 @@
+"""What a card holder changes on their own card: the service password (current one required), the bound
+phone (proven by a 6-digit code sent by SMS to the new number) and the language of their messages.
+
+Services never commit. Wrong codes are recorded outcomes (`keeps_changes`), so the try counter sticks even
+though the request fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from roamcard.auth.service import hash_token
+from roamcard.card import numbers, passwords
+from roamcard.card import settings_repository as repository
+from roamcard.config import get_settings
+from roamcard.errors import AppError, TooManyRequests, ValidationFailed
+from roamcard.i18n import LANGUAGES
+from roamcard.kit import clock
+from roamcard.kit.ratelimit import FailureLimit
+from roamcard.models import Card, PhoneChange
+from roamcard.notification import service as notifications
+
+CODE_DIGITS = 6
+CODE_VALIDITY = timedelta(minutes=10)
+CODE_MAX_ATTEMPTS = 5
+# Codes one card may request per hour (each is an SMS the operator pays for).
+CODES_PER_HOUR = 5
+PASSWORD_MAX_FAILURES = 5
+PASSWORD_FAILURE_WINDOW_SECONDS = 15 * 60
+
+
+class WrongCurrentPassword(ValidationFailed):
+    code = "wrong_current_password"
+    message = "The current service password is wrong."
+
+    def __init__(self) -> None:
+        super().__init__("current_password", "The current service password is wrong.")
+
+
+class PasswordChangeLocked(TooManyRequests):
+    code = "password_change_locked"
+    message = "Too many wrong passwords. Try again in {minutes} minutes."
+
+
+class PhoneCodeLimit(TooManyRequests):
+    code = "phone_code_limit"
+    message = "Too many codes requested. Try again in {minutes} minutes."
+
+
+class PhoneCodeProblem(ValidationFailed):
+    """A problem with the code the user typed, shown next to the code field."""
+
+    code = "phone_code_invalid"
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__("code", message, **params)
+
+
+class PhoneCodeMissing(PhoneCodeProblem):
+    code = "phone_code_missing"
+
+    def __init__(self) -> None:
+        super().__init__("There is no code waiting to be entered. Request a new code.")
+
+
+class PhoneCodeExpired(PhoneCodeProblem):
+    code = "phone_code_expired"
+
+    def __init__(self) -> None:
+        super().__init__("This code has expired. Request a new code.")
+
+
+class PhoneCodeExhausted(PhoneCodeProblem):
+    code = "phone_code_exhausted"
+    keeps_changes = True
+
+    def __init__(self) -> None:
+        super().__init__("Too many wrong codes. Request a new code.")
+
+
+class PhoneCodeWrong(PhoneCodeProblem):
+    code = "phone_code_wrong"
+    keeps_changes = True
+
+    def __init__(self, tries_left: int) -> None:
+        super().__init__("The code is wrong. {tries_left} tries left.", tries_left=tries_left)
+
+
+class UnsupportedLanguage(AppError):
+    status_code = 422
+    code = "unsupported_language"
+    message = "This language is not available."
+
+
+def card_tail(card: Card) -> str:
+    return card.card_number[-4:]
+
+
+# -- service password -------------------------------------------------------------------------------
+def _password_failures() -> FailureLimit:
+    return FailureLimit(
+        "password-change",
+        PASSWORD_MAX_FAILURES,
+        PASSWORD_FAILURE_WINDOW_SECONDS,
+        get_settings().rate_limit_storage_url,
+    )
+
+
+def change_password(
+    session: Session, card: Card, *, current_password: str, new_password: str, keep_token: str | None = None
+) -> None:
+    """Check the current password, set the new one, end every other signed-in session, tell the bound phone.
+    Wrong current passwords count like wrong logins, so this form is no way around the lock-out."""
+    try:
+        new_password = numbers.validate_password(new_password)
+    except numbers.InvalidPassword as exc:
+        raise ValidationFailed("new_password", str(exc)) from None
+    failures = _password_failures()
+    retry_after = failures.retry_after(str(card.id))
+    if retry_after is not None:
+        raise PasswordChangeLocked(retry_after)
+    if not passwords.verify_password(card.password_hash, current_password):
+        failures.record_failure(str(card.id))
+        raise WrongCurrentPassword()
+    if new_password == current_password:
+        raise ValidationFailed("new_password", "Choose a password different from the current one.")
+    now = clock.now()
+    repository.set_password_hash(session, card.id, passwords.hash_password(new_password))
+    repository.revoke_other_sessions(session, card.id, hash_token(keep_token) if keep_token else None, now)
+    session.refresh(card)
+    notifications.queue_sms(
+        session,
+        card,
+        "password_changed",
+        key=f"password-changed:{card.id}:{now.isoformat()}",
+        card_tail=card_tail(card),
+    )
+
+
+# -- language ---------------------------------------------------------------------------------------
+def set_language(session: Session, card: Card, language: str) -> None:
+    """The language of the card's SMS and, once picked, of the portal."""
+    if language not in LANGUAGES:
+        raise UnsupportedLanguage()
+    if card.language != language:
+        repository.set_language(session, card.id, language)
+        session.refresh(card)
+
+
+# -- bound phone ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PendingPhoneChange:
+    new_phone: str
+    expires_at: datetime
+    tries_left: int
+
+
+def _code_hash(change_card_id: int, code: str) -> str:
+    """Keyed, so a leaked table does not give up a million-guess code."""
+    secret = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(secret, f"phone-change:{change_card_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def start_phone_change(session: Session, card: Card, *, new_phone: str) -> PhoneChange:
+    """Send a fresh code to the new number; any earlier code stops working."""
+    try:
+        phone = numbers.normalise_phone(new_phone)
+    except numbers.InvalidPhone as exc:
+        raise ValidationFailed("phone", str(exc)) from None
+    if phone == card.phone:
+        raise ValidationFailed("phone", "This number is already bound to your card.")
+    now = clock.now()
+    if repository.count_phone_changes_since(session, card.id, now - timedelta(hours=1)) >= CODES_PER_HOUR:
+        raise PhoneCodeLimit(3600)
+    repository.supersede_open_phone_changes(session, card.id, now)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    change = PhoneChange(
+        card_id=card.id,
+        new_phone=phone,
+        code_hash=_code_hash(card.id, code),
+        attempts=0,
+        created_at=now,
+        expires_at=now + CODE_VALIDITY,
+    )
+    session.add(change)
+    session.flush()
+    notifications.queue_sms(
+        session,
+        card,
+        "phone_change_code",
+        key=f"phone-change:{change.id}",
+        to_phone=phone,
+        code=code,
+        card_tail=card_tail(card),
+        minutes=int(CODE_VALIDITY.total_seconds() // 60),
+    )
+    return change
+
+
+def pending_phone_change(session: Session, card: Card) -> PendingPhoneChange | None:
+    change = repository.get_open_phone_change(session, card.id)
+    if change is None or change.expires_at <= clock.now() or change.attempts >= CODE_MAX_ATTEMPTS:
+        return None
+    return PendingPhoneChange(
+        new_phone=change.new_phone,
+        expires_at=change.expires_at,
+        tries_left=CODE_MAX_ATTEMPTS - change.attempts,
+    )
+
+
+def confirm_phone_change(session: Session, card: Card, *, code: str) -> str:
+    """Bind the new number when the code matches. Returns the new number (E.164)."""
+    code = code.strip().replace(" ", "")
+    if len(code) != CODE_DIGITS or not code.isdigit() or not code.isascii():
+        raise PhoneCodeProblem("Enter the 6-digit code from the SMS.")
+    change = repository.get_open_phone_change(session, card.id)
+    now = clock.now()
+    if change is None:
+        raise PhoneCodeMissing()
+    if change.attempts >= CODE_MAX_ATTEMPTS:
+        raise PhoneCodeExhausted()
+    if change.expires_at <= now:
+        raise PhoneCodeExpired()
+    if not hmac.compare_digest(change.code_hash, _code_hash(card.id, code)):
+        used = repository.count_wrong_code(session, change.id, CODE_MAX_ATTEMPTS)
+        if used is None or used >= CODE_MAX_ATTEMPTS:
+            raise PhoneCodeExhausted()
+        raise PhoneCodeWrong(CODE_MAX_ATTEMPTS - used)
+    if not repository.mark_phone_change_confirmed(session, change.id, CODE_MAX_ATTEMPTS, now):
+        raise PhoneCodeMissing()  # a concurrent confirmation or a newer request won
+    old_phone = card.phone
+    repository.set_phone(session, card.id, change.new_phone)
+    session.refresh(card)
+    notifications.queue_sms(
+        session,
+        card,
+        "phone_changed",
+        key=f"phone-changed:{change.id}",
+        to_phone=old_phone,
+        card_tail=card_tail(card),
+        phone=numbers.mask_phone(change.new_phone),
+    )
+    return change.new_phone

@@ -1,0 +1,1 @@
+"""The official-website channel: a self-service portal (server-rendered, zh-CN and en, works without JS)."""

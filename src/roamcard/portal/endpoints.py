@@ -1,0 +1,235 @@
+"""The portal's pages and forms. Each handler: parse, one service call, render or redirect."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from roamcard.auth import service as auth_service
+from roamcard.card import settings as card_settings
+from roamcard.config import get_settings
+from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
+from roamcard.errors import NotFound
+from roamcard.portal import forms, pages, recharge, security
+from roamcard.portal.history import export_csv, parse_query
+from roamcard.portal.routing import (
+    FormDep,
+    MaybeSignedIn,
+    PortalRoute,
+    SignedInDep,
+    SignedInForUpdate,
+    ViewDep,
+    demo_only,
+    error_page,
+)
+from roamcard.portal.views import STATIC
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+static_router = APIRouter(include_in_schema=False)
+
+STATIC_FILES = {"portal.css": "text/css", "portal.js": "text/javascript", "favicon.svg": "image/svg+xml"}
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# -- landing, sign-in, language -----------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def landing(request: Request, card: MaybeSignedIn, view: ViewDep, session: ReadSessionDep) -> Response:
+    values = {"next": security.safe_next(request.query_params.get("next"))}
+    ended = request.query_params.get("ended") == "1" and card is None
+    errors = {"form": view._("Your session has ended. Sign in again.")} if ended else {}
+    return pages.landing(session, view, card, values=values, errors=errors)
+
+
+@router.post("/login")
+@error_page(pages.landing)
+def login(form: FormDep, session: SessionDep, ip: ClientIP) -> Response:
+    login = forms.parse(forms.LoginForm, form)
+    issued = auth_service.login(session, card_number=login.card_number, password=login.password, client_ip=ip)
+    response = see_other(security.safe_next(login.next))
+    security.set_cookie(
+        response, security.SESSION_COOKIE, issued.token, max_age=get_settings().session_ttl_seconds
+    )
+    return response
+
+
+@router.post("/logout")
+@error_page(pages.landing)
+def logout(request: Request, form: FormDep, session: SessionDep) -> Response:
+    token = request.cookies.get(security.SESSION_COOKIE)
+    if token:
+        auth_service.logout(session, token)
+    response = see_other("/")
+    security.clear_cookie(response, security.SESSION_COOKIE)
+    return response
+
+
+@router.post("/language")
+@error_page(pages.landing)
+def choose_language(request: Request, form: FormDep, session: SessionDep) -> Response:
+    """The user's pick beats Accept-Language from now on; for a signed-in card it is also the SMS language."""
+    choice = forms.parse(forms.LanguageForm, form)
+    token = request.cookies.get(security.SESSION_COOKIE)
+    card = auth_service.card_for_token(session, token) if token else None
+    if card is not None:
+        card_settings.set_language(session, card, choice.language)
+    response = see_other(security.safe_next(choice.next, "/"))
+    security.set_cookie(response, security.LANGUAGE_COOKIE, choice.language, max_age=security.YEAR_SECONDS)
+    return response
+
+
+# -- account ----------------------------------------------------------------------------------------
+@router.get("/account", response_class=HTMLResponse)
+def dashboard(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.dashboard(session, view, signed.card)
+
+
+@router.get("/recharge", response_class=HTMLResponse)
+def recharge_page(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    values = {k: v for k, v in request.query_params.items() if k in ("currency", "product_id")}
+    return pages.recharge_page(session, view, signed.card, values=values, errors={})
+
+
+@router.post("/recharge/review", response_class=HTMLResponse)
+@error_page(pages.recharge_page)
+def review(signed: SignedInDep, form: FormDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    choice = forms.parse(forms.RechargeChoice, form)
+    return pages.review_page(view, signed.card, recharge.review(session, signed.card, choice))
+
+
+@router.post("/recharge/confirm")
+@error_page(pages.recharge_page)
+def confirm(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
+    started = recharge.start(session, signed.card, forms.parse(forms.RechargeConfirm, form))
+    if started.replayed or started.checkout_url is None:
+        query = "?again=1" if started.replayed else ""
+        return see_other(f"/topups/{started.order_id}{query}")
+    return see_other(started.checkout_url)
+
+
+@router.get("/topups/{order_id}", response_class=HTMLResponse)
+def topup_status(
+    request: Request, order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSessionDep
+) -> Response:
+    again = request.query_params.get("again") == "1"
+    return pages.topup_page(session, view, signed.card, order_id, again=again)
+
+
+@router.get("/topups/{order_id}/status.json")
+def topup_status_json(order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return JSONResponse(pages.topup_json(session, view, signed.card, order_id))
+
+
+@router.get("/topups/{order_id}/receipt", response_class=HTMLResponse)
+def receipt(order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.receipt_page(session, view, signed.card, order_id)
+
+
+@router.get("/topups/{order_id}/receipt.pdf")
+def receipt_pdf(order_id: str, signed: SignedInDep, session: ReadSessionDep) -> Response:
+    pdf = pages.receipt_pdf(session, signed.card, order_id)
+    disposition = f'attachment; filename="roamcard-receipt-{order_id}.pdf"'
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    query = parse_query(dict(request.query_params), view.timezone)
+    return pages.history_page(session, view, signed.card, query)
+
+
+@router.get("/history.csv")
+def history_csv(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    query = parse_query(dict(request.query_params), view.timezone)
+    if not query.valid:
+        return see_other("/history?" + urlencode(query.as_params()))
+    return Response(
+        export_csv(session, view, signed.card, query),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="roamcard-recharges.csv"'},
+    )
+
+
+# -- settings ---------------------------------------------------------------------------------------
+@router.get("/settings", response_class=HTMLResponse)
+def settings(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    notices = {
+        "password": view._("Your service password has been changed."),
+        "phone": view._("Your bound phone number has been changed."),
+        "timezone": view._("Times are now shown in your chosen time zone."),
+        "language": view._("Language saved."),
+    }
+    notice = notices.get(request.query_params.get("saved", ""))
+    return pages.settings_page(session, view, signed.card, values={}, errors={}, notice=notice)
+
+
+@router.post("/settings/password")
+@error_page(pages.settings_page)
+def change_password(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
+    change = forms.parse(forms.PasswordForm, form)
+    if change.new_password != change.confirm_password:
+        raise forms.FormInvalid(
+            {"confirm_password": forms.gettext("The two new passwords are not the same.")}
+        )
+    card_settings.change_password(
+        session,
+        signed.card,
+        current_password=change.current_password,
+        new_password=change.new_password,
+        keep_token=signed.token,
+    )
+    return see_other("/settings?saved=password")
+
+
+@router.post("/settings/phone")
+@error_page(pages.settings_page)
+def start_phone_change(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
+    card_settings.start_phone_change(session, signed.card, new_phone=forms.parse(forms.PhoneForm, form).phone)
+    return see_other("/settings/phone")
+
+
+@router.get("/settings/phone", response_class=HTMLResponse)
+def phone_code(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.phone_code_page(session, view, signed.card, values={}, errors={})
+
+
+@router.post("/settings/phone/confirm")
+@error_page(pages.phone_code_page)
+def confirm_phone_change(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
+    card_settings.confirm_phone_change(session, signed.card, code=forms.parse(forms.CodeForm, form).code)
+    return see_other("/settings?saved=phone")
+
+
+@router.post("/settings/timezone")
+@error_page(pages.settings_page)
+def choose_timezone(signed: SignedInDep, form: FormDep) -> Response:
+    zone = forms.parse(forms.TimezoneForm, form).timezone
+    response = see_other("/settings?saved=timezone")
+    # Not HttpOnly: portal.js reads it to know the user chose a zone.
+    security.set_cookie(
+        response, security.TIMEZONE_COOKIE, zone, max_age=security.YEAR_SECONDS, http_only=False
+    )
+    return response
+
+
+# -- demo mode --------------------------------------------------------------------------------------
+@router.get("/demo/sms", response_class=HTMLResponse, dependencies=[Depends(demo_only)])
+def demo_sms(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.demo_sms_page(session, view, signed.card)
+
+
+# -- assets -----------------------------------------------------------------------------------------
+@static_router.get("/static/{name}")
+def static_file(name: Annotated[str, "file name"]) -> Response:
+    if name not in STATIC_FILES:
+        raise NotFound()
+    return FileResponse(
+        STATIC / name,
+        media_type=STATIC_FILES[name],
+        headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,178 @@
+"""HTML forms: each a small pydantic model, validated with the API's own field types, so a Luhn-invalid card
+number or an empty password gets the same words on the web as in the API — next to the field."""
+
+from __future__ import annotations
+
+from decimal import InvalidOperation
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from roamcard.errors import AppError, ValidationFailed
+from roamcard.i18n import gettext
+from roamcard.kit.money import Money
+from roamcard.kit.schemas import CardNumber, LoginPassword
+from roamcard.portal.security import valid_timezone
+from roamcard.validation import field_message
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class FormInvalid(AppError):
+    """One or more fields are wrong; `errors` maps a field name to its (translated) message."""
+
+    status_code = 422
+    code = "form_invalid"
+    message = "Some fields are not valid."
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__()
+        self.errors = errors
+
+
+def field_errors(error: AppError) -> dict[str, str]:
+    """The per-field messages an error carries, if any."""
+    if isinstance(error, FormInvalid):
+        return error.errors
+    if isinstance(error, ValidationFailed):
+        return {error.field: gettext(error.field_message, None, **error.field_params)}
+    return {}
+
+
+def parse(model: type[Model], data: dict[str, str]) -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "form"
+            text = (
+                gettext(error["msg"]) if error["type"] in PORTAL_ERROR_TYPES else field_message(dict(error))
+            )
+            errors.setdefault(name, text)
+        raise FormInvalid(errors) from None
+
+
+# Our own error types, whose message is a msgid.
+PORTAL_ERROR_TYPES = {"choice_missing", "field_required", "field_mismatch", "timezone_unknown"}
+
+
+def _required(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("field_required", "This field is required.")
+    return value
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_max_length=200, validate_default=True)
+
+
+class LoginForm(Form):
+    card_number: CardNumber
+    password: LoginPassword
+    next: str = ""
+
+
+class RechargeChoice(Form):
+    """What the user picked on the recharge page. `amount` is typed text (`25`, `25.50`), only for the
+    custom-amount product; it is turned into minor units of the card's balance currency."""
+
+    product_id: Annotated[str, Field(min_length=1, max_length=64)] = ""
+    currency: Literal["USD", "CNY"]
+    payment_method: Annotated[str, Field(min_length=1, max_length=20)] = ""
+    amount: str = ""
+
+    @field_validator("product_id", mode="before")
+    @classmethod
+    def _product_chosen(cls, value: Any) -> Any:
+        if not value:
+            raise PydanticCustomError("choice_missing", "Choose what to recharge.")
+        return value
+
+    @field_validator("payment_method", mode="before")
+    @classmethod
+    def _method_chosen(cls, value: Any) -> Any:
+        if not value:
+            raise PydanticCustomError("choice_missing", "Choose how to pay.")
+        return value
+
+
+class RechargeConfirm(Form):
+    product_id: Annotated[str, Field(min_length=1, max_length=64)]
+    currency: Literal["USD", "CNY"]
+    payment_method: Annotated[str, Field(min_length=1, max_length=20)]
+    amount_minor: int | None = None
+    form_id: Annotated[str, Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+    @field_validator("amount_minor", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+
+class PasswordForm(Form):
+    current_password: Annotated[str, Field(max_length=64)]
+    new_password: Annotated[str, Field(max_length=64)]
+    confirm_password: Annotated[str, Field(max_length=64)]
+
+    @field_validator("current_password", "new_password", "confirm_password")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        return _required(value)
+
+    @field_validator("confirm_password")
+    @classmethod
+    def _same_twice(cls, value: str, info: ValidationInfo) -> str:
+        if value != info.data.get("new_password", value):
+            raise PydanticCustomError("field_mismatch", "The two new passwords are not the same.")
+        return value
+
+
+class PhoneForm(Form):
+    phone: Annotated[str, Field(max_length=32)]
+
+    @field_validator("phone")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        return _required(value)
+
+
+class CodeForm(Form):
+    code: Annotated[str, Field(max_length=12)]
+
+    @field_validator("code")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        return _required(value)
+
+
+class LanguageForm(Form):
+    language: Literal["zh-CN", "en"]
+    next: str = ""
+
+
+class TimezoneForm(Form):
+    timezone: Annotated[str, Field(max_length=64)]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone = valid_timezone(value)
+        if zone is None:
+            raise PydanticCustomError("timezone_unknown", "Choose a time zone from the list.")
+        return zone
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """`25`, `25.5`, `$25.50`, `1,000` -> minor units. Raises FormInvalid on anything else."""
+    cleaned = text.strip().replace(",", "").replace("，", "").lstrip("$¥￥").strip()
+    if not cleaned:
+        raise FormInvalid({"amount": gettext("Enter the amount to add to your balance.")})
+    try:
+        money = Money.from_decimal_string(cleaned, currency)
+    except (ValueError, InvalidOperation, ArithmeticError):
+        raise FormInvalid({"amount": gettext("Enter an amount like 25 or 25.50.")}) from None
+    if money.amount <= 0:
+        raise FormInvalid({"amount": gettext("Enter an amount like 25 or 25.50.")})
+    return money.amount

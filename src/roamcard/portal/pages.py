@@ -1,0 +1,323 @@
+"""Page builders: what each page shows, from the domain services. GET handlers call them, and so does the
+portal route when a form fails (the same page again, with the user's values and the messages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from roamcard.card import numbers
+from roamcard.card import service as card_service
+from roamcard.card import settings as card_settings
+from roamcard.card.states import CardStatus
+from roamcard.catalog import repository as catalog_repository
+from roamcard.catalog.views import product_name
+from roamcard.i18n import lazy
+from roamcard.kit import clock
+from roamcard.models import Card, Payment, TopupOrder
+from roamcard.notification import repository as notification_repository
+from roamcard.payment.states import PaymentStatus
+from roamcard.portal import recharge
+from roamcard.portal.history import STATUS_CHOICES, HistoryQuery
+from roamcard.portal.views import View, render
+from roamcard.topup import history as topup_history
+from roamcard.topup import receipt as receipts
+from roamcard.topup.labels import status_label
+from roamcard.topup.service import read
+from roamcard.topup.states import TopupStatus
+
+# Past this, a recharge still in flight is "taking longer than usual" (it normally takes seconds).
+SLOW_AFTER = timedelta(seconds=60)
+FINAL = (TopupStatus.FULFILLED.value, TopupStatus.FAILED.value, TopupStatus.EXPIRED.value)
+ALLOWANCE_LABELS = {"data": lazy("Data"), "voice": lazy("Calls"), "sms": lazy("SMS")}
+TIMEZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Vancouver",
+    "America/Denver",
+    "America/Chicago",
+    "America/Mexico_City",
+    "America/New_York",
+    "America/Toronto",
+    "Europe/London",
+    "UTC",
+)
+
+
+def error(view: View, message: str, *, status_code: int) -> HTMLResponse:
+    return render(view, "error.html", status_code=status_code, message=message)
+
+
+# -- landing ----------------------------------------------------------------------------------------
+def landing(
+    session: Session, view: View, card: Card | None, *, values: dict[str, str], errors: dict[str, str]
+) -> HTMLResponse:
+    return render(view, "landing.html", card=card, values=values, errors=errors)
+
+
+# -- dashboard --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pack:
+    label: str
+    name: str
+    remaining: str
+    total: str
+    remaining_units: int
+    total_units: int
+    expires_at: datetime
+
+
+def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
+    overview = card_service.overview(session, card)
+    packs = []
+    coverage: list[str] = []
+    for allowance in overview.allowances:
+        product = (
+            catalog_repository.get_active(session, allowance.product_id) if allowance.product_id else None
+        )
+        if product is not None:
+            coverage.extend(code for code in product.coverage if code not in coverage)
+        packs.append(
+            Pack(
+                label=view._(ALLOWANCE_LABELS.get(allowance.kind, allowance.kind)),
+                name=product_name(product, view.language) if product else "",
+                remaining=view.amount(allowance.asset, allowance.remaining),
+                total=view.amount(allowance.asset, allowance.total),
+                remaining_units=allowance.remaining,
+                total_units=allowance.total,
+                expires_at=allowance.expires_at,
+            )
+        )
+    return render(
+        view,
+        "dashboard.html",
+        card=card,
+        balance=overview.balance.format(view.language),
+        packs=packs,
+        active=card.status == CardStatus.ACTIVE.value,
+        coverage=view.countries(coverage) if coverage else "",
+        phone=numbers.mask_phone(card.phone),
+    )
+
+
+# -- recharge ---------------------------------------------------------------------------------------
+def recharge_page(
+    session: Session, view: View, card: Card | None, *, values: dict[str, str], errors: dict[str, str]
+) -> HTMLResponse:
+    assert card is not None
+    currency = values.get("currency") or recharge.default_currency(view.language)
+    if currency not in recharge.CURRENCIES:
+        currency = recharge.default_currency(view.language)
+    methods = recharge.payment_methods()
+    chosen = {"currency": currency, "payment_method": methods[0][0] if len(methods) == 1 else "", **values}
+    chosen["currency"] = currency
+    return render(
+        view,
+        "recharge.html",
+        card=card,
+        sections=recharge.offers(session, card, currency, view.language),
+        currencies=recharge.CURRENCIES,
+        methods=methods,
+        values=chosen,
+        errors=errors,
+    )
+
+
+def review_page(view: View, card: Card, review: recharge.Review) -> HTMLResponse:
+    product = review.quote.product
+    return render(
+        view,
+        "review.html",
+        card=card,
+        review=review,
+        name=product_name(product, view.language),
+        credited=[view.amount(g["asset"], int(g["amount"])) for g in review.quote.grants],
+        price=review.quote.price.format(view.language),
+        method=dict(recharge.payment_methods()).get(review.payment_method, review.payment_method),
+        coverage=view.countries(product.coverage) if product.coverage else "",
+    )
+
+
+# -- one recharge -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TopupState:
+    """What the status page and its JSON twin say about an order right now."""
+
+    status: str
+    label: str
+    note: str
+    final: bool
+    fulfilled: bool
+    slow: bool
+    balance: str | None
+    checkout_url: str | None
+
+
+def topup_state(
+    session: Session, view: View, card: Card, order: TopupOrder, payment: Payment | None
+) -> TopupState:
+    status = order.status
+    fulfilled = status == TopupStatus.FULFILLED.value
+    balance = card_service.overview(session, card).balance.format(view.language) if fulfilled else None
+    since = order.paid_at or order.created_at
+    slow = status in (TopupStatus.PAID.value, TopupStatus.UNKNOWN.value) and clock.now() - since > SLOW_AFTER
+    notes = {
+        TopupStatus.PENDING_PAYMENT.value: lazy(
+            "Waiting for your payment. If you have just paid, this page updates by itself."
+        ),
+        TopupStatus.UNKNOWN.value: lazy("We are confirming your payment with the payment provider."),
+        TopupStatus.PAID.value: lazy("Payment received. Adding it to your card…"),
+        TopupStatus.FULFILLED.value: lazy("Done. Your recharge has been added to your card."),
+        TopupStatus.FAILED.value: lazy("The payment did not go through. No money was taken for this order."),
+        TopupStatus.EXPIRED.value: lazy("This order was not paid in time and has been closed."),
+    }
+    open_checkout = (
+        payment.checkout_url
+        if payment is not None
+        and payment.status == PaymentStatus.PENDING.value
+        and status == TopupStatus.PENDING_PAYMENT.value
+        else None
+    )
+    return TopupState(
+        status=status,
+        label=status_label(status, view.language),
+        note=view._(notes[status]),
+        final=status in FINAL,
+        fulfilled=fulfilled,
+        slow=slow,
+        balance=balance,
+        checkout_url=open_checkout,
+    )
+
+
+def topup_page(
+    session: Session, view: View, card: Card, order_id: str, *, again: bool = False
+) -> HTMLResponse:
+    order, payment = read.get_topup(session, card, order_id)
+    return render(
+        view,
+        "topup.html",
+        order=order,
+        state=topup_state(session, view, card, order, payment),
+        name=order.product_name_zh if view.language == "zh-CN" else order.product_name_en,
+        price=view.money(order.price_amount, order.price_currency),
+        credited=[view.amount(g["asset"], int(g["amount"])) for g in order.grants],
+        again=again,
+    )
+
+
+def topup_json(session: Session, view: View, card: Card, order_id: str) -> dict[str, Any]:
+    order, payment = read.get_topup(session, card, order_id)
+    state = topup_state(session, view, card, order, payment)
+    return {
+        "id": order.id,
+        "status": state.status,
+        "label": state.label,
+        "note": state.note,
+        "final": state.final,
+        "fulfilled": state.fulfilled,
+        "slow": state.slow,
+        "balance": state.balance,
+    }
+
+
+# -- history ----------------------------------------------------------------------------------------
+def history_page(session: Session, view: View, card: Card, query: HistoryQuery) -> HTMLResponse:
+    page = (
+        topup_history.search(session, card, query.filters, limit=20, cursor=query.cursor)
+        if query.valid
+        else None
+    )
+    rows = [
+        {
+            "order": order,
+            "name": order.product_name_zh if view.language == "zh-CN" else order.product_name_en,
+            "price": view.money(order.price_amount, order.price_currency),
+            "status": status_label(order.status, view.language),
+        }
+        for order, _payment in (page.items if page else [])
+    ]
+    return render(
+        view,
+        "history.html",
+        rows=rows,
+        next_cursor=page.next_cursor if page else None,
+        query=query,
+        statuses=[(value, status_label(value, view.language)) for value in STATUS_CHOICES],
+        status_code=200 if query.valid else 422,
+    )
+
+
+def receipt_page(session: Session, view: View, card: Card, order_id: str) -> HTMLResponse:
+    order, payment = read.get_topup(session, card, order_id)
+    return render(view, "receipt.html", order=order, receipt=receipts.build(session, card, order, payment))
+
+
+def receipt_pdf(session: Session, card: Card, order_id: str) -> bytes:
+    order, payment = read.get_topup(session, card, order_id)
+    return receipts.render_pdf(receipts.build(session, card, order, payment))
+
+
+# -- settings ---------------------------------------------------------------------------------------
+def settings_page(
+    session: Session,
+    view: View,
+    card: Card | None,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    notice: str | None = None,
+) -> HTMLResponse:
+    assert card is not None
+    zones = list(TIMEZONES) if view.timezone in TIMEZONES else [view.timezone, *TIMEZONES]
+    return render(
+        view,
+        "settings.html",
+        card=card,
+        phone=numbers.mask_phone(card.phone),
+        pending=card_settings.pending_phone_change(session, card),
+        values=values,
+        errors=errors,
+        notice=notice,
+        timezones=zones,
+    )
+
+
+def phone_code_page(
+    session: Session, view: View, card: Card | None, *, values: dict[str, str], errors: dict[str, str]
+) -> HTMLResponse:
+    assert card is not None
+    pending = card_settings.pending_phone_change(session, card)
+    return render(
+        view,
+        "phone_code.html",
+        pending=pending,
+        new_phone=numbers.mask_phone(pending.new_phone) if pending else "",
+        values=values,
+        errors=errors,
+        digits=card_settings.CODE_DIGITS,
+    )
+
+
+def demo_sms_page(session: Session, view: View, card: Card) -> HTMLResponse:
+    messages = [
+        {
+            "to": numbers.display_phone(n.phone),
+            "body": n.body,
+            "parts": n.parts,
+            "status": n.status,
+            "at": n.created_at,
+        }
+        for n in notification_repository.list_for_card(session, card.id)
+    ]
+    return render(view, "demo_sms.html", messages=messages)

@@ -1,0 +1,137 @@
+"""Cookies and CSRF tokens for the portal.
+
+The session cookie holds the same opaque token the API hands out (only its hash is stored), so sign-in,
+lock-out and expiry are the API's rules. A CSRF token is an HMAC over what identifies this browser — the
+session cookie when there is one, else a random `rc_csrf` cookie — and the time it was issued, so a form from
+another site, another session or too long ago is refused. Both cookies are HttpOnly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request, Response
+
+from roamcard.config import get_settings
+from roamcard.errors import AppError
+from roamcard.i18n import negotiate, normalise_language
+
+SESSION_COOKIE = "rc_session"
+BROWSER_COOKIE = "rc_csrf"
+LANGUAGE_COOKIE = "rc_lang"
+TIMEZONE_COOKIE = "rc_tz"
+CSRF_FIELD = "csrf_token"
+CSRF_MAX_AGE_SECONDS = 4 * 3600
+YEAR_SECONDS = 365 * 24 * 3600
+
+
+class FormExpired(AppError):
+    status_code = 403
+    code = "form_expired"
+    message = "This form has expired or was already used. Check the details and send it again."
+
+
+def secure_cookies() -> bool:
+    return get_settings().public_base_url.startswith("https://")
+
+
+def set_cookie(response: Response, name: str, value: str, *, max_age: int, http_only: bool = True) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=http_only,
+        samesite="lax",
+        secure=secure_cookies(),
+    )
+
+
+def clear_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax", secure=secure_cookies())
+
+
+def new_browser_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _bindings(request: Request) -> list[str]:
+    """What a token may be bound to: the session cookie, the browser cookie (or the one just minted)."""
+    candidates = [
+        "session:" + hashlib.sha256(value.encode()).hexdigest()
+        for value in (request.cookies.get(SESSION_COOKIE),)
+        if value
+    ]
+    browser = request.cookies.get(BROWSER_COOKIE) or getattr(request.state, "new_browser_id", None)
+    if browser:
+        candidates.append("browser:" + browser)
+    return candidates
+
+
+def _sign(binding: str, issued_at: int) -> str:
+    secret = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(secret, f"csrf:{binding}:{issued_at}".encode(), hashlib.sha256).hexdigest()
+
+
+def issue_csrf_token(request: Request, now: float | None = None) -> str:
+    bindings = _bindings(request)
+    issued_at = int(now if now is not None else time.time())
+    return f"{issued_at}.{_sign(bindings[0], issued_at)}" if bindings else ""
+
+
+def verify_csrf_token(request: Request, token: str | None, now: float | None = None) -> None:
+    """Raise FormExpired unless `token` was issued to this browser within CSRF_MAX_AGE_SECONDS."""
+    issued, _, signature = (token or "").partition(".")
+    if not issued.isdigit() or not signature:
+        raise FormExpired()
+    age = (now if now is not None else time.time()) - int(issued)
+    if not -60 <= age <= CSRF_MAX_AGE_SECONDS:
+        raise FormExpired()
+    for binding in _bindings(request):
+        if hmac.compare_digest(_sign(binding, int(issued)), signature):
+            return
+    raise FormExpired()
+
+
+def language_for(request: Request) -> str:
+    """The language the user picked (cookie), else the browser's Accept-Language."""
+    return normalise_language(request.cookies.get(LANGUAGE_COOKIE)) or negotiate(
+        request.headers.get("Accept-Language")
+    )
+
+
+def valid_timezone(name: str | None) -> str | None:
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def timezone_for(request: Request) -> str:
+    """The user's choice or their browser's zone (set by portal.js), else the operator's default."""
+    return valid_timezone(request.cookies.get(TIMEZONE_COOKIE)) or get_settings().default_timezone
+
+
+def safe_next(target: str | None, default: str = "/account") -> str:
+    """Only same-site paths: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def content_security_policy() -> str:
+    """No inline script or style anywhere in the portal; forms may only post here (and to the gateway's
+    checkout, which lives under the public base URL for the sandbox)."""
+    origin = get_settings().public_base_url
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        f"frame-ancestors 'none'; form-action 'self' {origin}"
+    )

@@ -1,0 +1,69 @@
+/* Roamcard portal: small progressive enhancements. Everything works without this file. */
+(function () {
+  "use strict";
+
+  // Show times in the browser's time zone unless the user chose one (the server reads this cookie).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.split("; ").every(function (c) { return c.indexOf("rc_tz=") !== 0; })) {
+      document.cookie = "rc_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (e) { /* no Intl: the operator's default zone is used */ }
+
+  // Typing a custom amount picks the custom-amount product.
+  document.querySelectorAll("[data-selects]").forEach(function (input) {
+    input.addEventListener("input", function () {
+      var radio = document.getElementById(input.getAttribute("data-selects"));
+      if (radio) { radio.checked = true; }
+    });
+  });
+
+  // Receipt: a print button (hidden without JS, where the browser's own print works).
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+
+  // Recharge status: poll until the order is final, updating the page in place.
+  var box = document.querySelector("[data-poll]");
+  if (!box || !window.fetch) { return; }
+  var url = box.getAttribute("data-poll");
+  var started = Date.now();
+  var SLOW_MS = 45000;
+  function field(name) { return box.querySelector('[data-field="' + name + '"]'); }
+  function show(state) {
+    field("label").textContent = state.label;
+    if (field("note").textContent !== state.note) { field("note").textContent = state.note; }
+    if (state.slow || Date.now() - started > SLOW_MS) { field("slow").hidden = false; }
+    if (state.fulfilled) {
+      field("label").className = "chip ok";
+      field("balance").textContent = state.balance || "";
+      field("done").hidden = false;
+      var refresh = box.querySelector(".refresh");
+      if (refresh) { refresh.hidden = true; }
+      var pay = box.querySelector('[data-testid="pay-link"]');
+      if (pay) { pay.parentNode.hidden = true; }
+    }
+  }
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.json();
+      })
+      .then(function (state) {
+        if (state.final && !state.fulfilled) { window.location.reload(); return; }
+        show(state);
+        if (!state.final) { schedule(); }
+      })
+      .catch(function () {
+        if (Date.now() - started > SLOW_MS) { field("slow").hidden = false; }
+        schedule();
+      });
+  }
+  function schedule() {
+    var elapsed = Date.now() - started;
+    window.setTimeout(poll, elapsed < 30000 ? 1500 : 5000);
+  }
+  schedule();
+})();
