@@ -10,7 +10,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from roamcard.auth import service as auth_service
 from roamcard.card import settings as card_settings
-from roamcard.config import get_settings
 from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
 from roamcard.errors import NotFound
 from roamcard.portal import forms, pages, recharge, security
@@ -52,9 +51,7 @@ def login(form: FormDep, session: SessionDep, ip: ClientIP) -> Response:
     login = forms.parse(forms.LoginForm, form)
     issued = auth_service.login(session, card_number=login.card_number, password=login.password, client_ip=ip)
     response = see_other(security.safe_next(login.next))
-    security.set_cookie(
-        response, security.SESSION_COOKIE, issued.token, max_age=get_settings().session_ttl_seconds
-    )
+    security.start_session(response, issued.token)
     return response
 
 
@@ -65,7 +62,7 @@ def logout(request: Request, form: FormDep, session: SessionDep) -> Response:
     if token:
         auth_service.logout(session, token)
     response = see_other("/")
-    security.clear_cookie(response, security.SESSION_COOKIE)
+    security.end_session(response)
     return response
 
 

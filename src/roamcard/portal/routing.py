@@ -202,9 +202,11 @@ def _signed_out(request: Request, view: View, error: AppError) -> Response:
     back = _same_site_referer(request)
     message = error.detail(view.language) if had_cookie else view._("Sign in first.")
     with get_database().reading() as session:
-        return pages.landing(
+        response = pages.landing(
             session, view, None, values={"next": security.safe_next(back)}, errors={"form": message}
         )
+    response.status_code = error.status_code
+    return response
 
 
 # -- dependencies -----------------------------------------------------------------------------------

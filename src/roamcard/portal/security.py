@@ -1,9 +1,9 @@
 """Cookies and CSRF tokens for the portal.
 
 The session cookie holds the same opaque token the API hands out (only its hash is stored), so sign-in,
-lock-out and expiry are the API's rules. A CSRF token is an HMAC over what identifies this browser — the
-session cookie when there is one, else a random `rc_csrf` cookie — and the time it was issued, so a form from
-another site, another session or too long ago is refused. Both cookies are HttpOnly.
+lock-out and expiry are the API's rules. A CSRF token is an HMAC over a random per-browser cookie, `rc_csrf`,
+renewed at every sign-in and sign-out (so it is per session), and the time it was issued: a form from another
+site, another session or too long ago is refused. Both cookies are HttpOnly.
 """
 
 from __future__ import annotations
@@ -60,16 +60,20 @@ def new_browser_id() -> str:
 
 
 def _bindings(request: Request) -> list[str]:
-    """What a token may be bound to: the session cookie, the browser cookie (or the one just minted)."""
-    candidates = [
-        "session:" + hashlib.sha256(value.encode()).hexdigest()
-        for value in (request.cookies.get(SESSION_COOKIE),)
-        if value
-    ]
+    """What a token is bound to: this browser's random cookie (or the one minted for this response)."""
     browser = request.cookies.get(BROWSER_COOKIE) or getattr(request.state, "new_browser_id", None)
-    if browser:
-        candidates.append("browser:" + browser)
-    return candidates
+    return ["browser:" + browser] if browser else []
+
+
+def start_session(response: Response, token: str) -> None:
+    """Set the session cookie and a fresh browser cookie, so forms from before sign-in stop working."""
+    set_cookie(response, SESSION_COOKIE, token, max_age=get_settings().session_ttl_seconds)
+    set_cookie(response, BROWSER_COOKIE, new_browser_id(), max_age=YEAR_SECONDS)
+
+
+def end_session(response: Response) -> None:
+    clear_cookie(response, SESSION_COOKIE)
+    set_cookie(response, BROWSER_COOKIE, new_browser_id(), max_age=YEAR_SECONDS)
 
 
 def _sign(binding: str, issued_at: int) -> str:
