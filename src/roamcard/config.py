@@ -9,7 +9,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-DEVELOPMENT_SECRETS = frozenset({"dev-only-secret-change-me", "whsec_dev_sandbox_change_me"})
+DEVELOPMENT_SECRETS = frozenset(
+    {"dev-only-secret-change-me", "whsec_dev_sandbox_change_me", "dev-only-twilio-token"}
+)
 
 
 class Settings(BaseSettings):
@@ -52,6 +54,23 @@ class Settings(BaseSettings):
 
     sms_provider: Literal["console"] = "console"
     default_timezone: str = "Asia/Shanghai"
+
+    # Phone channel (IVR hotline and agent console). The IVR answers only requests signed with this token
+    # (Twilio's X-Twilio-Signature); in production it refuses to run on the development value.
+    twilio_auth_token: SecretStr = SecretStr("dev-only-twilio-token")
+    # Where "0: speak to an agent" transfers the call (E.164); unset: the IVR says no agent is available.
+    agent_phone: str | None = None
+    ivr_voice_zh: str = "Polly.Zhiyu"
+    ivr_voice_en: str = "Polly.Joanna"
+    # Seconds the caller has to start typing; then the IVR treats the line as silent.
+    ivr_gather_timeout_seconds: int = 8
+    # The payment method of the top-ups whose links the IVR and agents send by SMS.
+    phone_payment_method: str = "sandbox"
+    # Back-office sessions end after this much inactivity, and in any case after the maximum.
+    staff_session_idle_seconds: int = 15 * 60
+    staff_session_max_seconds: int = 8 * 3600
+    staff_login_max_failures: int = 5
+    staff_login_lockout_seconds: int = 15 * 60
 
     @field_validator("public_base_url")
     @classmethod

@@ -1,11 +1,13 @@
 """Every table, one file each, on one metadata (Alembic reads `Base.metadata`)."""
 
 from roamcard.models.allowance import Allowance
+from roamcard.models.audit_entry import AuditEntry
 from roamcard.models.base import Base
 from roamcard.models.card import Card
 from roamcard.models.card_session import CardSession
 from roamcard.models.idempotency_key import IdempotencyKey
 from roamcard.models.inbox_event import InboxEvent
+from roamcard.models.ivr_call import IvrCall
 from roamcard.models.job import Job
 from roamcard.models.ledger_account import LedgerAccount
 from roamcard.models.ledger_transfer import LedgerTransfer
@@ -14,16 +16,20 @@ from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
 from roamcard.models.product import Product
 from roamcard.models.sandbox_charge import SandboxCharge
+from roamcard.models.staff_member import StaffMember
+from roamcard.models.staff_session import StaffSession
 from roamcard.models.state_transition import StateTransition
 from roamcard.models.topup_order import TopupOrder
 
 __all__ = [
     "Allowance",
+    "AuditEntry",
     "Base",
     "Card",
     "CardSession",
     "IdempotencyKey",
     "InboxEvent",
+    "IvrCall",
     "Job",
     "LedgerAccount",
     "LedgerTransfer",
@@ -32,6 +38,8 @@ __all__ = [
     "PhoneChange",
     "Product",
     "SandboxCharge",
+    "StaffMember",
+    "StaffSession",
     "StateTransition",
     "TopupOrder",
 ]

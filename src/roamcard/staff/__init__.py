@@ -1,0 +1,1 @@
+"""Back-office staff: accounts, roles, two-factor sign-in, sessions."""

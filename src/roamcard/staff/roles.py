@@ -1,0 +1,50 @@
+"""Roles and what each may do: one table, checked by every back-office route."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    VIEW_CARD = "view_card"
+    SEND_PAYMENT_LINK = "send_payment_link"
+    REDEEM_VOUCHER = "redeem_voucher"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (a permission name)
+    SUSPEND_CARD = "suspend_card"
+    UNSUSPEND_CARD = "unsuspend_card"
+    RESEND_RECEIPT = "resend_receipt"
+    DECIDE_REFUND = "decide_refund"
+    VIEW_AUDIT = "view_audit"
+
+
+P = Permission
+_AGENT = {
+    P.VIEW_CARD,
+    P.SEND_PAYMENT_LINK,
+    P.REDEEM_VOUCHER,
+    P.RESET_PASSWORD,
+    # An agent suspends a card reported lost at once; lifting a suspension needs a supervisor.
+    P.SUSPEND_CARD,
+    P.RESEND_RECEIPT,
+}
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset(_AGENT),
+    Role.SUPERVISOR: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT}),
+    # Money decisions stay with finance (separation of duties): not even an admin approves a refund.
+    Role.FINANCE: frozenset({P.VIEW_CARD, P.RESEND_RECEIPT, P.DECIDE_REFUND}),
+    Role.ADMIN: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT}),
+}
+
+
+def can(role: str, permission: Permission) -> bool:
+    try:
+        return permission in PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
