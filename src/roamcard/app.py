@@ -23,6 +23,7 @@ from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import Database, get_database, set_database
 from roamcard.errors import AppError
+from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.endpoints import router as demo_router
@@ -158,6 +159,7 @@ def create_app(
         sandbox_router,
         portal_router,
         portal_static_router,
+        ivr_router,
     ):
         app.include_router(router)
     return app

@@ -21,4 +21,13 @@ TEMPLATES: dict[str, str] = {
         "[Roamcard] The service password of card {card_tail} was changed. "
         "If this was not you, call customer service."
     ),
-}
+    # The phone channel (IVR hotline and agent console).
+    "payment_link": lazy(
+        "[Roamcard] Recharge card {card_tail} with {product} for {price}: pay at {url} "
+        "(valid {minutes} minutes)."
+    ),
+    "password_reset": lazy(
+        "[Roamcard] Customer service reset the service password of card {card_tail}. "
+        "New password: {password}. Never share it."
+    ),
+    "receipt": lazy("[Roamcard] Receipt for recharge {order_id}

@@ -22,6 +22,7 @@ class Channel(StrEnum):
     WEB = "web"
     VOUCHER = "voucher"
     IVR = "ivr"
+    AGENT = "agent"  # a customer-service agent acting for the caller (back office)
     POS = "pos"
     PARTNER = "partner"
 

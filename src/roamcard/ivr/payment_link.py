@@ -1,0 +1,74 @@
+"""A payment link by SMS: the phone channel's way to take a card payment without hearing card details
+(keying card numbers into a phone line would bring it into PCI scope). Used by the IVR menu and by agents.
+
+It is an ordinary top-up (`create_topup`, channel `ivr` or `agent`) whose checkout link goes to the bound
+phone; paying it completes the recharge like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from roamcard.catalog import repository as catalog_repository
+from roamcard.config import get_settings
+from roamcard.errors import AppError
+from roamcard.kit.money import Money
+from roamcard.models import Card, Payment, Product, TopupOrder
+from roamcard.notification import service as notifications
+from roamcard.topup.service.create import create_topup
+from roamcard.topup.states import Channel
+
+
+class PaymentLinkUnavailable(AppError):
+    status_code = 503
+    code = "payment_link_unavailable"
+    message = "We could not create a payment link right now. Please try again later."
+
+
+@dataclass(frozen=True)
+class PaymentLink:
+    order: TopupOrder
+    payment: Payment
+
+
+def product_name(product: Product | TopupOrder, language: str) -> str:
+    if isinstance(product, TopupOrder):
+        return product.product_name_zh if language == "zh-CN" else product.product_name_en
+    return product.name_zh if language == "zh-CN" else product.name_en
+
+
+def phone_products(session: Session, card: Card) -> Sequence[Product]:
+    """Fixed-price products payable in the card's currency (a custom amount cannot be keyed in by phone)."""
+    return [
+        product
+        for product in catalog_repository.list_active(session)
+        if product.custom_min is None and card.currency in product.prices
+    ]
+
+
+def send_payment_link(session: Session, card: Card, product_id: str, *, channel: Channel) -> PaymentLink:
+    order, payment = create_topup(
+        session,
+        card,
+        product_id=product_id,
+        currency=card.currency,
+        payment_method=get_settings().phone_payment_method,
+        channel=channel,
+    )
+    if not payment.checkout_url:
+        raise PaymentLinkUnavailable()
+    notifications.queue_sms(
+        session,
+        card,
+        "payment_link",
+        key=f"{order.id}:payment-link",
+        card_tail=card.card_number[-4:],
+        product=product_name(order, card.language),
+        price=Money(order.price_amount, order.price_currency),
+        url=payment.checkout_url,
+        minutes=get_settings().payment_window_seconds // 60,
+    )
+    return PaymentLink(order=order, payment=payment)

@@ -1,0 +1,370 @@
+"""The hotline's menu tree, one step per webhook. No business rules of its own: sign-in is the website's
+(`auth.service.login`, same lock-outs), balances are `card.service.overview`, a PIN recharge is
+`voucher.service.redeem`, a payment link is an ordinary top-up.
+
+The call's state lives in `ivr_calls`, keyed by CallSid, so any server process can take the next step.
+Each entry has MAX_TRIES tries (a wrong or silent answer uses one), then a polite goodbye. Digits typed
+for the service password or a PIN are passed on and forgotten: never stored, never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import structlog
+from sqlalchemy.orm import Session
+
+from roamcard.auth import service as auth_service
+from roamcard.card import numbers
+from roamcard.card import service as card_service
+from roamcard.card.states import CardStatus
+from roamcard.config import get_settings
+from roamcard.db import insert_ignoring_conflict
+from roamcard.errors import AppError, TooManyRequests
+from roamcard.ivr import prompts, repository, speech
+from roamcard.ivr.payment_link import PaymentLinkUnavailable, phone_products, product_name, send_payment_link
+from roamcard.ivr.states import (
+    BACK,
+    HEAR_BALANCE,
+    MAX_TRIES,
+    PAYMENT_LINK_BY_SMS,
+    RECHARGE_WITH_PIN,
+    REPEAT,
+    SPEAK_TO_AGENT,
+    Outcome,
+    Step,
+)
+from roamcard.ivr.twiml import Reply
+from roamcard.kit import clock
+from roamcard.models import Card, IvrCall
+from roamcard.topup.service.create import CardNotActive
+from roamcard.topup.states import Channel
+
+log = structlog.get_logger("roamcard.ivr")
+
+# Digits typed at the language menu.
+LANGUAGE_KEYS = {"1": "zh-CN", "2": "en"}
+BOTH = ("zh-CN", "en")
+MAX_PRODUCTS = 8
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One webhook: which call, who is calling, the step its URL names, what was typed (None: nothing)."""
+
+    call_sid: str
+    caller: str
+    step: Step | None
+    digits: str | None
+
+
+@contextmanager
+def _attempt(session: Session) -> Iterator[None]:
+    """Run a service call in a savepoint: an AppError undoes its partial writes unless the error is a
+    recorded outcome (`keeps_changes`, e.g. a failed-login counter), exactly as at a request's edge."""
+    savepoint = session.begin_nested()
+    try:
+        yield
+    except AppError as error:
+        if error.keeps_changes:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+
+
+def _guarded(session: Session, action: Callable[[], T]) -> T:
+    with _attempt(session):
+        return action()
+
+
+# -- entry points ----------------------------------------------------------------------------------
+def start(session: Session, *, call_sid: str, caller: str) -> Reply:
+    """POST /ivr/voice: a new call (or Twilio retrying the first request: the same call goes on)."""
+    now = clock.now()
+    insert_ignoring_conflict(
+        session,
+        IvrCall,
+        {
+            "call_sid": call_sid,
+            "caller": caller[:32],
+            "step": Step.LANGUAGE.value,
+            "tries": 0,
+            "sign_in_failures": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    call = repository.get_for_update(session, call_sid)
+    assert call is not None
+    log.info("ivr.call_started", call_sid=call_sid)
+    return _prompt(session, call, Reply(call.language))
+
+
+def answer(session: Session, turn: Turn) -> Reply:
+    """POST /ivr/step/{step}: the caller typed something (or nothing) at `turn.step`."""
+    call = repository.get_for_update(session, turn.call_sid)
+    if call is None:
+        return start(session, call_sid=turn.call_sid, caller=turn.caller)
+    reply = Reply(call.language)
+    if call.step == Step.ENDED:
+        return reply.hangup()
+    if turn.step is None or turn.step.value != call.step:
+        # A stale or repeated webhook: ask again where the call really is, without using a try.
+        return _prompt(session, call, reply)
+    call.updated_at = clock.now()
+    digits = (turn.digits or "").strip()
+    if not digits:
+        return _retry(session, call, reply, prompts.NO_INPUT)
+    handler = HANDLERS[Step(call.step)]
+    result = handler(session, call, reply, digits)
+    session.flush()
+    log.info("ivr.step", call_sid=call.call_sid, step=turn.step.value, next_step=call.step)
+    return result
+
+
+def hang_up(session: Session, call_sid: str) -> None:
+    """Twilio's status callback: the call is over, whatever step it was at."""
+    call = repository.get_for_update(session, call_sid)
+    if call is not None and call.ended_at is None:
+        call.ended_at = clock.now()
+        if call.step != Step.ENDED:
+            call.step = Step.ENDED.value
+            call.outcome = Outcome.HUNG_UP.value
+
+
+# -- moving between steps --------------------------------------------------------------------------
+def _go(session: Session, call: IvrCall, step: Step, reply: Reply) -> Reply:
+    call.step = step.value
+    call.tries = 0
+    return _prompt(session, call, reply)
+
+
+def _end(call: IvrCall, reply: Reply, outcome: Outcome, message: str | None = None) -> Reply:
+    call.step = Step.ENDED.value
+    call.outcome = outcome.value
+    call.ended_at = clock.now()
+    if message is not None:
+        if call.language is None:
+            for language in BOTH:
+                reply.say(message, language=language)
+        else:
+            reply.say(message)
+    return reply.hangup()
+
+
+def _retry(session: Session, call: IvrCall, reply: Reply, message: str) -> Reply:
+    """A wrong or silent answer uses a try; after the last one, a polite goodbye."""
+    call.tries += 1
+    if call.tries >= MAX_TRIES:
+        return _end(call, reply, Outcome.GAVE_UP, prompts.GAVE_UP)
+    if call.language is None:
+        for language in BOTH:
+            reply.say(message, language=language)
+    else:
+        reply.say(message)
+    return _prompt(session, call, reply)
+
+
+def _prompt(session: Session, call: IvrCall, reply: Reply) -> Reply:
+    """What the current step asks."""
+    step = Step(call.step)
+    if step is Step.LANGUAGE:
+        return reply.gather(
+            step, [(prompts.WELCOME_CHINESE, {}), (prompts.WELCOME_ENGLISH, {})], entry=False, languages=BOTH
+        )
+    if step is Step.CARD_NUMBER:
+        return reply.gather(step, [(prompts.ENTER_CARD_NUMBER, {})], entry=True)
+    if step is Step.PASSWORD:
+        return reply.gather(step, [(prompts.ENTER_PASSWORD, {})], entry=True)
+    if step is Step.MENU:
+        return reply.gather(step, [(prompts.MENU, {})], entry=False)
+    if step is Step.PIN:
+        return reply.gather(step, [(prompts.ENTER_PIN, {})], entry=True)
+    if step is Step.PRODUCT:
+        card = _card(session, call)
+        language = reply.language
+        options: list[tuple[str, dict[str, object]]] = [(prompts.CHOOSE_PRODUCT, {})]
+        for key, product in enumerate(phone_products(session, card)[:MAX_PRODUCTS], start=1):
+            price = speech.money_of(product.prices[card.currency], card.currency, language)
+            options.append(
+                (
+                    prompts.PRODUCT_OPTION,
+                    {"product": product_name(product, language), "price": price, "key": key},
+                )
+            )
+        options.append((prompts.BACK_TO_MENU, {}))
+        return reply.gather(step, options, entry=False)
+    return reply.hangup()
+
+
+def _card(session: Session, call: IvrCall) -> Card:
+    card = session.get(Card, call.card_id) if call.card_id is not None else None
+    assert card is not None, "a step after sign-in without a signed-in card"
+    return card
+
+
+# -- steps -----------------------------------------------------------------------------------------
+def _language(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    language = LANGUAGE_KEYS.get(digits)
+    if language is None:
+        return _retry(session, call, reply, prompts.NOT_AN_OPTION)
+    call.language = language
+    reply.language = language
+    return _go(session, call, Step.CARD_NUMBER, reply)
+
+
+def _card_number(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    try:
+        call.card_number = numbers.normalise_card_number(digits)
+    except numbers.InvalidCardNumber:
+        return _retry(session, call, reply, prompts.CARD_NUMBER_INVALID)
+    return _go(session, call, Step.PASSWORD, reply)
+
+
+def _password(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    assert call.card_number is not None
+    card_number = call.card_number
+    try:
+        issued = _guarded(
+            session,
+            lambda: auth_service.login(
+                session, card_number=card_number, password=digits, client_ip=f"ivr:{call.caller}"
+            ),
+        )
+    except TooManyRequests as error:  # the card (or this caller) is locked out, as on the website
+        reply.say_text(error.detail(reply.language))
+        return _end(call, reply, Outcome.LOCKED, prompts.GOODBYE)
+    except AppError as error:
+        call.sign_in_failures += 1
+        reply.say_text(error.detail(reply.language))
+        if call.sign_in_failures >= MAX_TRIES:
+            return _end(call, reply, Outcome.GAVE_UP, prompts.GAVE_UP)
+        call.card_number = None
+        reply.say(prompts.SIGN_IN_AGAIN)
+        return _go(session, call, Step.CARD_NUMBER, reply)
+    # The call is the session: the API token login issued is not needed by anyone.
+    auth_service.logout(session, issued.token)
+    call.card_id = issued.card.id
+    call.sign_in_failures = 0
+    log.info("ivr.signed_in", call_sid=call.call_sid, card_id=issued.card.id)
+    return _go(session, call, Step.MENU, reply)
+
+
+def _menu(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    card = _card(session, call)
+    if digits == HEAR_BALANCE:
+        _say_overview(session, card, reply)
+        return _go(session, call, Step.MENU, reply)
+    if digits == RECHARGE_WITH_PIN:
+        if card.status != CardStatus.ACTIVE:
+            reply.say(prompts.CARD_SUSPENDED)
+            return _go(session, call, Step.MENU, reply)
+        return _go(session, call, Step.PIN, reply)
+    if digits == PAYMENT_LINK_BY_SMS:
+        if card.status != CardStatus.ACTIVE:
+            reply.say(prompts.CARD_SUSPENDED)
+            return _go(session, call, Step.MENU, reply)
+        if not phone_products(session, card):
+            reply.say(prompts.NO_PRODUCTS)
+            return _go(session, call, Step.MENU, reply)
+        return _go(session, call, Step.PRODUCT, reply)
+    if digits == SPEAK_TO_AGENT:
+        agent = get_settings().agent_phone
+        if not agent:
+            reply.say(prompts.NO_AGENT)
+            return _go(session, call, Step.MENU, reply)
+        reply.say(prompts.TRANSFERRING)
+        reply.dial(agent)
+        call.step = Step.ENDED.value
+        call.outcome = Outcome.TRANSFERRED.value
+        return reply
+    if digits == REPEAT:
+        return _go(session, call, Step.MENU, reply)
+    return _retry(session, call, reply, prompts.NOT_AN_OPTION)
+
+
+def _say_overview(session: Session, card: Card, reply: Reply) -> None:
+    view = card_service.overview(session, card)
+    language = reply.language
+    reply.say(prompts.BALANCE, balance=speech.money(view.balance, language))
+    if not view.allowances:
+        reply.say(prompts.NO_PACKS)
+    for allowance in view.allowances:
+        reply.say(
+            prompts.PACK,
+            amount=speech.amount(allowance.asset, allowance.remaining, language),
+            date=speech.date(allowance.expires_at, language),
+        )
+
+
+def _pin(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    card = _card(session, call)
+    from roamcard.voucher import service as voucher_service
+
+    try:
+        _guarded(
+            session,
+            lambda: voucher_service.redeem(
+                session, card, digits, channel=Channel.IVR, client_key=f"ivr:{call.caller}"
+            ),
+        )
+    except NotImplementedError:  # issue 5 (vouchers) not landed yet
+        reply.say(prompts.VOUCHERS_UNAVAILABLE)
+        return _go(session, call, Step.MENU, reply)
+    except TooManyRequests as error:
+        reply.say_text(error.detail(reply.language))
+        return _go(session, call, Step.MENU, reply)
+    except AppError as error:
+        call.tries += 1
+        reply.say_text(error.detail(reply.language))
+        if call.tries >= MAX_TRIES:
+            return _end(call, reply, Outcome.GAVE_UP, prompts.GAVE_UP)
+        return _prompt(session, call, reply)
+    view = card_service.overview(session, card)
+    reply.say(prompts.RECHARGED, balance=speech.money(view.balance, reply.language))
+    return _go(session, call, Step.MENU, reply)
+
+
+def _product(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    card = _card(session, call)
+    if digits == BACK:
+        return _go(session, call, Step.MENU, reply)
+    products = phone_products(session, card)[:MAX_PRODUCTS]
+    index = int(digits) - 1 if digits.isdigit() else -1
+    if not 0 <= index < len(products):
+        return _retry(session, call, reply, prompts.NOT_AN_OPTION)
+    try:
+        _guarded(session, lambda: send_payment_link(session, card, products[index].id, channel=Channel.IVR))
+    except CardNotActive:
+        reply.say(prompts.CARD_SUSPENDED)
+        return _go(session, call, Step.MENU, reply)
+    except (PaymentLinkUnavailable, AppError):
+        reply.say(prompts.LINK_FAILED)
+        return _go(session, call, Step.MENU, reply)
+    reply.say(
+        prompts.LINK_SENT,
+        phone_tail=card.phone[-4:],
+        minutes=get_settings().payment_window_seconds // 60,
+    )
+    return _go(session, call, Step.MENU, reply)
+
+
+Handler = Callable[[Session, IvrCall, Reply, str], Reply]
+HANDLERS: dict[Step, Handler] = {
+    Step.LANGUAGE: _language,
+    Step.CARD_NUMBER: _card_number,
+    Step.PASSWORD: _password,
+    Step.MENU: _menu,
+    Step.PIN: _pin,
+    Step.PRODUCT: _product,
+}

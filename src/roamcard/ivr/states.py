@@ -1,0 +1,35 @@
+"""Where a caller is in the menu tree. The step is kept on the call's row (keyed by CallSid)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Step(StrEnum):
+    LANGUAGE = "language"
+    CARD_NUMBER = "card-number"
+    PASSWORD = "password"  # noqa: S105 (a step name)
+    MENU = "menu"
+    PIN = "pin"
+    PRODUCT = "product"
+    ENDED = "ended"
+
+
+class Outcome(StrEnum):
+    GOODBYE = "goodbye"
+    GAVE_UP = "gave_up"
+    LOCKED = "locked"
+    TRANSFERRED = "transferred"
+    HUNG_UP = "hung_up"
+
+
+# Tries for each entry (a wrong or silent answer uses one), then a polite goodbye.
+MAX_TRIES = 3
+
+# Menu keys.
+HEAR_BALANCE = "1"
+RECHARGE_WITH_PIN = "2"
+PAYMENT_LINK_BY_SMS = "3"
+SPEAK_TO_AGENT = "0"
+REPEAT = "9"
+BACK = "*"
