@@ -27,9 +27,12 @@ from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.endpoints import router as demo_router
+from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
+from roamcard.refund.endpoints import router as refund_router
+from roamcard.refund.endpoints import staff_router as refund_staff_router
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
 from roamcard.validation import validation_problem
@@ -154,7 +157,10 @@ def create_app(
         card_router,
         catalog_router,
         topup_router,
+        refund_router,
+        refund_staff_router,
         webhook_router,
+        pay_router,
         demo_router,
         sandbox_router,
         portal_router,

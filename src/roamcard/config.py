@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -72,6 +73,29 @@ class Settings(BaseSettings):
     staff_login_max_failures: int = 5
     staff_login_lockout_seconds: int = 15 * 60
 
+    # -- Payment gateways (docs/operations.md, "Payment gateways"). A gateway whose settings are not all
+    # set is simply not offered. Key files are PEM; secrets are never printed.
+    alipay_app_id: str | None = None
+    alipay_seller_id: str | None = None
+    alipay_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None  # Alipay's public key, not ours
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    wechatpay_mchid: str | None = None
+    wechatpay_appid: str | None = None
+    wechatpay_apiv3_key: SecretStr | None = None
+    wechatpay_private_key_file: Path | None = None
+    wechatpay_cert_serial_no: str | None = None
+    wechatpay_public_key_file: Path | None = None  # WeChat Pay's platform public key (public-key mode)
+    wechatpay_public_key_id: str | None = None
+    wechatpay_gateway_url: str = "https://api.mch.weixin.qq.com"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_max_network_retries: int = 2
+    # One call to a gateway; past it the outcome is unknown and a sweeper asks again.
+    gateway_timeout_seconds: float = 15.0
+    # The minimal refunds approval API (/api/v1/staff/refunds) answers only this bearer token; unset: off.
+    refunds_staff_token: SecretStr | None = None
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
@@ -100,7 +124,11 @@ def get_settings() -> Settings:
 
 def sensitive_fields() -> list[str]:
     """Names never to print (used by `roamcard config show`)."""
-    return [name for name, field in Settings.model_fields.items() if field.annotation is SecretStr]
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if field.annotation is SecretStr or SecretStr in getattr(field.annotation, "__args__", ())
+    ]
 
 
 __all__ = ["Field", "Settings", "get_settings", "sensitive_fields"]

@@ -12,17 +12,21 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roamcard.errors import AppError, Conflict
 from roamcard.kit import clock
+from roamcard.kit.clock import as_utc
 from roamcard.models import IdempotencyKey
 
 PLACEHOLDER_STATUS = 0
+# Longer than any gateway call may take (timeout plus retries): past it, an in-flight key is a crash.
+IN_FLIGHT_STALE_SECONDS = 120
 
 
 class IdempotencyKeyMissing(AppError):
@@ -79,18 +83,16 @@ def _replay(row: IdempotencyKey, fingerprint: str) -> StoredResponse:
     if row.request_hash != fingerprint:
         raise IdempotencyKeyReused()
     if row.response_status == PLACEHOLDER_STATUS:
+        stale = clock.now() - as_utc(row.created_at) > timedelta(seconds=IN_FLIGHT_STALE_SECONDS)
+        if stale and row.response_body:
+            provisional = json.loads(row.response_body)
+            return StoredResponse(provisional["provisional_status"], provisional["body"], replayed=True)
         raise IdempotencyKeyInFlight(headers={"Retry-After": "1"})
     return StoredResponse(row.response_status, json.loads(row.response_body), replayed=True)
 
 
-def run_once(
-    session: Session,
-    *,
-    scope: str,
-    key: str,
-    fingerprint: str,
-    create: Callable[[], tuple[int, dict[str, Any]]],
-) -> StoredResponse:
+def begin(session: Session, *, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+    """Claim the key (a placeholder row) or return what replaying it answers."""
     existing = _get(session, scope, key)
     if existing is not None:
         return _replay(existing, fingerprint)
@@ -113,11 +115,59 @@ def run_once(
         if winner is None:
             raise IdempotencyKeyInFlight(headers={"Retry-After": "1"}) from None
         return _replay(winner, fingerprint)
-    status_code, body = create()
+    return None
+
+
+def finish(session: Session, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
     session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
         .values(response_status=status_code, response_body=json.dumps(body, separators=(",", ":")))
         .execution_options(synchronize_session=False)
     )
+
+
+def hold(session: Session, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
+    """For a create that commits before it is complete (it waits on a remote gateway with no transaction
+    open): the key stays in flight (409 + Retry-After), and keeps a provisional answer that is replayed
+    only if the create never finishes (a crash), once the key is older than IN_FLIGHT_STALE_SECONDS."""
+    provisional = {"provisional_status": status_code, "body": body}
+    session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.response_status == PLACEHOLDER_STATUS,
+        )
+        .values(response_body=json.dumps(provisional, separators=(",", ":")))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def abandon(session: Session, *, scope: str, key: str) -> None:
+    """The create failed after its first commit: free the key, so the client may retry it."""
+    session.execute(
+        delete(IdempotencyKey)
+        .where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.response_status == PLACEHOLDER_STATUS,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def run_once(
+    session: Session,
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    create: Callable[[], tuple[int, dict[str, Any]]],
+) -> StoredResponse:
+    replay = begin(session, scope=scope, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay
+    status_code, body = create()
+    finish(session, scope=scope, key=key, status_code=status_code, body=body)
     return StoredResponse(status_code, body, replayed=False)

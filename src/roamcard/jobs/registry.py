@@ -59,5 +59,6 @@ def load_all() -> None:
     """Import every tasks module so its handlers register."""
     from roamcard.notification import tasks as _notification  # noqa: F401
     from roamcard.payment import tasks as _payment  # noqa: F401
+    from roamcard.refund import tasks as _refund  # noqa: F401
     from roamcard.sandbox import tasks as _sandbox  # noqa: F401
     from roamcard.topup import tasks as _topup  # noqa: F401

@@ -15,6 +15,7 @@ from roamcard.models.notification import Notification
 from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
 from roamcard.models.product import Product
+from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.staff_member import StaffMember
 from roamcard.models.staff_session import StaffSession
@@ -37,6 +38,7 @@ __all__ = [
     "Payment",
     "PhoneChange",
     "Product",
+    "Refund",
     "SandboxCharge",
     "StaffMember",
     "StaffSession",

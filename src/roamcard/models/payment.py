@@ -21,3 +21,14 @@ class Payment(Base):
     checkout_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What a remote gateway is told when the checkout is opened (kept, so a retry sends the same request).
+    description: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "qr" (desktop: a QR code to scan) or "redirect" (mobile: a page of the gateway's to go to).
+    checkout_flow: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    client_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    # The content of the QR code to show (Alipay's qr_code, WeChat Pay's code_url).
+    qr_code: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The gateway's own id of the money movement (Alipay trade_no, WeChat transaction_id, Stripe
+    # PaymentIntent), learnt from a verified notification or query.
+    provider_transaction_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)

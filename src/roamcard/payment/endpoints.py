@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from roamcard.deps import SessionDep
-from roamcard.payment import service
+from roamcard.deps import ReadSessionDep, SessionDep
+from roamcard.payment import qr, service, webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -36,3 +36,59 @@ def sandbox_notification(
 ) -> JSONResponse:
     accepted = service.accept_sandbox_notification(session, raw_body, roamcard_signature)
     return JSONResponse({"received": True, "duplicate": not accepted})
+
+
+@router.post(
+    "/alipay",
+    response_class=PlainTextResponse,
+    responses={
+        400: {"description": "Bad signature, malformed body, or another merchant's"},
+        404: {"description": "Unknown payment, or Alipay not configured"},
+        422: {"description": "Amount mismatch"},
+    },
+)
+def alipay_notification(raw_body: RawBody, session: SessionDep) -> PlainTextResponse:
+    """Alipay's asynchronous notification (form-encoded). Alipay wants exactly `success` back."""
+    webhooks.accept_alipay_notification(session, raw_body)
+    return PlainTextResponse("success")
+
+
+@router.post(
+    "/wechat_pay",
+    status_code=204,
+    responses={
+        400: {"description": "Bad signature, stale timestamp, undecryptable resource, another merchant's"},
+        404: {"description": "Unknown payment or refund, or WeChat Pay not configured"},
+        422: {"description": "Amount mismatch"},
+    },
+)
+def wechat_pay_notification(raw_body: RawBody, request: Request, session: SessionDep) -> Response:
+    """WeChat Pay API v3 notification (payments and refunds). 204 tells WeChat Pay it was received."""
+    webhooks.accept_wechat_pay_notification(session, raw_body, dict(request.headers.items()))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/stripe",
+    responses={
+        400: {"description": "Bad Stripe-Signature, stale timestamp, another account"},
+        404: {"description": "Unknown payment or refund, or Stripe not configured"},
+        422: {"description": "Amount or currency mismatch"},
+    },
+)
+def stripe_notification(
+    raw_body: RawBody,
+    session: SessionDep,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> JSONResponse:
+    accepted = webhooks.accept_stripe_notification(session, raw_body, stripe_signature)
+    return JSONResponse({"received": True, "duplicate": not accepted})
+
+
+# -- the QR page a desktop payer scans (WeChat Pay Native; any payment with a QR code) -------------
+pay_router = APIRouter(prefix="/pay", tags=["checkout"], include_in_schema=False)
+
+
+@pay_router.get("/{payment_id}", response_class=HTMLResponse)
+def qr_page(payment_id: str, session: ReadSessionDep) -> HTMLResponse:
+    return HTMLResponse(qr.render_page(session, payment_id))

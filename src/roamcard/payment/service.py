@@ -1,27 +1,48 @@
-"""Payments: open one at a provider, accept its verified notifications, settle what is unknown."""
+"""Payments: open one at a provider, accept its verified notifications, settle what is unknown.
+
+Remote gateways are never called inside a write transaction: the payment row is committed first, the
+gateway is called with no transaction open, and its answer is recorded in a second short transaction
+(`call_create_checkout` + `record_checkout`). A timeout leaves the payment unknown; a sweeper job asks the
+gateway until it settles. In-process providers (the sandbox) keep working inside the caller's transaction.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import insert_ignoring_conflict
-from roamcard.errors import AppError
+from roamcard.db import Database, insert_ignoring_conflict
+from roamcard.errors import AppError, ValidationFailed
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.ledger import service as ledger
 from roamcard.models import InboxEvent, Payment, TopupOrder
 from roamcard.payment import repository
-from roamcard.payment.providers import get_provider
-from roamcard.payment.providers.base import GatewayUnavailable, RemoteStatus
+from roamcard.payment.providers import (
+    accepts_currency,
+    get_provider,
+    is_remote,
+    provider_for_method,
+)
+from roamcard.payment.providers.base import (
+    Checkout,
+    ClientContext,
+    GatewayMismatch,
+    GatewayRejected,
+    GatewayUnavailable,
+    RemotePayment,
+    RemoteStatus,
+)
 from roamcard.payment.states import SETTLEABLE, PaymentStatus, payment_machine
 from roamcard.sandbox import signature
 from roamcard.topup.states import OPEN_STATUSES, TopupStatus, topup_machine
@@ -31,6 +52,9 @@ log = structlog.get_logger("roamcard.payment")
 SETTLE_RETRY_SECONDS = 30
 # With exponential backoff capped at an hour, this keeps asking for about a day.
 SETTLE_MAX_ATTEMPTS = 30
+# A remote checkout the request did not record by then (a crash between commit and gateway call) is
+# opened by a job instead; opening is keyed by our payment id, so a second call is harmless.
+CHECKOUT_RECOVERY_SECONDS = 60
 
 
 class WebhookRejected(AppError):
@@ -51,32 +75,139 @@ class WebhookMismatch(WebhookRejected):
     message = "The notification's amount or currency does not match the payment."
 
 
+class PaymentMethodUnavailable(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__("payment_method", "This payment method is not available.")
+
+
+class PaymentCurrencyUnsupported(ValidationFailed):
+    def __init__(self, currency: str) -> None:
+        super().__init__(
+            "currency", "This payment method does not take payments in {currency}.", currency=currency
+        )
+
+
 # -- opening --------------------------------------------------------------------------------------
-def open_payment(session: Session, order: TopupOrder, method: str) -> Payment:
+def check_method(method: str, currency: str) -> None:
+    try:
+        provider = provider_for_method(method)
+    except KeyError:
+        raise PaymentMethodUnavailable() from None
+    if not accepts_currency(provider, currency):
+        raise PaymentCurrencyUnsupported(currency)
+
+
+def open_payment(
+    session: Session, order: TopupOrder, method: str, *, client: ClientContext | None = None
+) -> Payment:
+    """The payment row. An in-process provider opens its checkout right here; a remote gateway is
+    opened by the caller after it commits (`open_checkout`, or `call_create_checkout` + `record_checkout`),
+    with a job as the safety net."""
+    provider = provider_for_method(method)
+    client = client or ClientContext()
     now = clock.now()
     payment = Payment(
         id=new_id("pay"),
         order_id=order.id,
-        provider=method,
+        provider=provider.name,
         amount=order.price_amount,
         currency=order.price_currency,
         status=PaymentStatus.PENDING.value,
         created_at=now,
         updated_at=now,
+        description=f"远游卡充值 Roamcard recharge {order.product_name_zh}"[:128],
+        expires_at=order.pay_by,
+        checkout_flow=client.flow.value,
+        client_ip=client.ip,
     )
     session.add(payment)
     session.flush()
     payment_machine.record_creation(session, payment.id, PaymentStatus.PENDING)
+    if is_remote(provider):
+        enqueue(
+            session,
+            "payment.open_checkout",
+            {"payment_id": payment.id},
+            run_at=now + timedelta(seconds=CHECKOUT_RECOVERY_SECONDS),
+        )
+        return payment
     try:
         with session.begin_nested():
-            checkout = get_provider(method).create_checkout(session, payment)
+            checkout = provider.create_checkout(session, payment)
     except GatewayUnavailable as exc:
         log.warning("payment.create_unknown", payment_id=payment.id, provider=method, error=str(exc))
         mark_unknown(session, payment, reason="gateway did not answer the create call")
         return payment
     payment.checkout_url = checkout.checkout_url
     payment.provider_reference = checkout.provider_reference
+    payment.qr_code = checkout.qr_code
     return payment
+
+
+def awaits_checkout(payment: Payment) -> bool:
+    """A remote payment whose checkout has not been opened yet."""
+    return (
+        payment.status == PaymentStatus.PENDING.value
+        and payment.checkout_url is None
+        and is_remote(get_provider(payment.provider))
+    )
+
+
+@dataclass(frozen=True)
+class CheckoutAttempt:
+    checkout: Checkout | None = None
+    rejected: str | None = None  # the gateway's no
+    unavailable: str | None = None  # no answer: unknown
+
+
+def call_create_checkout(payment: Payment) -> CheckoutAttempt:
+    """Call the gateway with no transaction open. Anything but a clear answer is unknown: the gateway may
+    have opened it, and only a query can tell."""
+    provider = get_provider(payment.provider)
+    try:
+        return CheckoutAttempt(checkout=provider.create_checkout(None, payment))
+    except GatewayRejected as exc:
+        log.warning("payment.create_rejected", payment_id=payment.id, error=str(exc))
+        return CheckoutAttempt(rejected=str(exc) or "rejected")
+    except Exception as exc:  # timeouts, 5xx, and anything we could not read
+        log.warning("payment.create_unknown", payment_id=payment.id, error=f"{type(exc).__name__}: {exc}")
+        return CheckoutAttempt(unavailable=str(exc) or type(exc).__name__)
+
+
+def record_checkout(session: Session, payment_id: str, attempt: CheckoutAttempt) -> None:
+    """The gateway's answer, in a short transaction. Conditional: a payment that moved on meanwhile
+    (paid, expired, settled by a job) is left as it is."""
+    payment = session.get(Payment, payment_id, populate_existing=True)
+    if payment is None or payment.status != PaymentStatus.PENDING.value or payment.checkout_url is not None:
+        return
+    if attempt.checkout is not None:
+        session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.checkout_url.is_(None))
+            .values(
+                checkout_url=attempt.checkout.checkout_url,
+                provider_reference=attempt.checkout.provider_reference,
+                qr_code=attempt.checkout.qr_code,
+                updated_at=clock.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    elif attempt.rejected is not None:
+        mark_failed(session, payment_id, reason=f"gateway refused the checkout: {attempt.rejected}"[:200])
+    else:
+        mark_unknown(session, payment, reason="gateway did not answer the create call")
+    session.refresh(payment)
+
+
+def open_checkout(database: Database, payment_id: str) -> None:
+    """Read, call the gateway with no transaction open, record. Safe to run twice."""
+    with database.reading() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None or not awaits_checkout(payment):
+            return
+    attempt = call_create_checkout(payment)
+    with database.transaction() as session:
+        record_checkout(session, payment_id, attempt)
 
 
 def mark_unknown(session: Session, payment: Payment, *, reason: str) -> None:
@@ -96,8 +227,11 @@ def mark_unknown(session: Session, payment: Payment, *, reason: str) -> None:
 
 
 # -- outcomes -------------------------------------------------------------------------------------
-def mark_succeeded(session: Session, payment_id: str, *, reason: str) -> bool:
+def mark_succeeded(
+    session: Session, payment_id: str, *, reason: str, transaction_id: str | None = None
+) -> bool:
     """Money arrived. Pay the order and fulfil it in the same transaction (one atomic change)."""
+    from roamcard.refund import service as refunds
     from roamcard.topup.service.fulfil import fulfil
 
     payment = session.get(Payment, payment_id)
@@ -108,6 +242,13 @@ def mark_succeeded(session: Session, payment_id: str, *, reason: str) -> bool:
     )
     if won is None:
         return False
+    if transaction_id:
+        session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(provider_transaction_id=transaction_id[:128])
+            .execution_options(synchronize_session=False)
+        )
     ledger.transfer(
         session,
         key=f"{payment_id}:captured",
@@ -121,8 +262,9 @@ def mark_succeeded(session: Session, payment_id: str, *, reason: str) -> bool:
         session, payment.order_id, OPEN_STATUSES, TopupStatus.PAID, reason=reason, paid_at=clock.now()
     )
     if paid is None:
-        # Late payment on an expired or failed order: recorded here, refunded by the refunds flow.
+        # Money landed on an order that is closed (expired unpaid): give it back, automatically.
         log.warning("payment.late", payment_id=payment_id, order_id=payment.order_id)
+        refunds.refund_late_payment(session, payment_id)
         return True
     fulfil(session, payment.order_id)
     return True
@@ -146,18 +288,60 @@ def mark_failed(session: Session, payment_id: str, *, reason: str) -> bool:
 
 
 def settle_unknown(session: Session, payment_id: str) -> None:
-    """Ask the gateway. Still no answer: raise, and the job retries with backoff."""
+    """In-process providers: ask the gateway inside this transaction. Still no answer: raise, and the
+    job retries with backoff."""
     payment = session.get(Payment, payment_id)
     if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
         return
-    remote = get_provider(payment.provider).query(session, payment)  # GatewayUnavailable -> retry
-    if remote is RemoteStatus.SUCCEEDED:
-        mark_succeeded(session, payment_id, reason="settled by query")
-    elif remote in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
-        mark_failed(session, payment_id, reason=f"settled by query: {remote.value}")
+    remote = as_remote_payment(get_provider(payment.provider).query(session, payment))
+    apply_remote_status(session, payment_id, remote)
+
+
+def settle_unknown_payment(database: Database, payment_id: str) -> None:
+    """The `payment.settle_unknown` job: a remote gateway is asked with no transaction open."""
+    with database.reading() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
+            return
+    provider = get_provider(payment.provider)
+    if not is_remote(provider):
+        with database.transaction() as session:
+            settle_unknown(session, payment_id)
+        return
+    remote = as_remote_payment(provider.query(None, payment))  # GatewayUnavailable -> retry
+    with database.transaction() as session:
+        apply_remote_status(session, payment_id, remote)
+
+
+def as_remote_payment(answer: RemoteStatus | RemotePayment) -> RemotePayment:
+    return answer if isinstance(answer, RemotePayment) else RemotePayment(answer)
+
+
+def apply_remote_status(session: Session, payment_id: str, remote: RemotePayment) -> None:
+    """What the gateway said about an unknown payment, applied once."""
+    payment = session.get(Payment, payment_id, populate_existing=True)
+    if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
+        return
+    if remote.status is RemoteStatus.SUCCEEDED:
+        if remote.amount is not None and (remote.amount, remote.currency) != (
+            payment.amount,
+            payment.currency,
+        ):
+            log.error(
+                "payment.query_mismatch",
+                payment_id=payment_id,
+                remote_amount=remote.amount,
+                remote_currency=remote.currency,
+            )
+            raise GatewayMismatch(f"gateway reports {remote.amount} {remote.currency} for {payment_id}")
+        mark_succeeded(session, payment_id, reason="settled by query", transaction_id=remote.transaction_id)
+    elif remote.status in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
+        mark_failed(session, payment_id, reason=f"settled by query: {remote.status.value}")
     elif payment_machine.transition(
         session, payment_id, PaymentStatus.UNKNOWN, PaymentStatus.PENDING, reason="gateway reports it open"
     ):
+        if remote.checkout is not None and payment.checkout_url is None:
+            record_checkout(session, payment_id, CheckoutAttempt(checkout=remote.checkout))
         topup_machine.transition(
             session,
             payment.order_id,
@@ -168,14 +352,33 @@ def settle_unknown(session: Session, payment_id: str) -> None:
 
 
 def expire_payment(session: Session, payment: Payment) -> None:
-    """Close the payment at the gateway too, so a late payment cannot land silently."""
+    """Close the payment at the gateway too, so a late payment cannot land silently. A remote gateway is
+    closed by a job, outside this transaction."""
     if payment_machine.transition(
         session, payment.id, PaymentStatus.PENDING, PaymentStatus.EXPIRED, reason="payment window passed"
     ):
+        provider = get_provider(payment.provider)
+        if is_remote(provider):
+            enqueue(
+                session,
+                "payment.close_at_gateway",
+                {"payment_id": payment.id},
+                dedupe_key=f"{payment.id}:close",
+            )
+            return
         try:
-            get_provider(payment.provider).close(session, payment)
+            provider.close(session, payment)
         except GatewayUnavailable:
             log.warning("payment.close_unknown", payment_id=payment.id)
+
+
+def close_at_gateway(database: Database, payment_id: str) -> None:
+    """The `payment.close_at_gateway` job. No answer: raise, and the job retries."""
+    with database.reading() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None:
+            return
+    get_provider(payment.provider).close(None, payment)
 
 
 # -- notifications (inbox) ------------------------------------------------------------------------
@@ -257,10 +460,30 @@ def process_event(session: Session, source: str, event_id: str) -> None:
     if event is None or event.handled_at is not None:
         return
     body: dict[str, Any] = json.loads(event.body)
-    payment_id = body["data"]["payment_id"]
-    reason = f"{source} {event.event_type} {event_id}"
-    if event.event_type == "payment.succeeded":
-        mark_succeeded(session, payment_id, reason=reason)
-    elif event.event_type == "payment.failed":
-        mark_failed(session, payment_id, reason=reason)
+    reason = f"{source} {event.event_type} {event_id}"[:200]
+    if source == "sandbox":
+        payment_id = body["data"]["payment_id"]
+        if event.event_type == "payment.succeeded":
+            mark_succeeded(session, payment_id, reason=reason)
+        elif event.event_type == "payment.failed":
+            mark_failed(session, payment_id, reason=reason)
+    else:
+        _process_gateway_event(session, body, reason)
     event.handled_at = clock.now()
+
+
+def _process_gateway_event(session: Session, body: dict[str, Any], reason: str) -> None:
+    """A real gateway's event, as `payment.webhooks` verified and normalised it."""
+    from roamcard.refund import service as refunds
+
+    outcome = body.get("outcome")
+    if body.get("kind") == "refund":
+        refunds.apply_gateway_outcome(
+            session, body["refund_id"], outcome or "", reference=body.get("reference"), reason=reason
+        )
+        return
+    payment_id = body["payment_id"]
+    if outcome == "succeeded":
+        mark_succeeded(session, payment_id, reason=reason, transaction_id=body.get("transaction_id"))
+    elif outcome == "failed":
+        mark_failed(session, payment_id, reason=reason)

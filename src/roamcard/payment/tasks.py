@@ -4,7 +4,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from roamcard.jobs.registry import job
+from roamcard.db import Database
+from roamcard.jobs.registry import external_job, job
 from roamcard.payment import service
 
 
@@ -13,6 +14,18 @@ def process_event(session: Session, payload: dict[str, Any]) -> None:
     service.process_event(session, payload["source"], payload["event_id"])
 
 
-@job("payment.settle_unknown")
-def settle_unknown(session: Session, payload: dict[str, Any]) -> None:
-    service.settle_unknown(session, payload["payment_id"])
+@external_job("payment.settle_unknown")
+def settle_unknown(database: Database, payload: dict[str, Any]) -> None:
+    """Ask the gateway with no transaction open; no answer raises, and the job retries with backoff."""
+    service.settle_unknown_payment(database, payload["payment_id"])
+
+
+@external_job("payment.open_checkout")
+def open_checkout(database: Database, payload: dict[str, Any]) -> None:
+    """Safety net for a checkout the request did not get to record (keyed by our id: safe twice)."""
+    service.open_checkout(database, payload["payment_id"])
+
+
+@external_job("payment.close_at_gateway")
+def close_at_gateway(database: Database, payload: dict[str, Any]) -> None:
+    service.close_at_gateway(database, payload["payment_id"])

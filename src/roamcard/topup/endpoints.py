@@ -5,12 +5,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from roamcard.deps import CurrentCard, ReadSessionDep, SessionDep
+from roamcard.db import get_database
+from roamcard.deps import CurrentCard, ReadSessionDep
 from roamcard.idempotency import service as idempotency
+from roamcard.payment.client import client_context
 from roamcard.topup import receipt
 from roamcard.topup.schemas import TopupCreate, TopupOut, TopupPage
 from roamcard.topup.service import read
-from roamcard.topup.service.create import create_topup
+from roamcard.topup.service.create import place_topup
 
 router = APIRouter(prefix="/api/v1", tags=["top-ups"])
 
@@ -22,24 +24,27 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/topups", status_code=status.HTTP_201_CREATED, response_model=TopupOut, responses=ERRORS)
+@router.post(
+    "/topups",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TopupOut,
+    responses={**ERRORS, 502: {"description": "The payment provider refused to open the payment"}},
+)
 def create(
     body: TopupCreate,
     request: Request,
     card: CurrentCard,
-    session: SessionDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    def make() -> tuple[int, dict[str, object]]:
-        order, payment = create_topup(session, card, **body.model_dump())
-        return status.HTTP_201_CREATED, TopupOut.of(order, payment).model_dump(mode="json")
-
-    stored = idempotency.run_once(
-        session,
+    stored = place_topup(
+        get_database(),
+        card,
         scope=f"card:{card.id}:topups",
         key=idempotency.validate_key(idempotency_key),
         fingerprint=idempotency.request_fingerprint("POST", request.url.path, body.model_dump(mode="json")),
-        create=make,
+        render=lambda order, payment: TopupOut.of(order, payment).model_dump(mode="json"),
+        client=client_context(request),
+        **body.model_dump(),
     )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
     return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)

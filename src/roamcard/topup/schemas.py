@@ -33,7 +33,13 @@ class PaymentOut(BaseModel):
     id: str
     provider: str
     status: str
-    checkout_url: str | None
+    checkout_url: str | None = Field(
+        description="Where to send the payer: the gateway's page (mobile, card) or its desktop page."
+    )
+    qr_code: str | None = Field(
+        default=None,
+        description="Alipay / WeChat Pay: the text to show as a QR code on desktop (scanned with the app).",
+    )
 
 
 class TopupOut(BaseModel):
@@ -75,6 +81,7 @@ class TopupOut(BaseModel):
                 provider=payment.provider,
                 status=payment.status,
                 checkout_url=payment.checkout_url,
+                qr_code=payment.qr_code,
             )
             if payment
             else None,

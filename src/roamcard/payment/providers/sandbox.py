@@ -7,7 +7,13 @@ from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.models import Payment
-from roamcard.payment.providers.base import Checkout, RemoteStatus
+from roamcard.payment.providers.base import (
+    Checkout,
+    RefundOutcome,
+    RefundRequest,
+    RemoteRefund,
+    RemoteStatus,
+)
 from roamcard.sandbox import service as gateway
 from roamcard.sandbox.service import ChargeStatus
 
@@ -39,3 +45,10 @@ class SandboxProvider:
 
     def close(self, session: Session, payment: Payment) -> None:
         gateway.close_charge(session, payment.id)
+
+    def refund(self, session: Session | None, request: RefundRequest) -> RemoteRefund:
+        """The sandbox gateway pays refunds back at once."""
+        return RemoteRefund(RefundOutcome.SUCCEEDED, reference=f"sbr_{request.refund_id}")
+
+    def query_refund(self, session: Session | None, request: RefundRequest) -> RemoteRefund:
+        return RemoteRefund(RefundOutcome.SUCCEEDED, reference=f"sbr_{request.refund_id}")

@@ -1,0 +1,435 @@
+"""Refunds (DESIGN.md §3): requested by the card holder, decided by staff, and then
+
+1. approval reverses the ledger first (the value the order left on the card goes back to `issued`), so it
+   cannot be spent while the gateway works;
+2. a job sends the refund to the gateway that took the money, with no transaction open, keyed by our
+   refund id (Alipay out_request_no, WeChat Pay out_refund_no, Stripe idempotency key);
+3. success moves the money out of `sales` back to the gateway's clearing account and texts the card
+   holder; a final failure gives the card its value back.
+
+The back office calls `approve` and `reject`; a payment that lands on a closed order is refunded by
+`refund_late_payment` without anyone asking.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from roamcard.db import Database
+from roamcard.errors import Conflict, NotFound, ValidationFailed
+from roamcard.i18n import current_language
+from roamcard.jobs.outbox import enqueue
+from roamcard.kit import clock
+from roamcard.kit.ids import new_id
+from roamcard.kit.money import Money
+from roamcard.ledger import repository as ledger_repository
+from roamcard.ledger import service as ledger
+from roamcard.models import Allowance, Card, Payment, Refund, TopupOrder
+from roamcard.notification import service as notifications
+from roamcard.payment.providers import get_provider, is_remote
+from roamcard.payment.providers.base import (
+    GatewayRejected,
+    RefundOutcome,
+    RefundRequest,
+    RemoteRefund,
+)
+from roamcard.refund import policy, repository
+from roamcard.refund import templates as _templates  # noqa: F401  (registers the SMS templates)
+from roamcard.refund.states import RefundKind, RefundStatus, refund_machine
+from roamcard.topup import repository as topup_repository
+
+log = structlog.get_logger("roamcard.refund")
+
+SETTLE_DELAY_SECONDS = 60
+SETTLE_MAX_ATTEMPTS = 30
+SYSTEM = "system"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+    message = "There is no such refund."
+
+
+class TopupNotRefundable(Conflict):
+    code = "topup_not_refundable"
+    message = "Nothing of this recharge can be refunded: it has been used, or it is already refunded."
+
+
+class RefundNotPending(Conflict):
+    code = "refund_not_pending"
+    message = "This refund has already been decided."
+
+
+class RefundNoLongerAvailable(Conflict):
+    code = "refund_no_longer_available"
+    message = "The value to refund is no longer on the card. Reject this refund instead."
+
+
+class RefundStillProcessing(Exception):
+    """The gateway has not finished the refund yet: the settle job asks again later."""
+
+
+# -- asking ---------------------------------------------------------------------------------------
+def refundable(session: Session, card: Card, order_id: str) -> policy.Refundable:
+    return policy.refundable(session, _order_of(session, card, order_id))
+
+
+def request_refund(session: Session, card: Card, order_id: str, *, amount: int | None, reason: str) -> Refund:
+    order = _order_of(session, card, order_id)
+    value = policy.refundable(session, order)
+    if value.amount <= 0:
+        raise TopupNotRefundable()
+    wanted = value.amount if amount is None else amount
+    if wanted > value.amount:
+        raise ValidationFailed(
+            "amount",
+            "At most {maximum} of this recharge can be refunded.",
+            maximum=Money(value.amount, value.currency).format(current_language()),
+        )
+    if not value.partial and wanted != value.amount:
+        raise ValidationFailed("amount", "A pack can only be refunded whole, while it is unused.")
+    payment = repository.succeeded_payment_for_order(session, order.id)
+    assert payment is not None  # policy.refundable checked it
+    refund = _new_refund(
+        session, order, payment, kind=RefundKind.CUSTOMER, amount=wanted, reason=reason.strip()
+    )
+    refund_machine.record_creation(session, refund.id, RefundStatus.REQUESTED)
+    return refund
+
+
+def list_for_topup(session: Session, card: Card, order_id: str) -> list[Refund]:
+    return list(repository.list_for_order(session, _order_of(session, card, order_id).id))
+
+
+def _order_of(session: Session, card: Card, order_id: str) -> TopupOrder:
+    from roamcard.topup.service.read import TopupNotFound
+
+    order = topup_repository.get_for_card(session, order_id, card.id)
+    if order is None:
+        raise TopupNotFound()
+    return order
+
+
+def _new_refund(
+    session: Session,
+    order: TopupOrder,
+    payment: Payment,
+    *,
+    kind: RefundKind,
+    amount: int,
+    reason: str,
+    status: RefundStatus = RefundStatus.REQUESTED,
+) -> Refund:
+    now = clock.now()
+    refund = Refund(
+        id=new_id("rfd"),
+        order_id=order.id,
+        payment_id=payment.id,
+        card_id=order.card_id,
+        kind=kind.value,
+        amount=amount,
+        currency=payment.currency,
+        status=status.value,
+        reason=reason[:500],
+        reversals=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(refund)
+    session.flush()
+    return refund
+
+
+# -- deciding (the back office calls these) -------------------------------------------------------
+def approve(session: Session, refund_id: str, *, staff_ref: str, reason: str) -> Refund:
+    """requested -> approved: take the value back from the card first, then queue the gateway call.
+    Raises RefundNoLongerAvailable when the card spent it meanwhile (nothing changes)."""
+    refund = _get(session, refund_id)
+    if refund.status != RefundStatus.REQUESTED.value:
+        raise RefundNotPending()
+    order = session.get(TopupOrder, refund.order_id)
+    assert order is not None
+    value = policy.refundable(session, order, exclude=refund.id)
+    try:
+        reversals = policy.reversals_for(value, refund.amount)
+    except policy.NotRefundable as exc:
+        raise RefundNoLongerAvailable() from exc
+    if not refund_machine.transition(
+        session,
+        refund.id,
+        RefundStatus.REQUESTED,
+        RefundStatus.APPROVED,
+        reason=f"approved by {staff_ref}"[:200],
+        staff_ref=staff_ref[:64],
+        decision_reason=reason[:500],
+        decided_at=clock.now(),
+        reversals=reversals,
+    ):
+        raise RefundNotPending()
+    issued_by_asset: dict[str, Any] = {}
+    for item in reversals:
+        asset = str(item["asset"])
+        issued = issued_by_asset.setdefault(asset, ledger.operator_account(session, "issued", asset))
+        try:
+            ledger.transfer(
+                session,
+                key=f"{refund.id}:reverse:{item['index']}",
+                debit=policy.account_of(session, int(item["account_id"])),
+                credit=issued,
+                amount=int(item["amount"]),
+                reason="refund",
+                reference=refund.order_id,
+            )
+        except ledger.InsufficientBalance as exc:  # spent between the check and the transfer
+            raise RefundNoLongerAvailable() from exc
+        if "allowance_id" in item:  # the pack is gone: no longer offered to charging
+            ledger_repository.mark_allowance_expired(session, int(item["allowance_id"]), clock.now())
+    enqueue(session, "refund.submit", {"refund_id": refund.id}, dedupe_key=f"{refund.id}:submit")
+    log.info("refund.approved", refund_id=refund.id, staff_ref=staff_ref, amount=refund.amount)
+    return _get(session, refund.id)
+
+
+def reject(session: Session, refund_id: str, *, staff_ref: str, reason: str) -> Refund:
+    refund = _get(session, refund_id)
+    if not refund_machine.transition(
+        session,
+        refund.id,
+        RefundStatus.REQUESTED,
+        RefundStatus.REJECTED,
+        reason=f"rejected by {staff_ref}"[:200],
+        staff_ref=staff_ref[:64],
+        decision_reason=reason[:500],
+        decided_at=clock.now(),
+        completed_at=clock.now(),
+    ):
+        raise RefundNotPending()
+    _text(session, refund, "refund_rejected")
+    log.info("refund.rejected", refund_id=refund.id, staff_ref=staff_ref)
+    return _get(session, refund.id)
+
+
+def list_pending(session: Session, *, limit: int = 100) -> list[Refund]:
+    return list(repository.list_by_status(session, [RefundStatus.REQUESTED.value], limit))
+
+
+def refund_late_payment(session: Session, payment_id: str) -> Refund | None:
+    """Money landed on an order that had closed: refund all of it, approved by the system (nothing was
+    credited to the card, so nothing is reversed). Called once, by the payment's winning transition."""
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        return None
+    order = session.get(TopupOrder, payment.order_id)
+    assert order is not None
+    refund = _new_refund(
+        session,
+        order,
+        payment,
+        kind=RefundKind.LATE_PAYMENT,
+        amount=payment.amount,
+        reason="Paid after the order had closed",
+        status=RefundStatus.APPROVED,
+    )
+    refund.staff_ref = SYSTEM
+    refund.decided_at = clock.now()
+    refund_machine.record_creation(session, refund.id, RefundStatus.APPROVED)
+    enqueue(session, "refund.submit", {"refund_id": refund.id}, dedupe_key=f"{refund.id}:submit")
+    log.warning("refund.late_payment", refund_id=refund.id, payment_id=payment_id, amount=payment.amount)
+    return refund
+
+
+# -- paying back (jobs) ---------------------------------------------------------------------------
+def submit(database: Database, refund_id: str) -> None:
+    """The `refund.submit` job: approved -> processing, call the gateway with no transaction open,
+    record its answer. No answer raises, and the job retries: the gateway dedupes on our refund id."""
+    with database.transaction() as session:
+        refund = repository.get(session, refund_id)
+        if refund is None:
+            return
+        if refund.status == RefundStatus.APPROVED.value:
+            refund_machine.transition(
+                session, refund.id, RefundStatus.APPROVED, RefundStatus.PROCESSING, reason="sent to gateway"
+            )
+        elif refund.status != RefundStatus.PROCESSING.value:
+            return
+        request, provider_name = _gateway_request(session, refund)
+    answer = _call(database, provider_name, lambda p, s: p.refund(s, request))
+    with database.transaction() as session:
+        record_answer(session, refund_id, answer)
+
+
+def settle(database: Database, refund_id: str) -> None:
+    """The `refund.settle` job: ask the gateway about a refund it is still working on."""
+    with database.reading() as session:
+        refund = repository.get(session, refund_id)
+        if refund is None or refund.status != RefundStatus.PROCESSING.value:
+            return
+        request, provider_name = _gateway_request(session, refund)
+    answer = _call(database, provider_name, lambda p, s: p.query_refund(s, request))
+    with database.transaction() as session:
+        record_answer(session, refund_id, answer, queue_settle=False)
+    if answer.outcome is RefundOutcome.PROCESSING:
+        raise RefundStillProcessing(refund_id)
+
+
+def _call(database: Database, provider_name: str, call: Any) -> RemoteRefund:
+    provider = get_provider(provider_name)
+    try:
+        if is_remote(provider):
+            result: RemoteRefund = call(provider, None)
+            return result
+        with database.transaction() as session:
+            result = call(provider, session)
+            return result
+    except GatewayRejected as exc:
+        return RemoteRefund(RefundOutcome.FAILED, detail=str(exc) or "rejected")
+
+
+def _gateway_request(session: Session, refund: Refund) -> tuple[RefundRequest, str]:
+    payment = session.get(Payment, refund.payment_id)
+    assert payment is not None
+    request = RefundRequest(
+        refund_id=refund.id,
+        payment_id=payment.id,
+        provider_reference=payment.provider_reference,
+        transaction_id=payment.provider_transaction_id,
+        amount=refund.amount,
+        currency=refund.currency,
+        payment_amount=payment.amount,
+        reason=refund.reason,
+        reference=refund.provider_reference,
+    )
+    return request, payment.provider
+
+
+def record_answer(
+    session: Session, refund_id: str, answer: RemoteRefund, *, queue_settle: bool = True
+) -> None:
+    if answer.outcome is RefundOutcome.SUCCEEDED:
+        complete_succeeded(session, refund_id, reference=answer.reference, reason="gateway answered")
+    elif answer.outcome is RefundOutcome.FAILED:
+        complete_failed(session, refund_id, detail=answer.detail or "gateway refused")
+    else:
+        if answer.reference:
+            _set_reference(session, refund_id, answer.reference)
+        if queue_settle:
+            enqueue(
+                session,
+                "refund.settle",
+                {"refund_id": refund_id},
+                dedupe_key=f"{refund_id}:settle",
+                run_at=clock.now() + timedelta(seconds=SETTLE_DELAY_SECONDS),
+                max_attempts=SETTLE_MAX_ATTEMPTS,
+            )
+
+
+def apply_gateway_outcome(
+    session: Session, refund_id: str, outcome: str, *, reference: str | None, reason: str
+) -> None:
+    """A verified refund notification (WeChat Pay, Stripe). Repeats and stale ones change nothing."""
+    if outcome == RefundOutcome.SUCCEEDED.value:
+        complete_succeeded(session, refund_id, reference=reference, reason=reason)
+    elif outcome == RefundOutcome.FAILED.value:
+        complete_failed(session, refund_id, detail=reason)
+
+
+def complete_succeeded(session: Session, refund_id: str, *, reference: str | None, reason: str) -> bool:
+    refund = repository.get(session, refund_id)
+    if refund is None or not refund_machine.transition(
+        session,
+        refund_id,
+        RefundStatus.PROCESSING,
+        RefundStatus.SUCCEEDED,
+        reason=reason[:200],
+        completed_at=clock.now(),
+    ):
+        return False
+    if reference:
+        _set_reference(session, refund_id, reference)
+    payment = session.get(Payment, refund.payment_id)
+    assert payment is not None
+    ledger.transfer(
+        session,
+        key=f"{refund.id}:refunded",
+        debit=ledger.operator_account(session, "sales", refund.currency),
+        credit=ledger.operator_account(session, f"gateway:{payment.provider}", refund.currency),
+        amount=refund.amount,
+        reason="refund",
+        reference=refund.order_id,
+    )
+    _text(session, refund, "refund_succeeded")
+    log.info("refund.succeeded", refund_id=refund_id, amount=refund.amount)
+    return True
+
+
+def complete_failed(session: Session, refund_id: str, *, detail: str) -> bool:
+    """The gateway will not pay it back: the card gets back exactly what approval took."""
+    refund = repository.get(session, refund_id)
+    if refund is None or not refund_machine.transition(
+        session,
+        refund_id,
+        RefundStatus.PROCESSING,
+        RefundStatus.FAILED,
+        reason=detail[:200],
+        completed_at=clock.now(),
+        failure_reason=detail[:200],
+    ):
+        return False
+    for item in refund.reversals:
+        account = policy.account_of(session, int(item["account_id"]))
+        ledger.transfer(
+            session,
+            key=f"{refund.id}:restore:{item['index']}",
+            debit=ledger.operator_account(session, "issued", str(item["asset"])),
+            credit=account,
+            amount=int(item["amount"]),
+            reason="refund_failed",
+            reference=refund.order_id,
+        )
+        if "allowance_id" in item:
+            session.execute(
+                update(Allowance)
+                .where(Allowance.id == int(item["allowance_id"]))
+                .values(expired_at=None)
+                .execution_options(synchronize_session=False)
+            )
+    if refund.kind == RefundKind.LATE_PAYMENT.value:
+        log.error("refund.late_payment_failed", refund_id=refund_id, detail=detail)
+    else:
+        _text(session, refund, "refund_failed")
+    log.warning("refund.failed", refund_id=refund_id, detail=detail)
+    return True
+
+
+def _set_reference(session: Session, refund_id: str, reference: str) -> None:
+    session.execute(
+        update(Refund)
+        .where(Refund.id == refund_id)
+        .values(provider_reference=reference[:128])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _text(session: Session, refund: Refund, template: str) -> None:
+    card = session.get(Card, refund.card_id)
+    assert card is not None
+    notifications.queue_sms(
+        session,
+        card,
+        template,
+        key=f"{refund.id}:{template}",
+        refund_id=refund.id,
+        order_id=refund.order_id,
+        amount=Money(refund.amount, refund.currency),
+    )
+
+
+def _get(session: Session, refund_id: str) -> Refund:
+    refund = repository.get(session, refund_id)
+    if refund is None:
+        raise RefundNotFound()
+    return refund
