@@ -41,8 +41,8 @@
       field("done").hidden = false;
       var refresh = box.querySelector(".refresh");
       if (refresh) { refresh.hidden = true; }
-      var pay = box.querySelector('[data-testid="pay-link"]');
-      if (pay) { pay.parentNode.hidden = true; }
+      var pay = field("pay");
+      if (pay) { pay.hidden = true; }
     }
   }
   function poll() {
