@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roamcard import i18n
 from roamcard.auth.endpoints import router as auth_router
+from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
@@ -166,6 +167,7 @@ def create_app(
         portal_router,
         portal_static_router,
         ivr_router,
+        backoffice_router,
     ):
         app.include_router(router)
     return app

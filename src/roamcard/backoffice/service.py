@@ -1,0 +1,427 @@
+"""What an agent sees and does on a caller's card. Each action is one call into an existing service
+(top-ups, vouchers, card passwords, refunds), wrapped so that it is written to the audit log with its
+before/after state and the reason the agent gave — whether it succeeds or fails. Staff never see a
+service password or PIN: a new password goes only to the bound phone, a PIN is passed on and forgotten.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from roamcard.audit import service as audit
+from roamcard.backoffice import repository
+from roamcard.card import numbers, passwords
+from roamcard.card import repository as card_repository
+from roamcard.card import service as card_service
+from roamcard.card.service import CardOverview
+from roamcard.card.states import CardStatus
+from roamcard.errors import AppError, Conflict, NotFound, ValidationFailed
+from roamcard.ivr.payment_link import phone_products, product_name, send_payment_link
+from roamcard.kit import clock
+from roamcard.kit.money import Money
+from roamcard.ledger.formatting import describe_amount
+from roamcard.models import Card, Notification, Payment, Product, StateTransition, TopupOrder
+from roamcard.notification import repository as notification_repository
+from roamcard.notification import service as notifications
+from roamcard.payment import repository as payment_repository
+from roamcard.staff.roles import Permission
+from roamcard.staff.service import StaffContext
+from roamcard.topup import repository as topup_repository
+from roamcard.topup.states import Channel, TopupStatus
+
+T = TypeVar("T")
+HISTORY_LIMIT = 20
+REASON_MAX_LENGTH = 500
+# SMS whose text carries a secret: the console lists them without their text.
+SECRET_TEMPLATES = frozenset({"password_reset", "phone_change_code"})
+
+
+class CardNotFound(NotFound):
+    code = "card_not_found"
+    message = "No card matches this card number or phone number."
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    message = "There is no such recharge on this card."
+
+
+class ReceiptNotAvailable(Conflict):
+    code = "receipt_not_available"
+    message = "Only a completed recharge has a receipt."
+
+
+class CardStatusUnchanged(Conflict):
+    code = "card_status_unchanged"
+    message = "The card is already {status}."
+
+
+class VouchersUnavailable(AppError):
+    status_code = 503
+    code = "vouchers_unavailable"
+    message = "Recharge cards cannot be used right now. Please try again later."
+
+
+class RefundsUnavailable(AppError):
+    status_code = 503
+    code = "refunds_unavailable"
+    message = "Refunds cannot be decided here yet."
+
+
+class ActionFailed(AppError):
+    """An action's own error, after its failure was written to the audit log (so that entry is kept)."""
+
+    keeps_changes = True
+
+    def __init__(self, error: AppError) -> None:
+        super().__init__(error.message, headers=error.headers, **error.params)
+        self.status_code = error.status_code
+        self.code = error.code
+        self.original = error
+
+
+# -- finding and reading a card -------------------------------------------------------------------
+def find_cards(session: Session, query: str) -> Sequence[Card]:
+    """A card number (spaces allowed) or a phone number in international form (+86…)."""
+    text = query.strip()
+    digits = "".join(text.split()).replace("-", "")
+    if digits.startswith("89") and digits.isdigit():
+        try:
+            card = repository.get_card_by_number(session, numbers.normalise_card_number(digits))
+        except numbers.InvalidCardNumber:
+            card = None
+        return [card] if card else []
+    candidate = text if text.startswith("+") else "+" + digits.lstrip("0")
+    try:
+        phone = numbers.normalise_phone(candidate)
+    except numbers.InvalidPhone:
+        return []
+    return repository.list_cards_by_phone(session, phone)
+
+
+def get_card(session: Session, card_number: str) -> Card:
+    card = repository.get_card_by_number(session, card_number)
+    if card is None:
+        raise CardNotFound()
+    return card
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: TopupOrder
+    payment: Payment | None
+    events: Sequence[StateTransition]
+
+
+@dataclass(frozen=True)
+class SmsView:
+    notification: Notification
+    text: str | None  # None: the message carries a secret and is not shown
+
+
+@dataclass(frozen=True)
+class CardFile:
+    card: Card
+    overview: CardOverview
+    orders: list[OrderView]
+    messages: list[SmsView]
+    products: Sequence[Product]
+
+
+def card_file(session: Session, context: StaffContext, card: Card) -> CardFile:
+    """Everything the console shows about a card. Looking is an action too: it is audited."""
+    context.require(Permission.VIEW_CARD)
+    orders = [
+        OrderView(
+            order=order,
+            payment=payment_repository.get_latest_for_order(session, order.id),
+            events=topup_repository.list_events(session, order.id),
+        )
+        for order in topup_repository.list_history(session, card.id, limit=HISTORY_LIMIT)
+    ]
+    messages = [
+        SmsView(n, None if n.template in SECRET_TEMPLATES else n.body)
+        for n in notification_repository.list_for_card(session, card.id)
+    ]
+    audit.record(
+        session, context.actor, "card.viewed", target_type="card", target_id=card.card_number, card_id=card.id
+    )
+    return CardFile(
+        card=card,
+        overview=card_service.overview(session, card),
+        orders=orders,
+        messages=messages,
+        products=phone_products(session, card),
+    )
+
+
+# -- acting on a card ----------------------------------------------------------------------------------
+def check_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationFailed("reason", "Give the reason for this action.")
+    if len(text) > REASON_MAX_LENGTH:
+        raise ValidationFailed("reason", "Keep the reason under {limit} characters.", limit=REASON_MAX_LENGTH)
+    return text
+
+
+@contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
+    savepoint = session.begin_nested()
+    try:
+        yield
+    except AppError as error:
+        if error.keeps_changes:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+
+
+def _audited(
+    session: Session,
+    context: StaffContext,
+    permission: Permission,
+    action: str,
+    *,
+    target_type: str,
+    target_id: str,
+    card: Card | None,
+    reason: str | None,
+    before: dict[str, Any] | None,
+    run: Callable[[], tuple[T, dict[str, Any]]],
+) -> T:
+    """Check the role and the reason, run the action in a savepoint, and write one audit entry either way:
+    `action` with its after-state, or `action + ".failed"` with the error's code."""
+    context.require(permission)
+    why = check_reason(reason)
+    card_id = card.id if card is not None else None
+    try:
+        with _savepoint(session):
+            result, after = run()
+    except AppError as error:
+        audit.record(
+            session,
+            context.actor,
+            action + ".failed",
+            target_type=target_type,
+            target_id=target_id,
+            card_id=card_id,
+            before=before,
+            after={"error": error.code},
+            reason=why,
+        )
+        raise ActionFailed(error) from error
+    audit.record(
+        session,
+        context.actor,
+        action,
+        target_type=target_type,
+        target_id=target_id,
+        card_id=card_id,
+        before=before,
+        after=after,
+        reason=why,
+    )
+    return result
+
+
+def _balance(session: Session, card: Card) -> str:
+    view = card_service.overview(session, card)
+    return describe_amount(view.balance.currency, view.balance.amount, "en")
+
+
+def send_link(
+    session: Session, context: StaffContext, card: Card, product_id: str, reason: str | None
+) -> TopupOrder:
+    def run() -> tuple[TopupOrder, dict[str, Any]]:
+        link = send_payment_link(session, card, product_id, channel=Channel.AGENT)
+        price = Money(link.order.price_amount, link.order.price_currency).format("en")
+        return link.order, {"order_id": link.order.id, "product_id": link.order.product_id, "price": price}
+
+    return _audited(
+        session,
+        context,
+        Permission.SEND_PAYMENT_LINK,
+        "card.payment_link_sent",
+        target_type="card",
+        target_id=card.card_number,
+        card=card,
+        reason=reason,
+        before=None,
+        run=run,
+    )
+
+
+def redeem_voucher(
+    session: Session, context: StaffContext, card: Card, pin: str, reason: str | None
+) -> TopupOrder:
+    """The caller reads the PIN out, the agent types it in; it goes to the voucher service, nowhere else."""
+    pin = "".join(pin.split())
+
+    def run() -> tuple[TopupOrder, dict[str, Any]]:
+        from roamcard.voucher import service as voucher_service
+
+        try:
+            order = voucher_service.redeem(
+                session, card, pin, channel=Channel.AGENT, client_key=f"staff:{context.staff.id}"
+            )
+        except NotImplementedError:  # issue 5 not landed yet
+            raise VouchersUnavailable() from None
+        return order, {"order_id": order.id, "balance": _balance(session, card)}
+
+    return _audited(
+        session,
+        context,
+        Permission.REDEEM_VOUCHER,
+        "card.voucher_redeemed",
+        target_type="card",
+        target_id=card.card_number,
+        card=card,
+        reason=reason,
+        before={"balance": _balance(session, card)},
+        run=run,
+    )
+
+
+def reset_password(session: Session, context: StaffContext, card: Card, reason: str | None) -> None:
+    """A new random service password, sent only to the bound phone; every signed-in session of the card
+    ends and a lock-out is lifted (the agent has verified the caller)."""
+    from roamcard.card import settings_repository
+
+    def run() -> tuple[None, dict[str, Any]]:
+        now = clock.now()
+        new_password = numbers.new_password()
+        settings_repository.set_password_hash(session, card.id, passwords.hash_password(new_password))
+        ended = settings_repository.revoke_other_sessions(session, card.id, None, now)
+        card_repository.clear_failed_logins(session, card.id)
+        notifications.queue_sms(
+            session,
+            card,
+            "password_reset",
+            key=f"password-reset:{card.id}:{now.isoformat()}",
+            card_tail=card.card_number[-4:],
+            password=new_password,
+        )
+        session.refresh(card)
+        return None, {"sessions_ended": ended, "sms_to": numbers.mask_phone(card.phone), "locked": False}
+
+    locked = bool(card.locked_until and card.locked_until > clock.now())
+    _audited(
+        session,
+        context,
+        Permission.RESET_PASSWORD,
+        "card.password_reset",
+        target_type="card",
+        target_id=card.card_number,
+        card=card,
+        reason=reason,
+        before={"locked": locked},
+        run=run,
+    )
+
+
+def set_status(
+    session: Session, context: StaffContext, card: Card, target: CardStatus, reason: str | None
+) -> None:
+    permission = Permission.SUSPEND_CARD if target is CardStatus.SUSPENDED else Permission.UNSUSPEND_CARD
+    source = CardStatus.ACTIVE if target is CardStatus.SUSPENDED else CardStatus.SUSPENDED
+    before = {"status": card.status}
+
+    def run() -> tuple[None, dict[str, Any]]:
+        if not repository.claim_status(session, card.id, source.value, target.value):
+            raise CardStatusUnchanged(status=target.value)
+        session.refresh(card)
+        return None, {"status": card.status}
+
+    _audited(
+        session,
+        context,
+        permission,
+        "card.suspended" if target is CardStatus.SUSPENDED else "card.unsuspended",
+        target_type="card",
+        target_id=card.card_number,
+        card=card,
+        reason=reason,
+        before=before,
+        run=run,
+    )
+
+
+def resend_receipt(
+    session: Session, context: StaffContext, card: Card, order_id: str, reason: str | None
+) -> None:
+    def run() -> tuple[None, dict[str, Any]]:
+        order = topup_repository.get_for_card(session, order_id, card.id)
+        if order is None:
+            raise OrderNotFound()
+        if order.status != TopupStatus.FULFILLED.value:
+            raise ReceiptNotAvailable()
+        language = card.language
+        now = clock.now()
+        notifications.queue_sms(
+            session,
+            card,
+            "receipt",
+            key=f"receipt:{order.id}:{now.isoformat()}",
+            order_id=order.id,
+            product=product_name(order, language),
+            price=Money(order.price_amount, order.price_currency),
+        )
+        return None, {"sms_to": numbers.mask_phone(card.phone)}
+
+    _audited(
+        session,
+        context,
+        Permission.RESEND_RECEIPT,
+        "topup.receipt_resent",
+        target_type="topup",
+        target_id=order_id,
+        card=card,
+        reason=reason,
+        before=None,
+        run=run,
+    )
+
+
+def decide_refund(
+    session: Session, context: StaffContext, refund_id: str, *, approve: bool, reason: str | None
+) -> object:
+    """Finance approves or rejects a refund through the refunds service (issue 4)."""
+
+    def run() -> tuple[object, dict[str, Any]]:
+        try:
+            refund_service: Any = importlib.import_module("roamcard.refund.service")
+        except ImportError:  # issue 4 not landed yet
+            raise RefundsUnavailable() from None
+        decide = refund_service.approve if approve else refund_service.reject
+        refund = decide(
+            session,
+            refund_id,
+            staff_ref=f"staff:{context.staff.id}:{context.staff.email}",
+            reason=reason or "",
+        )
+        return refund, {"status": str(getattr(refund, "status", "approved" if approve else "rejected"))}
+
+    return _audited(
+        session,
+        context,
+        Permission.DECIDE_REFUND,
+        "refund.approved" if approve else "refund.rejected",
+        target_type="refund",
+        target_id=refund_id,
+        card=None,
+        reason=reason,
+        before=None,
+        run=run,
+    )
