@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request, Response
@@ -130,12 +131,27 @@ def safe_next(target: str | None, default: str = "/account") -> str:
     return target
 
 
+# Hosted checkout pages the confirmation form's redirect may lead to (Chrome checks form-action on redirects).
+GATEWAY_ORIGINS = ("https://checkout.stripe.com", "https://wx.tenpay.com")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 def content_security_policy() -> str:
-    """No inline script or style anywhere in the portal; forms may only post here (and to the gateway's
-    checkout, which lives under the public base URL for the sandbox)."""
-    origin = get_settings().public_base_url
+    """No inline script or style anywhere in the portal; forms may only post here, and their redirects may
+    only lead to our own sandbox or a real gateway's hosted checkout."""
+    settings = get_settings()
+    targets = [
+        settings.public_base_url,
+        _origin(str(getattr(settings, "alipay_gateway_url", "") or "")),
+        *GATEWAY_ORIGINS,
+    ]
+    form_action = " ".join(dict.fromkeys(t for t in targets if t))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        f"frame-ancestors 'none'; form-action 'self' {origin}"
+        f"frame-ancestors 'none'; form-action 'self' {form_action}"
     )
