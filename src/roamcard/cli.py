@@ -212,3 +212,99 @@ def retry_job(job_id: Annotated[int, typer.Argument(help="A dead-lettered job's 
         errors.print(f"[red]job {job_id} is not dead-lettered[/red]")
         raise typer.Exit(1)
     console.print(f"job {job_id} queued again")
+
+
+# -- phone channel: back-office staff and the IVR simulator ---------------------------------------------
+staff_app = typer.Typer(help="Back-office staff accounts (agent console at /admin).", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("create")
+def create_staff(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    role: Annotated[str, typer.Option(help="agent, supervisor, finance or admin.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="12+ characters (asked for)."
+        ),
+    ],
+) -> None:
+    """Create a staff account; the first sign-in enrols an authenticator app (TOTP)."""
+    from roamcard.staff import service as staff_service
+
+    try:
+        with get_database().transaction() as session:
+            member = staff_service.create_staff(session, email=email, role=role, password=password)
+            summary = f"{member.email} ({member.role})"
+    except staff_service.InvalidStaffAccount as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]created {summary}[/green]: sign in at /admin/login and scan the QR code")
+
+
+@staff_app.command("list")
+def list_staff() -> None:
+    """Every staff account, its role and whether its authenticator is set up."""
+    from roamcard.staff import repository as staff_repository
+
+    table = Table(title="Staff")
+    for column in ("email", "role", "two-step", "last sign-in", "disabled"):
+        table.add_column(column)
+    with get_database().reading() as session:
+        for member in staff_repository.list_all(session):
+            table.add_row(
+                member.email,
+                member.role,
+                "yes" if member.totp_enrolled_at else "not yet",
+                member.last_login_at.isoformat(timespec="minutes") if member.last_login_at else "—",
+                "yes" if member.disabled_at else "",
+            )
+    console.print(table)
+
+
+@staff_app.command("reset-totp")
+def reset_staff_totp(email: Annotated[str, typer.Option(help="The account whose phone was lost.")]) -> None:
+    """Forget an account's authenticator and end its sessions; the next sign-in enrols a new one."""
+    from roamcard.staff import repository as staff_repository
+    from roamcard.staff import service as staff_service
+
+    with get_database().transaction() as session:
+        member = staff_repository.get_by_email(session, email.strip().lower())
+        if member is None:
+            errors.print(f"[red]no staff account {email}[/red]")
+            raise typer.Exit(2)
+        staff_service.reset_totp(session, member)
+    console.print(f"[green]{email}: two-step verification reset[/green]")
+
+
+@app.command("ivr-sim")
+def ivr_sim(
+    url: Annotated[str, typer.Option(help="Where the server listens.")] = "http://127.0.0.1:8000",
+    caller: Annotated[str, typer.Option("--from", help="The caller's number (E.164).")] = "+8613800138000",
+) -> None:
+    """Walk the hotline in the terminal: prints what would be said, reads keys from the keyboard (an empty
+    line is silence), through the same signed HTTP webhooks Twilio calls."""
+    from roamcard.ivr import simulator
+
+    settings = get_settings()
+
+    def say(language: str, text: str) -> None:
+        console.print(f"[cyan]🔊 ({language})[/cyan] {text}", soft_wrap=True)
+
+    def keys(secret: bool) -> str:
+        return str(typer.prompt("☎ keys", default="", hide_input=secret, show_default=False))
+
+    with simulator.open_client(url) as http:
+        call = simulator.Simulator(
+            http,
+            public_base_url=settings.public_base_url,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            caller=caller,
+            say=say,
+            keys=keys,
+        )
+        outcome = call.run()
+    if outcome.startswith("dial:"):
+        console.print(f"[yellow]→ transferred to {outcome[5:]}[/yellow]")
+    console.print("[dim]call ended[/dim]")
