@@ -4,12 +4,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.jobs import outbox, registry
 from roamcard.jobs.sweepers import build_worker
@@ -163,7 +165,8 @@ class TestCrashMidJob:
         assert wallet_balance(database, card_id) == expected_before_retry
         assert job_row(database, "payment.process_event").status == "running"
 
-        frozen_clock.advance(seconds=61)  # the dead worker's lease runs out
+        # The dead worker leased the job on the real clock; move past that lease.
+        frozen_clock.current = datetime.now(UTC) + timedelta(seconds=get_settings().job_lease_seconds + 1)
         build_worker(database).drain()
 
         assert wallet_balance(database, card_id) == 1000
