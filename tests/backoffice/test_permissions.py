@@ -56,7 +56,7 @@ ACTIONS: dict[str, Callable[[TestClient, Card, str], int]] = {
     "suspend": lambda c, card, _o: _post(c, f"/admin/cards/{card.card_number}/suspend"),
     "unsuspend": lambda c, card, _o: _post(c, f"/admin/cards/{card.card_number}/unsuspend"),
     "receipt": lambda c, card, order: _post(c, f"/admin/cards/{card.card_number}/orders/{order}/receipt"),
-    "refund": lambda c, _card, _o: _post(c, "/admin/refunds/decide", refund_id="ref_x", decision="approve"),
+    "refund": lambda c, _card, _o: _post(c, "/admin/refunds/ref_x/decide", decision="approve"),
 }
 
 

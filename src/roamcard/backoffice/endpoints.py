@@ -21,7 +21,7 @@ from roamcard.card.states import CardStatus
 from roamcard.deps import ClientIP, SessionDep
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.i18n import gettext, lazy
-from roamcard.models import Card
+from roamcard.models import Card, Refund
 from roamcard.staff import service as staff_service
 from roamcard.staff.roles import Permission
 from roamcard.staff.service import (
@@ -366,33 +366,42 @@ def receipt(
 # -- refunds (finance) -------------------------------------------------------------------------------
 @router.get("/refunds")
 def refunds_page(
-    request: Request, context: Staff, done: Annotated[str, Query(max_length=20)] = ""
+    request: Request, session: SessionDep, context: Staff, done: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
-    context.require(Permission.DECIDE_REFUND)
     page = _page(request, context)
+    pending = console.pending_refunds(session, context)
     notice = page._(REFUND_NOTICES[done]) if done in REFUND_NOTICES else None
-    return render(page, "refunds.html", notice=notice, error=None)
+    return render(page, "refunds.html", refunds=pending, cards=_cards_of(session, pending), notice=notice)
 
 
-@router.post("/refunds/decide", dependencies=[CsrfChecked])
+def _cards_of(session: SessionDep, refunds: list[Refund]) -> dict[int, Card]:
+    return {r.card_id: card for r in refunds if (card := session.get(Card, r.card_id)) is not None}
+
+
+@router.post("/refunds/{refund_id}/decide", dependencies=[CsrfChecked])
 def decide_refund(
     request: Request,
     session: SessionDep,
     context: Staff,
-    refund_id: Annotated[str, Form(max_length=64)],
+    refund_id: str,
     decision: Annotated[str, Form(pattern="^(approve|reject)$")],
     reason: Reason,
 ) -> Response:
     approve = decision == "approve"
     try:
-        console.decide_refund(session, context, refund_id.strip(), approve=approve, reason=reason)
-    except console.ActionFailed as error:
+        console.decide_refund(session, context, refund_id, approve=approve, reason=reason)
+    except AppError as error:
+        if isinstance(error, staff_service.StaffForbidden):
+            raise
+        page = _page(request, context)
+        pending = console.pending_refunds(session, context)
         return render(
-            _page(request, context),
+            page,
             "refunds.html",
             status_code=error.status_code,
-            notice=None,
-            error=error.detail(),
+            refunds=pending,
+            cards=_cards_of(session, pending),
+            error=_describe(error),
         )
     return _see_other("/admin/refunds?done=" + ("approved" if approve else "rejected"))
 

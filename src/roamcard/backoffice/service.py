@@ -6,7 +6,6 @@ service password or PIN: a new password goes only to the bound phone, a PIN is p
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,10 +25,12 @@ from roamcard.ivr.payment_link import phone_products, product_name, send_payment
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger.formatting import describe_amount
-from roamcard.models import Card, Notification, Payment, Product, StateTransition, TopupOrder
+from roamcard.models import Card, Notification, Payment, Product, Refund, StateTransition, TopupOrder
 from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notifications
 from roamcard.payment import repository as payment_repository
+from roamcard.refund import repository as refund_repository
+from roamcard.refund import service as refund_service
 from roamcard.staff.roles import Permission
 from roamcard.staff.service import StaffContext
 from roamcard.topup import repository as topup_repository
@@ -66,12 +67,6 @@ class VouchersUnavailable(AppError):
     status_code = 503
     code = "vouchers_unavailable"
     message = "Recharge cards cannot be used right now. Please try again later."
-
-
-class RefundsUnavailable(AppError):
-    status_code = 503
-    code = "refunds_unavailable"
-    message = "Refunds cannot be decided here yet."
 
 
 class ActionFailed(AppError):
@@ -394,24 +389,29 @@ def resend_receipt(
     )
 
 
+def pending_refunds(session: Session, context: StaffContext) -> list[Refund]:
+    context.require(Permission.DECIDE_REFUND)
+    return refund_service.list_pending(session)
+
+
 def decide_refund(
     session: Session, context: StaffContext, refund_id: str, *, approve: bool, reason: str | None
-) -> object:
-    """Finance approves or rejects a refund through the refunds service (issue 4)."""
+) -> Refund:
+    """Finance approves (the value leaves the card, then the gateway pays it back) or rejects a refund,
+    through the refunds service."""
+    context.require(Permission.DECIDE_REFUND)
+    found = refund_repository.get(session, refund_id)
+    before = {"status": found.status, "amount": found.amount, "currency": found.currency} if found else None
 
-    def run() -> tuple[object, dict[str, Any]]:
-        try:
-            refund_service: Any = importlib.import_module("roamcard.refund.service")
-        except ImportError:  # issue 4 not landed yet
-            raise RefundsUnavailable() from None
+    def run() -> tuple[Refund, dict[str, Any]]:
         decide = refund_service.approve if approve else refund_service.reject
         refund = decide(
             session,
             refund_id,
-            staff_ref=f"staff:{context.staff.id}:{context.staff.email}",
-            reason=reason or "",
+            staff_ref=f"staff:{context.staff.id}:{context.staff.email}"[:64],
+            reason=check_reason(reason),
         )
-        return refund, {"status": str(getattr(refund, "status", "approved" if approve else "rejected"))}
+        return refund, {"status": refund.status}
 
     return _audited(
         session,
@@ -420,8 +420,8 @@ def decide_refund(
         "refund.approved" if approve else "refund.rejected",
         target_type="refund",
         target_id=refund_id,
-        card=None,
+        card=session.get(Card, found.card_id) if found else None,
         reason=reason,
-        before=None,
+        before=before,
         run=run,
     )
