@@ -18,6 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.alter_column(
+            "checkout_url", existing_type=sa.String(length=500), type_=sa.Text(), existing_nullable=True
+        )
         batch_op.add_column(sa.Column("description", sa.String(length=128), nullable=True))
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("checkout_flow", sa.String(length=16), nullable=True))
@@ -78,3 +81,6 @@ def downgrade() -> None:
         batch_op.drop_column("checkout_flow")
         batch_op.drop_column("expires_at")
         batch_op.drop_column("description")
+        batch_op.alter_column(
+            "checkout_url", existing_type=sa.Text(), type_=sa.String(length=500), existing_nullable=True
+        )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roamcard.models.base import Base, UTCDateTime
@@ -18,7 +18,8 @@ class Payment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))
     provider_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    checkout_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Text: a gateway's signed cashier URL (Alipay page.pay / wap.pay) runs past a thousand characters.
+    checkout_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # What a remote gateway is told when the checkout is opened (kept, so a retry sends the same request).

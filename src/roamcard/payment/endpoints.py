@@ -64,7 +64,7 @@ def alipay_notification(raw_body: RawBody, session: SessionDep) -> PlainTextResp
 )
 def wechat_pay_notification(raw_body: RawBody, request: Request, session: SessionDep) -> Response:
     """WeChat Pay API v3 notification (payments and refunds). 204 tells WeChat Pay it was received."""
-    webhooks.accept_wechat_pay_notification(session, raw_body, dict(request.headers.items()))
+    webhooks.accept_wechat_pay_notification(session, raw_body, request.headers)
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ What is stored is a small normalised record plus the raw body, so the job needs 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -153,7 +154,7 @@ WECHAT_HEADERS = (
 )
 
 
-def accept_wechat_pay_notification(session: Session, raw_body: bytes, headers: dict[str, str]) -> bool:
+def accept_wechat_pay_notification(session: Session, raw_body: bytes, headers: Mapping[str, str]) -> bool:
     provider: WeChatPayProvider = _provider("wechat_pay")
     wanted = {name: headers.get(name, "") for name in WECHAT_HEADERS}
     try:

@@ -136,6 +136,7 @@ class StripeProvider:
                 checkout = self._open_session(payment)
         except stripe_sdk.StripeError as exc:
             raise _translate(exc) from exc
+        checkout = _plain(checkout)
         if checkout.get("client_reference_id") != payment.id:
             raise GatewayUnavailable("stripe: the session belongs to another payment")
         if checkout.get("status") == "complete" and checkout.get("payment_status") in PAID:
@@ -147,7 +148,7 @@ class StripeProvider:
             )
         if checkout.get("status") == "expired":
             return RemotePayment(RemoteStatus.FAILED)
-        opened = Checkout(checkout_url=str(checkout.get("url")), provider_reference=str(checkout.id))
+        opened = Checkout(checkout_url=str(checkout.get("url")), provider_reference=str(checkout["id"]))
         return RemotePayment(RemoteStatus.PENDING, checkout=opened if checkout.get("url") else None)
 
     def close(self, session: Session | None, payment: Payment) -> None:
@@ -194,7 +195,7 @@ class StripeProvider:
     def _payment_intent_of(self, request: RefundRequest) -> str:
         if not request.provider_reference:
             raise GatewayRejected("stripe: the payment has no checkout session")
-        checkout: Any = self.client.v1.checkout.sessions.retrieve(request.provider_reference)
+        checkout = _plain(self.client.v1.checkout.sessions.retrieve(request.provider_reference))
         payment_intent = _id_of(checkout.get("payment_intent"))
         if not payment_intent:
             raise GatewayRejected("stripe: the session has no payment")
@@ -202,8 +203,9 @@ class StripeProvider:
 
     @staticmethod
     def _refund_answer(refund: Any) -> RemoteRefund:
+        refund = _plain(refund)
         outcome = REFUND_STATES.get(str(refund.get("status")), RefundOutcome.PROCESSING)
-        return RemoteRefund(outcome, reference=str(refund.id), detail=refund.get("failure_reason"))
+        return RemoteRefund(outcome, reference=str(refund["id"]), detail=refund.get("failure_reason"))
 
     # -- notifications ----------------------------------------------------------------------------
     def verify_notification(self, raw_body: bytes, signature_header: str | None, tolerance: int) -> None:
@@ -217,6 +219,14 @@ class StripeProvider:
             raise stripe_sdk.SignatureVerificationError(
                 "Timestamp in the future", signature_header, raw_body.decode("utf-8", "replace")
             )
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as a plain dict (StripeObject refuses dict methods such as .get)."""
+    if isinstance(obj, dict) and not hasattr(obj, "to_dict"):
+        return obj
+    plain: dict[str, Any] = obj.to_dict()
+    return plain
 
 
 def _id_of(value: Any) -> str | None:
