@@ -22,6 +22,9 @@ What counts as a msgid (found by walking the AST, so class attributes are found 
 * `_("...")` / `gettext("...")` in the Jinja templates under src/roamcard/templates.
 
 The portal (src/roamcard/portal/**, templates/portal/**) has its own catalogue, portal.po, and is skipped.
+Other areas may keep their own catalogue too (backoffice.po, ivr.po): their msgids are still checked
+against the merged catalogues, but `--update` leaves a msgid that such a catalogue lists out of
+messages.po.
 """
 
 from __future__ import annotations
@@ -325,9 +328,26 @@ def missing(extraction: Extraction, language: str = "zh_CN") -> list[Message]:
     return [m for m in extraction.messages.values() if m.msgid not in translated]
 
 
+def owned_elsewhere() -> set[str]:
+    """msgids listed in another area's catalogue (backoffice.po, ivr.po, ...): that area translates them."""
+    owned: set[str] = set()
+    for path in (LOCALE_DIR / "zh_CN" / "LC_MESSAGES").glob("*.po"):
+        if path.name != CATALOGUE:
+            owned.update(
+                m.id if isinstance(m.id, str) else m.id[0] for m in read_catalogue(path, "zh_CN") if m.id
+            )
+    return owned
+
+
 def update_catalogue(language: str, extraction: Extraction) -> tuple[int, int]:
     """Add new msgids (empty msgstr), drop msgids no longer used; keep every existing translation.
-    Returns (added, dropped)."""
+    A new msgid another area's catalogue already lists is left to that catalogue. Returns (added, dropped)."""
+    core = (
+        {m.id for m in read_catalogue(catalogue_path("zh_CN"), "zh_CN")}
+        if catalogue_path("zh_CN").exists()
+        else set()
+    )
+    elsewhere = owned_elsewhere()
     path = catalogue_path(language)
     fixed_date = datetime(2026, 11, 25, tzinfo=UTC)
     if path.exists():
@@ -347,6 +367,8 @@ def update_catalogue(language: str, extraction: Extraction) -> tuple[int, int]:
     before = {m.id for m in catalog if m.id}
     template = Catalog(creation_date=catalog.creation_date)
     for message in sorted(extraction.messages.values(), key=lambda m: m.msgid):
+        if message.msgid in elsewhere and message.msgid not in core:
+            continue
         files = sorted({location.rsplit(":", 1)[0] for location in message.locations})
         msgid: str | tuple[str, str] = (message.msgid, message.plural) if message.plural else message.msgid
         template.add(msgid, locations=[(f, 0) for f in files])  # written without line numbers
