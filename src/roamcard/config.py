@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 DEVELOPMENT_SECRETS = frozenset(
     {"dev-only-secret-change-me", "whsec_dev_sandbox_change_me", "dev-only-twilio-token"}
 )
