@@ -4,7 +4,10 @@ from roamcard.models.allowance import Allowance
 from roamcard.models.audit_entry import AuditEntry
 from roamcard.models.base import Base
 from roamcard.models.card import Card
+from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
+from roamcard.models.dealer import Dealer
+from roamcard.models.dealer_sale import DealerSale
 from roamcard.models.idempotency_key import IdempotencyKey
 from roamcard.models.inbox_event import InboxEvent
 from roamcard.models.ivr_call import IvrCall
@@ -14,6 +17,7 @@ from roamcard.models.ledger_transfer import LedgerTransfer
 from roamcard.models.notification import Notification
 from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
+from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
 from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
@@ -21,13 +25,20 @@ from roamcard.models.staff_member import StaffMember
 from roamcard.models.staff_session import StaffSession
 from roamcard.models.state_transition import StateTransition
 from roamcard.models.topup_order import TopupOrder
+from roamcard.models.voucher import Voucher
+from roamcard.models.voucher_attempt import VoucherAttempt
+from roamcard.models.voucher_batch import VoucherBatch
+from roamcard.models.voucher_operation import VoucherOperation
 
 __all__ = [
     "Allowance",
     "AuditEntry",
     "Base",
     "Card",
+    "CardReviewFlag",
     "CardSession",
+    "Dealer",
+    "DealerSale",
     "IdempotencyKey",
     "InboxEvent",
     "IvrCall",
@@ -37,6 +48,7 @@ __all__ = [
     "Notification",
     "Payment",
     "PhoneChange",
+    "PosNonce",
     "Product",
     "Refund",
     "SandboxCharge",
@@ -44,4 +56,8 @@ __all__ = [
     "StaffSession",
     "StateTransition",
     "TopupOrder",
+    "Voucher",
+    "VoucherAttempt",
+    "VoucherBatch",
+    "VoucherOperation",
 ]
