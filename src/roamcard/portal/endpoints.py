@@ -128,8 +128,8 @@ def receipt(order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSess
 
 
 @router.get("/topups/{order_id}/receipt.pdf")
-def receipt_pdf(order_id: str, signed: SignedInDep, session: ReadSessionDep) -> Response:
-    pdf = pages.receipt_pdf(session, signed.card, order_id)
+def receipt_pdf(order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    pdf = pages.receipt_pdf(session, view, signed.card, order_id)
     disposition = f'attachment; filename="roamcard-receipt-{order_id}.pdf"'
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 

@@ -260,12 +260,13 @@ def history_page(session: Session, view: View, card: Card, query: HistoryQuery) 
 
 def receipt_page(session: Session, view: View, card: Card, order_id: str) -> HTMLResponse:
     order, payment = read.get_topup(session, card, order_id)
-    return render(view, "receipt.html", order=order, receipt=receipts.build(session, card, order, payment))
+    receipt = receipts.build(session, card, order, payment, time_zone=view.timezone)
+    return render(view, "receipt.html", order=order, receipt=receipt)
 
 
-def receipt_pdf(session: Session, card: Card, order_id: str) -> bytes:
+def receipt_pdf(session: Session, view: View, card: Card, order_id: str) -> bytes:
     order, payment = read.get_topup(session, card, order_id)
-    return receipts.render_pdf(receipts.build(session, card, order, payment))
+    return receipts.render_pdf(receipts.build(session, card, order, payment, time_zone=view.timezone))
 
 
 # -- settings ---------------------------------------------------------------------------------------

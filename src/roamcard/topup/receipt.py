@@ -32,14 +32,18 @@ class Receipt:
     order_id: str
 
 
-def _local(moment: datetime | None) -> str:
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "—"
-    return moment.astimezone(ZoneInfo(get_settings().default_timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def build(session: Session, card: Card, order: TopupOrder, payment: Payment | None) -> Receipt:
+def build(
+    session: Session, card: Card, order: TopupOrder, payment: Payment | None, *, time_zone: str | None = None
+) -> Receipt:
+    """`time_zone` is the reader's (IANA name); the operator's default zone otherwise."""
     language = current_language()
+    zone = ZoneInfo(time_zone or get_settings().default_timezone)
 
     def t(text: str) -> str:
         return gettext(text, language)
@@ -54,9 +58,9 @@ def build(session: Session, card: Card, order: TopupOrder, payment: Payment | No
         (t("Payment method"), order.payment_method),
         (t("Payment reference"), payment.id if payment else "—"),
         (t("Status"), status_label(order.status, language)),
-        (t("Created"), _local(order.created_at)),
-        (t("Paid"), _local(order.paid_at)),
-        (t("Completed"), _local(order.fulfilled_at)),
+        (t("Created"), _local(order.created_at, zone)),
+        (t("Paid"), _local(order.paid_at, zone)),
+        (t("Completed"), _local(order.fulfilled_at, zone)),
     ]
     return Receipt(
         language=language,
