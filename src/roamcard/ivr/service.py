@@ -23,7 +23,8 @@ from roamcard.card import service as card_service
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
 from roamcard.db import insert_ignoring_conflict
-from roamcard.errors import AppError, TooManyRequests
+from roamcard.errors import AppError, TooManyRequests, ValidationFailed
+from roamcard.i18n import gettext
 from roamcard.ivr import prompts, repository, speech
 from roamcard.ivr.payment_link import PaymentLinkUnavailable, phone_products, product_name, send_payment_link
 from roamcard.ivr.states import (
@@ -213,6 +214,13 @@ def _card(session: Session, call: IvrCall) -> Card:
     return card
 
 
+def _spoken(error: AppError, language: str) -> str:
+    """An error's words for the caller; a field error says what is wrong with what was typed."""
+    if isinstance(error, ValidationFailed):
+        return gettext(error.field_message, language, **error.field_params)
+    return error.detail(language)
+
+
 # -- steps -----------------------------------------------------------------------------------------
 def _language(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
     language = LANGUAGE_KEYS.get(digits)
@@ -326,7 +334,7 @@ def _pin(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
         return _go(session, call, Step.MENU, reply)
     except AppError as error:
         call.tries += 1
-        reply.say_text(error.detail(reply.language))
+        reply.say_text(_spoken(error, reply.language))
         if call.tries >= MAX_TRIES:
             return _end(call, reply, Outcome.GAVE_UP, prompts.GAVE_UP)
         return _prompt(session, call, reply)
