@@ -22,9 +22,9 @@ What counts as a msgid (found by walking the AST, so class attributes are found 
 * `_("...")` / `gettext("...")` in the Jinja templates under src/roamcard/templates.
 
 The portal (src/roamcard/portal/**, templates/portal/**) has its own catalogue, portal.po, and is skipped.
-Other areas may keep their own catalogue too (backoffice.po, ivr.po): their msgids are still checked
-against the merged catalogues, but `--update` leaves a msgid that such a catalogue lists out of
-messages.po.
+Other areas keep their own catalogue too (backoffice.po, ivr.po, payments.po): their msgids are still
+checked against the merged catalogues, but each msgid has one home: `--update` leaves out of
+messages.po every msgid another catalogue translates.
 """
 
 from __future__ import annotations
@@ -329,24 +329,20 @@ def missing(extraction: Extraction, language: str = "zh_CN") -> list[Message]:
 
 
 def owned_elsewhere() -> set[str]:
-    """msgids listed in another area's catalogue (backoffice.po, ivr.po, ...): that area translates them."""
+    """msgids another area's catalogue (portal.po, backoffice.po, ...) translates: that area owns them."""
     owned: set[str] = set()
     for path in (LOCALE_DIR / "zh_CN" / "LC_MESSAGES").glob("*.po"):
-        if path.name != CATALOGUE:
-            owned.update(
-                m.id if isinstance(m.id, str) else m.id[0] for m in read_catalogue(path, "zh_CN") if m.id
-            )
+        if path.name == CATALOGUE:
+            continue
+        for message in read_catalogue(path, "zh_CN"):
+            if message.id and message.string and not message.fuzzy:
+                owned.add(message.id if isinstance(message.id, str) else message.id[0])
     return owned
 
 
 def update_catalogue(language: str, extraction: Extraction) -> tuple[int, int]:
-    """Add new msgids (empty msgstr), drop msgids no longer used; keep every existing translation.
-    A new msgid another area's catalogue already lists is left to that catalogue. Returns (added, dropped)."""
-    core = (
-        {m.id for m in read_catalogue(catalogue_path("zh_CN"), "zh_CN")}
-        if catalogue_path("zh_CN").exists()
-        else set()
-    )
+    """Add new msgids (empty msgstr), drop msgids no longer used or translated by another area's
+    catalogue; keep every other existing translation. Returns (added, dropped)."""
     elsewhere = owned_elsewhere()
     path = catalogue_path(language)
     fixed_date = datetime(2026, 11, 25, tzinfo=UTC)
@@ -367,7 +363,7 @@ def update_catalogue(language: str, extraction: Extraction) -> tuple[int, int]:
     before = {m.id for m in catalog if m.id}
     template = Catalog(creation_date=catalog.creation_date)
     for message in sorted(extraction.messages.values(), key=lambda m: m.msgid):
-        if message.msgid in elsewhere and message.msgid not in core:
+        if message.msgid in elsewhere:
             continue
         files = sorted({location.rsplit(":", 1)[0] for location in message.locations})
         msgid: str | tuple[str, str] = (message.msgid, message.plural) if message.plural else message.msgid
