@@ -27,6 +27,8 @@ class TestMoney:
             (Money(1000, "USD"), "en", "$10.00"),
             (Money(7200, "CNY"), "zh-CN", "¥72.00"),
             (Money(123456, "USD"), "en", "$1,234.56"),
+            (Money(7200, "CNY"), "en", "¥72.00"),
+            (Money(1000, "USD"), "zh-CN", "$10.00"),
         ],
     )
     def test_formats_per_locale(self, money: Money, language: str, expected: str) -> None:

@@ -10,6 +10,9 @@ from babel.numbers import format_currency, get_currency_precision
 SUPPORTED_CURRENCIES = ("USD", "CNY")
 # Plain "en" would print "US$"; the users of each language expect "$10.00" and "¥72.00".
 BABEL_LOCALES = {"en": "en_US", "zh-CN": "zh_Hans_CN"}
+# Our travellers only ever see dollars and yuan, so each is written as at home ("$10.00", "¥72.00")
+# whatever the page's language, instead of the disambiguated "US$" / "CN¥".
+HOME_LOCALES = {"USD": "en_US", "CNY": "zh_Hans_CN"}
 
 
 def minor_digits(currency: str) -> int:
@@ -43,8 +46,8 @@ class Money:
         return Decimal(self.amount).scaleb(-minor_digits(self.currency))
 
     def format(self, locale: str = "en") -> str:
-        """`$10.00` in English, `¥72.00` for CNY in Chinese."""
-        babel_locale = BABEL_LOCALES.get(locale, locale.replace("-", "_"))
+        """`$10.00`, `¥72.00`: known currencies as at home, others in the reader's locale."""
+        babel_locale = HOME_LOCALES.get(self.currency) or BABEL_LOCALES.get(locale, locale.replace("-", "_"))
         return str(format_currency(self.as_decimal(), self.currency, locale=babel_locale))
 
     def to_dict(self) -> dict[str, int | str]:
