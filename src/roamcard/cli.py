@@ -308,3 +308,53 @@ def ivr_sim(
     if outcome.startswith("dial:"):
         console.print(f"[yellow]→ transferred to {outcome[5:]}[/yellow]")
     console.print("[dim]call ended[/dim]")
+
+
+@app.command("reconcile")
+def reconcile_bill(
+    provider: Annotated[str, typer.Option(help="alipay, wechat_pay or stripe.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The gateway's bill.")
+    ],
+) -> None:
+    """Match a gateway's settlement file against our payments and refunds, per day; exit 1 on any
+    difference (missing on either side, amount or status mismatch)."""
+    from roamcard.reconcile import parsers
+    from roamcard.reconcile import service as reconciliation
+
+    if provider not in parsers.PARSERS:
+        errors.print(f"[red]--provider must be one of {', '.join(sorted(parsers.PARSERS))}[/red]")
+        raise typer.Exit(2)
+    try:
+        lines = parsers.parse(provider, file)
+    except parsers.BillFormatError as exc:
+        errors.print(f"[red]not a {provider} bill: {exc}[/red]")
+        raise typer.Exit(2) from None
+    with get_database().reading() as session:
+        report = reconciliation.reconcile(session, provider, lines)
+    table = Table(title=f"Reconciliation: {provider}, {file.name}")
+    for column in ("day", "matched", "missing on our side", "missing at the gateway", "amount", "status"):
+        table.add_column(column, justify="right" if column != "day" else "left")
+    for day in report.days:
+        table.add_row(
+            day.day.isoformat(),
+            str(day.matched),
+            str(len(day.missing_ours)),
+            str(len(day.missing_gateway)),
+            str(len(day.amount_mismatches)),
+            str(len(day.status_mismatches)),
+        )
+    console.print(table)
+    for day in report.days:
+        for title, findings in (
+            ("missing on our side", day.missing_ours),
+            ("missing at the gateway", day.missing_gateway),
+            ("amount mismatch", day.amount_mismatches),
+            ("status mismatch", day.status_mismatches),
+        ):
+            for finding in findings:
+                errors.print(f"{day.day} {title}: {finding.kind} {finding.reference} ({finding.detail})")
+    if not report.clean:
+        errors.print("[red]reconcile: differences found[/red]")
+        raise typer.Exit(1)
+    console.print("[green]reconcile: every line matches[/green]")

@@ -120,7 +120,7 @@ class TestPacks:
     def test_an_unused_pack_is_refunded_whole_and_leaves_the_card(
         self, database: Database, client: TestClient, staff: dict[str, str]
     ) -> None:
-        card_id, auth = signed_in(database, client)
+        _card_id, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, product_id="data-1gb-7d", currency="USD")
         assert ask(client, auth, order_id, "r0", amount=100).status_code == 422  # packs: whole only
         refund = ask(client, auth, order_id, "r1").json()
