@@ -30,4 +30,5 @@ TEMPLATES: dict[str, str] = {
         "[Roamcard] Customer service reset the service password of card {card_tail}. "
         "New password: {password}. Never share it."
     ),
-    "receipt": lazy("[Roamcard] Receipt for recharge {order_id}
+    "receipt": lazy("[Roamcard] Receipt for recharge {order_id}: {product}, paid {price}. Completed."),
+}
