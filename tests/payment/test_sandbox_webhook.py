@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from roamcard.db import Database
 from roamcard.jobs.sweepers import build_worker
 from roamcard.ledger import service as ledger
-from roamcard.models import InboxEvent, LedgerTransfer, Notification, Payment, TopupOrder
+from roamcard.models import InboxEvent, LedgerTransfer, Notification, Payment, Refund, TopupOrder
 from roamcard.payment import service as payment_service
 from roamcard.topup.service.create import create_topup
 from tests.factories import make_card, make_catalog, sandbox_event, sandbox_headers
@@ -125,7 +125,7 @@ class TestVerification:
         with database.reading() as session:
             assert session.get(Payment, payment.id).status == "pending"  # type: ignore[union-attr]
 
-    def test_failed_then_late_success_does_not_move_order_backwards(
+    def test_success_after_failure_does_not_move_order_backwards_and_is_refunded(
         self, database: Database, client: TestClient
     ) -> None:
         card_id, payment = open_order(database)
@@ -138,6 +138,10 @@ class TestVerification:
             build_worker(database).drain()
         with database.reading() as session:
             assert session.get(TopupOrder, payment.order_id).status == "failed"  # type: ignore[union-attr]
+            assert session.get(Payment, payment.id).status == "succeeded"  # type: ignore[union-attr]
+            refunds = session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()
+            assert [(r.kind, r.amount) for r in refunds] == [("late_payment", 1000)]
+            assert ledger.verify(session).ok
         assert wallet_balance(database, card_id) == 0
 
     def test_success_then_failure_keeps_the_credit(self, database: Database, client: TestClient) -> None:

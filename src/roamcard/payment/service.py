@@ -238,7 +238,11 @@ def mark_succeeded(
     if payment is None:
         return False
     won = payment_machine.transition_from_any(
-        session, payment_id, (*SETTLEABLE, PaymentStatus.EXPIRED), PaymentStatus.SUCCEEDED, reason=reason
+        session,
+        payment_id,
+        (*SETTLEABLE, PaymentStatus.EXPIRED, PaymentStatus.FAILED),
+        PaymentStatus.SUCCEEDED,
+        reason=reason,
     )
     if won is None:
         return False
@@ -262,7 +266,7 @@ def mark_succeeded(
         session, payment.order_id, OPEN_STATUSES, TopupStatus.PAID, reason=reason, paid_at=clock.now()
     )
     if paid is None:
-        # Money landed on an order that is closed (expired unpaid): give it back, automatically.
+        # Money landed on an order that is closed (expired or failed): give it back, automatically.
         log.warning("payment.late", payment_id=payment_id, order_id=payment.order_id)
         refunds.refund_late_payment(session, payment_id)
         return True

@@ -19,8 +19,9 @@ TRANSITIONS = {
     P.PENDING: {P.SUCCEEDED, P.FAILED, P.EXPIRED, P.UNKNOWN},
     P.UNKNOWN: {P.PENDING, P.SUCCEEDED, P.FAILED, P.EXPIRED},
     P.SUCCEEDED: set(),
-    P.FAILED: set(),
-    # A payment that lands after its order expired is still money received: recorded, then refunded.
+    # Money that lands after its order expired, or after the gateway first reported a failure (out-of-order
+    # notifications, a payer's retry), is still money received: recorded, then refunded automatically.
+    P.FAILED: {P.SUCCEEDED},
     P.EXPIRED: {P.SUCCEEDED},
 }
 
