@@ -41,8 +41,17 @@ class TestSettings:
             Settings(environment="production")
 
     def test_production_accepts_real_secrets(self) -> None:
-        settings = Settings(environment="production", secret_key="k" * 40, sandbox_webhook_secret="s" * 40)
+        settings = Settings(
+            environment="production",
+            secret_key="k" * 40,
+            sandbox_webhook_secret="s" * 40,
+            voucher_pepper="p" * 40,
+        )
         assert settings.environment == "production"
+
+    def test_production_refuses_the_development_voucher_pepper(self) -> None:
+        with pytest.raises(ValidationError, match="ROAMCARD_VOUCHER_PEPPER"):
+            Settings(environment="production", secret_key="k" * 40, sandbox_webhook_secret="s" * 40)
 
     def test_public_base_url_loses_its_trailing_slash(self) -> None:
         assert (

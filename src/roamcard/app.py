@@ -23,6 +23,7 @@ from roamcard.card.endpoints import router as card_router
 from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import Database, get_database, set_database
+from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
 from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.logging import configure_logging
@@ -37,6 +38,7 @@ from roamcard.refund.endpoints import staff_router as refund_staff_router
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
 from roamcard.validation import validation_problem
+from roamcard.voucher.endpoints import router as voucher_router
 
 log = structlog.get_logger("roamcard.app")
 
@@ -158,6 +160,8 @@ def create_app(
         card_router,
         catalog_router,
         topup_router,
+        voucher_router,
+        pos_router,
         refund_router,
         refund_staff_router,
         webhook_router,

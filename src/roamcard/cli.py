@@ -310,6 +310,324 @@ def ivr_sim(
     console.print("[dim]call ended[/dim]")
 
 
+# -- recharge cards and dealers (issue 5) ---------------------------------------------------------
+vouchers_app = typer.Typer(help="Recharge cards (PIN vouchers): generate, activate, block, look up.")
+dealers_app = typer.Typer(help="Dealers (shops, distributors): their prepaid float and POS API key.")
+vouchers_app.info.no_args_is_help = dealers_app.info.no_args_is_help = True
+app.add_typer(vouchers_app, name="vouchers")
+app.add_typer(dealers_app, name="dealers")
+
+RANGE_CHUNK = 50_000  # serials per transaction when a range is activated or blocked
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+By = Annotated[str | None, typer.Option("--by", help="Who does this (recorded); default: the OS user.")]
+Serials = Annotated[str | None, typer.Option(help="Serial range A-B (or one serial); default: the batch.")]
+
+
+def _progress() -> object:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@vouchers_app.command("generate")
+def generate_vouchers(
+    batch: Annotated[str, typer.Option(help="A new batch name, e.g. 2026-12-USD10.")],
+    count: Annotated[int, typer.Option(help="How many recharge cards.")],
+    currency: Annotated[str, typer.Option(help="USD or CNY: the face value's currency.")],
+    expires: Annotated[str, typer.Option(help="Last valid day, YYYY-MM-DD (operator time zone).")],
+    out: Annotated[Path, typer.Option(help="CSV to create with serial,pin (never overwritten).")],
+    face_value: Annotated[
+        int | None, typer.Option(help="Balance value in minor units (1000 = 10.00).")
+    ] = None,
+    product: Annotated[str | None, typer.Option(help="Or a catalogue pack, e.g. data-5gb-30d.")] = None,
+    dealer: Annotated[str | None, typer.Option(help="Only this dealer (dlr_…) may sell the batch.")] = None,
+    by: By = None,
+) -> None:
+    """Generate a batch: writes serial,pin once (the only copy of the PINs); the batch stays unusable until
+    `roamcard vouchers activate`."""
+    import os
+    from datetime import date
+
+    from rich.progress import Progress
+
+    from roamcard.voucher.service.generate import BatchSpec, generate_batch
+    from roamcard.voucher.service.lifecycle import BatchProblem
+
+    try:
+        expires_on = date.fromisoformat(expires)
+    except ValueError:
+        errors.print("[red]--expires must be a date, YYYY-MM-DD[/red]")
+        raise typer.Exit(2) from None
+    spec = BatchSpec(
+        name=batch,
+        count=count,
+        currency=currency.upper(),
+        expires_on=expires_on,
+        face_value=face_value,
+        product_id=product,
+        dealer_id=dealer,
+        actor=f"cli:{by or _operator()}",
+    )
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        errors.print(f"[red]{out} exists; PIN files are never overwritten[/red]")
+        raise typer.Exit(2) from None
+    progress = _progress()
+    assert isinstance(progress, Progress)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii", newline="") as handle, progress:
+            task = progress.add_task(f"batch {batch}", total=count)
+            made = generate_batch(
+                get_database(), spec, handle, on_progress=lambda n: progress.advance(task, n)
+            )
+            os.fsync(handle.fileno())
+    except BatchProblem as exc:
+        out.unlink(missing_ok=True)
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"[green]batch {made.name}: {made.count} recharge cards, "
+        f"serials {made.serial_first}-{made.serial_last}, "
+        f"{made.face_value_amount} {made.face_value_currency} each, valid until {expires_on}[/green]\n"
+        f"PINs written to {out}: the only copy. Keep it offline; the cards are worth nothing until activated."
+    )
+
+
+def _change_range(
+    action_name: str, batch: str, serials: str | None, by: str | None, note: str | None
+) -> None:
+    from rich.progress import Progress
+
+    from roamcard.voucher import codes
+    from roamcard.voucher.service import lifecycle
+    from roamcard.voucher.states import RangeAction
+
+    action = RangeAction(action_name)
+    actor = f"cli:{by or _operator()}"
+    database = get_database()
+    try:
+        with database.reading() as session:
+            found = lifecycle.get_batch(session, batch)
+            first, last = codes.parse_serial_range(serials) if serials else lifecycle.whole_batch(found)
+            lifecycle.check_range(found, first, last)
+        chunks = lifecycle.sub_ranges(found, first, last, RANGE_CHUNK)
+        changed = 0
+        progress = _progress()
+        assert isinstance(progress, Progress)
+        with progress:
+            task = progress.add_task(f"{action.value} {first}-{last}", total=len(chunks))
+            for low, high in chunks:
+                with database.transaction() as session:
+                    fresh = lifecycle.get_batch(session, batch)
+                    operation = lifecycle.change_range(
+                        session, fresh, action, low, high, actor=actor, note=note
+                    )
+                    changed += operation.changed_count
+                progress.advance(task)
+    except (lifecycle.BatchProblem, ValueError) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]{action.value}: {changed} recharge cards changed in {first}-{last}[/green]")
+
+
+@vouchers_app.command("activate")
+def activate_vouchers(
+    batch: Annotated[str, typer.Option(help="The batch name.")], serials: Serials = None, by: By = None
+) -> None:
+    """Activate a batch or a serial range (shipped or sold): their value becomes a liability."""
+    _change_range("activate", batch, serials, by, None)
+
+
+@vouchers_app.command("block")
+def block_vouchers(
+    batch: Annotated[str, typer.Option(help="The batch name.")],
+    serials: Serials = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded), e.g. 'box 17 stolen'.")] = None,
+    by: By = None,
+) -> None:
+    """Block a batch or a serial range (stolen or withdrawn stock); used cards are left as they are."""
+    _change_range("block", batch, serials, by, reason)
+
+
+@vouchers_app.command("status")
+def voucher_status(serial: Annotated[str, typer.Argument(help="The serial printed on the card.")]) -> None:
+    """One recharge card: status, batch, what it buys, and every change with who and when."""
+    from roamcard.models import VoucherBatch
+    from roamcard.voucher import repository as voucher_repository
+
+    with get_database().reading() as session:
+        voucher = voucher_repository.get(session, serial.strip())
+        if voucher is None:
+            errors.print(f"[red]no recharge card {serial}[/red]")
+            raise typer.Exit(2)
+        found = session.get(VoucherBatch, voucher.batch_id)
+        assert found is not None
+        history = voucher_repository.history(session, voucher.id)
+    console.print(f"recharge card {voucher.id}: [bold]{voucher.status}[/bold]")
+    console.print(
+        f"batch {found.name}: {found.product_name_en}, "
+        f"{found.face_value_amount} {found.face_value_currency}, "
+        f"valid until {found.expires_at.isoformat()}"
+    )
+    if voucher.order_id:
+        console.print(f"redeemed as top-up {voucher.order_id} on card id {voucher.redeemed_card_id}")
+    table = Table(title="history")
+    for column in ("when (UTC)", "from", "to", "who / why"):
+        table.add_column(column)
+    table.add_row(found.created_at.isoformat(), "", "generated", found.created_by)
+    for row in history:
+        table.add_row(row.at.isoformat(), row.from_status or "", row.to_status, row.reason or "")
+    console.print(table)
+
+
+@vouchers_app.command("batch")
+def voucher_batch(name: Annotated[str, typer.Argument(help="The batch name.")]) -> None:
+    """A batch: how many cards are in each status, and its operations (who, when, which range)."""
+    from roamcard.voucher import repository as voucher_repository
+
+    with get_database().reading() as session:
+        found = voucher_repository.get_batch_by_name(session, name)
+        if found is None:
+            errors.print(f"[red]no batch {name}[/red]")
+            raise typer.Exit(2)
+        counts = voucher_repository.status_counts(session, found)
+        operations = voucher_repository.operations(session, found.id)
+    console.print(
+        f"batch {found.name} ({found.status}): {found.count} × {found.face_value_amount} "
+        f"{found.face_value_currency} {found.product_id}, serials {found.serial_first}-{found.serial_last}"
+    )
+    console.print(", ".join(f"{status} {number}" for status, number in sorted(counts.items())))
+    table = Table(title="operations")
+    for column in ("when (UTC)", "action", "serials", "changed", "who", "note"):
+        table.add_column(column)
+    for op in operations:
+        serial_range = f"{op.serial_first}-{op.serial_last}"
+        table.add_row(
+            op.at.isoformat(), op.action, serial_range, str(op.changed_count), op.actor, op.note or ""
+        )
+    console.print(table)
+
+
+@dealers_app.command("create")
+def create_dealer(
+    name: Annotated[str, typer.Option(help="The shop's or distributor's name.")],
+    currency: Annotated[str, typer.Option(help="USD or CNY: the float's currency.")],
+    commission_bps: Annotated[int, typer.Option(help="Commission in basis points (500 = 5%).")],
+    timezone: Annotated[
+        str | None, typer.Option(help="For daily statements; default: the operator's.")
+    ] = None,
+) -> None:
+    """Create a dealer; prints {"dealer_id", "api_key_id", "api_secret"} as JSON. The secret is shown
+    only now: give it to the dealer's till and do not keep it."""
+    from roamcard.dealer.service import manage
+
+    try:
+        with get_database().transaction() as session:
+            made = manage.create_dealer(
+                session,
+                name=name,
+                currency=currency.upper(),
+                commission_bps=commission_bps,
+                timezone=timezone,
+            )
+            dealer_id, key_id = made.dealer.public_id, made.dealer.api_key_id
+    except manage.DealerProblem as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    sys.stdout.write(
+        json.dumps({"dealer_id": dealer_id, "api_key_id": key_id, "api_secret": made.api_secret}) + "\n"
+    )
+
+
+@dealers_app.command("credit")
+def credit_dealer(
+    dealer_id: Annotated[str, typer.Argument(help="The dealer (dlr_…).")],
+    amount: Annotated[int, typer.Option(help="Received from the dealer, in minor units (1000 = 10.00).")],
+    reference: Annotated[
+        str | None, typer.Option(help="The payment's reference; crediting it twice is a no-op.")
+    ] = None,
+) -> None:
+    """Put money the dealer paid onto its prepaid float."""
+    from roamcard.dealer.service import manage
+
+    try:
+        with get_database().transaction() as session:
+            balance = manage.credit_float(
+                session, manage.get_dealer(session, dealer_id), amount, reference=reference
+            )
+    except manage.DealerProblem as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]{dealer_id}: float balance {balance.amount} {balance.currency}[/green]")
+
+
+def _set_dealer_status(dealer_id: str, status_name: str, by: str | None) -> None:
+    from roamcard.dealer.service import manage
+    from roamcard.dealer.states import DealerStatus
+
+    try:
+        with get_database().transaction() as session:
+            dealer = manage.get_dealer(session, dealer_id)
+            changed = manage.set_status(
+                session, dealer, DealerStatus(status_name), actor=f"cli:{by or _operator()}"
+            )
+    except manage.DealerProblem as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"{dealer_id}: {status_name}" + ("" if changed else " (already)"))
+
+
+@dealers_app.command("suspend")
+def suspend_dealer(
+    dealer_id: Annotated[str, typer.Argument(help="The dealer (dlr_…).")], by: By = None
+) -> None:
+    """Refuse the dealer's POS requests from now on (its float stays as it is)."""
+    _set_dealer_status(dealer_id, "suspended", by)
+
+
+@dealers_app.command("resume")
+def resume_dealer(
+    dealer_id: Annotated[str, typer.Argument(help="The dealer (dlr_…).")], by: By = None
+) -> None:
+    """Accept the dealer's POS requests again."""
+    _set_dealer_status(dealer_id, "active", by)
+
+
+@dealers_app.command("show")
+def show_dealer(dealer_id: Annotated[str, typer.Argument(help="The dealer (dlr_…).")]) -> None:
+    """A dealer's status, commission, time zone and float balance (never its API secret)."""
+    from roamcard.dealer.service import manage
+
+    try:
+        with get_database().reading() as session:
+            dealer = manage.get_dealer(session, dealer_id)
+            balance = manage.float_account(session, dealer).balance
+    except manage.DealerProblem as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"{dealer.public_id} {dealer.name}: {dealer.status}, commission {dealer.commission_bps} bps, "
+        f"time zone {dealer.timezone}, API key {dealer.api_key_id}, float {balance} {dealer.currency}"
+    )
+
+
 @app.command("reconcile")
 def reconcile_bill(
     provider: Annotated[str, typer.Option(help="alipay, wechat_pay or stripe.")],

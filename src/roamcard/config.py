@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     sms_provider: Literal["console"] = "console"
     default_timezone: str = "Asia/Shanghai"
 
+    # Recharge cards: PINs are stored only as HMAC-SHA256 under this pepper (never change it once vouchers
+    # exist: every PIN would stop matching). Brute force: wrong PINs per card and per client per hour,
+    # and wrong PINs per card per day that flag the card for review.
+    voucher_pepper: SecretStr = SecretStr("dev-only-voucher-pepper")
+    voucher_pin_max_failures_per_hour: int = 5
+    voucher_pin_review_failures_per_day: int = 20
+    # Dealer POS requests: signed timestamps older or newer than this are refused; nonces are kept as long.
+    pos_signature_window_seconds: int = 300
+
     # Phone channel (IVR hotline and agent console). The IVR answers only requests signed with this token
     # (Twilio's X-Twilio-Signature); in production it refuses to run on the development value.
     twilio_auth_token: SecretStr = SecretStr("dev-only-twilio-token")
@@ -103,7 +112,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            for name in ("secret_key", "sandbox_webhook_secret"):
+            for name in ("secret_key", "sandbox_webhook_secret", "voucher_pepper"):
                 value: SecretStr = getattr(self, name)
                 if value.get_secret_value() in DEVELOPMENT_SECRETS or len(value.get_secret_value()) < 32:
                     raise ValueError(

@@ -4,9 +4,11 @@ on many workers at once (every change is a conditional transition)."""
 from __future__ import annotations
 
 from roamcard.db import Database
+from roamcard.dealer.service import auth as pos_auth
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
 from roamcard.topup.service import expire
+from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
 
 def expire_unpaid_orders(database: Database) -> int:
@@ -24,7 +26,23 @@ def requeue_stuck_fulfilment(database: Database) -> int:
         return expire.requeue_stuck_fulfilment(session)
 
 
-SWEEPERS = (expire_unpaid_orders, expire_lapsed_packs, requeue_stuck_fulfilment)
+def expire_lapsed_vouchers(database: Database) -> int:
+    with database.transaction() as session:
+        return voucher_lifecycle.expire_lapsed(session)
+
+
+def purge_pos_nonces(database: Database) -> int:
+    with database.transaction() as session:
+        return pos_auth.purge_old_nonces(session)
+
+
+SWEEPERS = (
+    expire_unpaid_orders,
+    expire_lapsed_packs,
+    requeue_stuck_fulfilment,
+    expire_lapsed_vouchers,
+    purge_pos_nonces,
+)
 
 
 def build_worker(database: Database, worker_id: str | None = None) -> Worker:

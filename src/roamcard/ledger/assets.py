@@ -24,6 +24,8 @@ class AccountKind(StrEnum):
     WALLET = "wallet"
     ALLOWANCE = "allowance"
     OPERATOR = "operator"
+    # A dealer's prepaid float: cached balance, never below zero (dealer/service.py).
+    DEALER_FLOAT = "dealer_float"
 
 
 def operator_code(purpose: str, asset: str) -> str:

@@ -1,11 +1,106 @@
-"""Redeem a recharge card's PIN on a card: the one service every channel calls (API, portal, IVR)."""
+"""Redeem a recharge card's PIN on a card: the one service every channel calls (API, portal, IVR).
+
+A redemption is a top-up order paid by the voucher: voucher active -> redeemed (a conditional transition,
+so of two parallel redemptions of one PIN exactly one wins), its face value moves from the voucher
+liability to sales, and the order is fulfilled by the same fulfilment as a paid order (wallet or pack
+credited, SMS queued), all in the caller's transaction.
+
+Brute force: every PIN entry is recorded (`voucher_attempts`). Once a card, or a client (IP address, or
+the caller's phone on the hotline), has entered `voucher_pin_max_failures_per_hour` wrong PINs within an
+hour, the next entry is refused with 429 and Retry-After until the oldest of them is an hour old. A card
+with `voucher_pin_review_failures_per_day` wrong PINs within 24 hours is flagged for review. The counts
+come from the recorded attempts (one source of truth on every process, read through the injectable
+clock); on PostgreSQL a transaction-scoped advisory lock per card makes the per-card count exact under
+parallel requests (SQLite runs one write transaction at a time anyway).
+"""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from roamcard.models import Card, TopupOrder
+from roamcard.card.states import CardStatus
+from roamcard.config import get_settings
+from roamcard.errors import AppError, Conflict, TooManyRequests, ValidationFailed
+from roamcard.kit import clock
+from roamcard.kit.money import Money
+from roamcard.ledger import service as ledger
+from roamcard.ledger.assets import CURRENCY_ASSETS
+from roamcard.models import Card, CardReviewFlag, TopupOrder, Voucher, VoucherBatch
+from roamcard.topup.service.create import CardNotActive
+from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
 from roamcard.topup.states import Channel
+from roamcard.voucher import codes, repository
+from roamcard.voucher.service import books
+from roamcard.voucher.service.lifecycle import expire_one
+from roamcard.voucher.states import AttemptOutcome, VoucherStatus, voucher_machine
+
+log = structlog.get_logger("roamcard.voucher")
+
+PAYMENT_METHOD = "voucher"
+REVIEW_REASON = "voucher_pin_failures"
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+class VoucherPinWrong(AppError):
+    """The one answer for a PIN that matches no recharge card (nothing about other PINs leaks)."""
+
+    status_code = 400
+    code = "voucher_pin_wrong"
+    message = "This recharge PIN is not valid. Check it and try again."
+    keeps_changes = True
+
+
+class VoucherPinLocked(TooManyRequests):
+    code = "voucher_pin_locked"
+    message = "Too many wrong recharge PINs. Try again in {minutes} minutes."
+    keeps_changes = True
+
+
+class VoucherRedeemed(Conflict):
+    code = "voucher_redeemed"
+    message = "This recharge card has already been used."
+    keeps_changes = True
+
+    def __init__(self, order_id: str | None = None) -> None:
+        super().__init__()
+        self.order_id = order_id
+
+    def problem(self, instance: str | None = None, language: str | None = None) -> dict[str, Any]:
+        body = super().problem(instance, language)
+        if self.order_id:  # only when it was used on this same card: a retry learns its order
+            body["order_id"] = self.order_id
+        return body
+
+
+class VoucherBlocked(Conflict):
+    code = "voucher_blocked"
+    message = "This recharge card has been blocked. Call customer service."
+    keeps_changes = True
+
+
+class VoucherExpired(Conflict):
+    code = "voucher_expired"
+    message = "This recharge card has expired."
+    keeps_changes = True
+
+
+class VoucherNotActivated(Conflict):
+    code = "voucher_not_activated"
+    message = "This recharge card has not been activated yet. Ask the shop that sold it."
+    keeps_changes = True
+
+
+class VoucherWrongCurrency(Conflict):
+    code = "voucher_wrong_currency"
+    message = "This recharge card is for a balance in {currency}; this card's balance is in {card_currency}."
+    keeps_changes = True
 
 
 def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_key: str) -> TopupOrder:
@@ -14,6 +109,161 @@ def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_k
     `channel` is where the holder is (API/app: `Channel.VOUCHER`, IVR: `Channel.IVR`); `client_key`
     identifies the caller for the brute-force limit (client IP, or the caller's phone / CallSid).
     Raises `AppError` subclasses; each has `keeps_changes = True` (the attempt is recorded), so the edge
-    must commit, not roll back, on them.
+    must commit, not roll back, on them. A PIN that is not 16 digits is a `ValidationFailed` (422) and is
+    not counted: it cannot match anything.
     """
-    raise NotImplementedError("voucher redemption is being built (issue 5)")
+    if card.status != CardStatus.ACTIVE.value:
+        raise CardNotActive()
+    digits = codes.normalise_pin(pin)
+    if digits is None:
+        raise ValidationFailed("pin", "A recharge PIN has 16 digits.")
+    client_key = (client_key or "unknown")[:100]
+    _one_redemption_per_card_at_a_time(session, card.id)
+    now = clock.now()
+
+    def record(outcome: AttemptOutcome, voucher_id: str | None = None) -> None:
+        repository.record_attempt(
+            session,
+            card_id=card.id,
+            client_key=client_key,
+            channel=channel.value,
+            outcome=outcome,
+            voucher_id=voucher_id,
+            at=now,
+        )
+
+    retry_after = _locked_for(session, card.id, client_key, now)
+    if retry_after is not None:
+        record(AttemptOutcome.THROTTLED)
+        raise VoucherPinLocked(retry_after)
+
+    voucher = repository.get_by_pin_hash(session, codes.hash_pin(digits))
+    if voucher is None:
+        record(AttemptOutcome.WRONG_PIN)
+        _flag_for_review_if_due(session, card.id, now)
+        log.info("voucher.wrong_pin", card_id=card.id, channel=channel.value)
+        raise VoucherPinWrong()
+    batch = session.get(VoucherBatch, voucher.batch_id)
+    assert batch is not None
+    _refuse_unusable(session, card, voucher, batch, now, record)
+    order_id = new_order_id()
+    if not voucher_machine.transition(
+        session,
+        voucher.id,
+        VoucherStatus.ACTIVE,
+        VoucherStatus.REDEEMED,
+        reason=f"redeemed on card {card.id} via {channel.value}",
+        redeemed_card_id=card.id,
+        order_id=order_id,
+    ):
+        # Another redemption of this PIN won the race (it committed first): say what it is now.
+        fresh = repository.get(session, voucher.id)
+        assert fresh is not None
+        _refuse_unusable(session, card, fresh, batch, now, record)
+        raise AssertionError("a voucher that lost a redemption race is still active")
+    face = Money(batch.face_value_amount, batch.face_value_currency)
+    order = create_paid_order(
+        session,
+        card,
+        PrepaidItem(
+            product_id=batch.product_id,
+            product_kind=batch.product_kind,
+            name_en=batch.product_name_en,
+            name_zh=batch.product_name_zh,
+            grants=list(batch.grants),
+            validity_days=batch.validity_days,
+            price=face,
+        ),
+        channel=channel,
+        payment_method=PAYMENT_METHOD,
+        paid_by=f"voucher {voucher.id}",
+        order_id=order_id,
+    )
+    ledger.transfer(
+        session,
+        key=f"voucher:{voucher.id}:redeem",
+        debit=books.liability(session, face.currency),
+        credit=books.account(session, books.SALES, face.currency),
+        amount=face.amount,
+        reason="voucher_redeem",
+        reference=order.id,
+    )
+    record(AttemptOutcome.REDEEMED, voucher.id)
+    log.info("voucher.redeemed", card_id=card.id, voucher=voucher.id, order_id=order.id)
+    return fulfil_now(session, order)
+
+
+def _one_redemption_per_card_at_a_time(session: Session, card_id: int) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"voucher-redeem:card:{card_id}"},
+        )
+
+
+def _retry_after(times: list[datetime], limit: int, window: timedelta, now: datetime) -> int | None:
+    """Seconds until one more failure fits in the window, or None if it fits now."""
+    if len(times) < limit:
+        return None
+    frees_at = times[len(times) - limit] + window
+    return max(1, math.ceil((frees_at - now).total_seconds()))
+
+
+def _locked_for(session: Session, card_id: int, client_key: str, now: datetime) -> int | None:
+    limit = get_settings().voucher_pin_max_failures_per_hour
+    waits = [
+        _retry_after(
+            repository.wrong_pin_times(session, since=now - HOUR, card_id=card_id), limit, HOUR, now
+        ),
+        _retry_after(
+            repository.wrong_pin_times(session, since=now - HOUR, client_key=client_key), limit, HOUR, now
+        ),
+    ]
+    blocking = [wait for wait in waits if wait is not None]
+    return max(blocking) if blocking else None
+
+
+def _flag_for_review_if_due(session: Session, card_id: int, now: datetime) -> None:
+    threshold = get_settings().voucher_pin_review_failures_per_day
+    failures = len(repository.wrong_pin_times(session, since=now - DAY, card_id=card_id))
+    if failures < threshold or repository.has_open_flag(session, card_id, REVIEW_REASON):
+        return
+    session.add(
+        CardReviewFlag(
+            card_id=card_id,
+            reason=REVIEW_REASON,
+            detail=f"{failures} wrong recharge PINs within 24 hours",
+            created_at=now,
+        )
+    )
+    session.flush()
+    log.warning("voucher.card_flagged", card_id=card_id, wrong_pins=failures)
+
+
+def _refuse_unusable(
+    session: Session,
+    card: Card,
+    voucher: Voucher,
+    batch: VoucherBatch,
+    now: datetime,
+    record: Any,
+) -> None:
+    """Raise, with the attempt recorded, unless the voucher can be redeemed on this card right now."""
+    status = VoucherStatus(voucher.status)
+    if status is VoucherStatus.REDEEMED:
+        record(AttemptOutcome.ALREADY_REDEEMED, voucher.id)
+        raise VoucherRedeemed(voucher.order_id if voucher.redeemed_card_id == card.id else None)
+    if status is VoucherStatus.BLOCKED:
+        record(AttemptOutcome.BLOCKED, voucher.id)
+        raise VoucherBlocked()
+    if status is VoucherStatus.EXPIRED or batch.expires_at <= now:
+        expire_one(session, voucher, batch, reason="expired (noticed at redemption)")
+        record(AttemptOutcome.EXPIRED, voucher.id)
+        raise VoucherExpired()
+    if status is VoucherStatus.GENERATED:
+        record(AttemptOutcome.NOT_ACTIVATED, voucher.id)
+        raise VoucherNotActivated()
+    for grant in batch.grants:
+        if grant["asset"] in CURRENCY_ASSETS and grant["asset"] != card.currency:
+            record(AttemptOutcome.WRONG_CURRENCY, voucher.id)
+            raise VoucherWrongCurrency(currency=grant["asset"], card_currency=card.currency)

@@ -1,0 +1,150 @@
+"""The dealer POS API: every request signed by the till (dealer/signing.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from roamcard.db import get_database
+from roamcard.dealer import signing
+from roamcard.dealer.schemas import (
+    PosStatementOut,
+    PosTopupCreate,
+    PosTopupOut,
+    PosVoucherSaleOut,
+    PosVoucherSell,
+)
+from roamcard.dealer.service import auth, sales
+from roamcard.dealer.service.statement import statement as dealer_statement
+from roamcard.deps import ReadSessionDep, SessionDep
+from roamcard.idempotency import service as idempotency
+from roamcard.models import Card, Dealer
+
+router = APIRouter(prefix="/api/v1/pos", tags=["dealer POS"])
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or bad signature, timestamp outside the window, replayed nonce"},
+    403: {"description": "Dealer suspended"},
+}
+SALE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERRORS,
+    404: {"description": "Unknown card or recharge card"},
+    409: {
+        "description": "Float too low, card suspended, recharge card not sellable, external_id reused "
+        "with another body"
+    },
+    422: {"description": "Invalid field"},
+}
+
+
+async def _signed_dealer(request: Request) -> Dealer:
+    """Verify the till's signature on the exact bytes received (path and query as sent)."""
+    body = await request.body()
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+    headers = {
+        name: request.headers.get(name)
+        for name in (
+            signing.KEY_HEADER,
+            signing.TIMESTAMP_HEADER,
+            signing.NONCE_HEADER,
+            signing.SIGNATURE_HEADER,
+        )
+    }
+
+    def check() -> Dealer:
+        with get_database().transaction() as session:  # the nonce is burnt whatever happens next
+            dealer = auth.authenticate(
+                session, method=request.method, path=target, headers=headers, body=body
+            )
+        return auth.require_active(dealer)
+
+    return await run_in_threadpool(check)
+
+
+CurrentDealer = Annotated[Dealer, Depends(_signed_dealer)]
+
+
+def _respond(stored: idempotency.StoredResponse) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+
+
+@router.post(
+    "/topups", status_code=status.HTTP_201_CREATED, response_model=PosTopupOut, responses=SALE_ERRORS
+)
+def create_topup(
+    body: PosTopupCreate, request: Request, dealer: CurrentDealer, session: SessionDep
+) -> Response:
+    """Top up a card from the dealer's float. `external_id` is the idempotency key: a retry with the same
+    body replays the first answer; the same `external_id` with another body is a 409."""
+
+    def make() -> tuple[int, dict[str, Any]]:
+        sale, order = sales.topup(session, dealer, **body.model_dump())
+        return status.HTTP_201_CREATED, PosTopupOut.of(sale, order, body.card_number).model_dump(mode="json")
+
+    return _respond(
+        idempotency.run_once(
+            session,
+            scope=f"dealer:{dealer.id}:pos",
+            key=body.external_id,
+            fingerprint=idempotency.request_fingerprint(
+                "POST", request.url.path, body.model_dump(mode="json")
+            ),
+            create=make,
+        )
+    )
+
+
+@router.post(
+    "/vouchers/sell",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PosVoucherSaleOut,
+    responses=SALE_ERRORS,
+)
+def sell_voucher(
+    body: PosVoucherSell, request: Request, dealer: CurrentDealer, session: SessionDep
+) -> Response:
+    """Activate one recharge card for a sale, paid from the float."""
+
+    def make() -> tuple[int, dict[str, Any]]:
+        sale, batch = sales.sell_voucher(session, dealer, external_id=body.external_id, serial=body.serial)
+        return status.HTTP_201_CREATED, PosVoucherSaleOut.of(sale, batch, "active").model_dump(mode="json")
+
+    return _respond(
+        idempotency.run_once(
+            session,
+            scope=f"dealer:{dealer.id}:pos",
+            key=body.external_id,
+            fingerprint=idempotency.request_fingerprint(
+                "POST", request.url.path, body.model_dump(mode="json")
+            ),
+            create=make,
+        )
+    )
+
+
+@router.get(
+    "/topups/{external_id}",
+    response_model=PosTopupOut,
+    responses={**AUTH_ERRORS, 404: {"description": "No top-up with this external_id"}},
+)
+def get_topup(external_id: str, dealer: CurrentDealer, session: ReadSessionDep) -> PosTopupOut:
+    sale, order = sales.get_topup(session, dealer, external_id)
+    card = session.get(Card, order.card_id)
+    assert card is not None
+    return PosTopupOut.of(sale, order, card.card_number)
+
+
+@router.get("/statement", response_model=PosStatementOut, responses={**AUTH_ERRORS, 422: {}})
+def get_statement(
+    dealer: CurrentDealer,
+    session: ReadSessionDep,
+    day: Annotated[date, Query(alias="date", description="The day, in the dealer's time zone.")],
+) -> PosStatementOut:
+    return PosStatementOut.of(dealer_statement(session, dealer, day))

@@ -1,0 +1,135 @@
+"""Staff actions on dealers: create one (with its float and POS key), credit its float, suspend it."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from roamcard.config import get_settings
+from roamcard.dealer import repository, signing
+from roamcard.dealer.states import DealerStatus
+from roamcard.kit import clock
+from roamcard.kit.ids import new_id
+from roamcard.kit.money import SUPPORTED_CURRENCIES, Money
+from roamcard.ledger import service as ledger
+from roamcard.ledger.assets import AccountKind
+from roamcard.models import Dealer, LedgerAccount, StateTransition
+
+MAX_COMMISSION_BPS = 5_000  # 50%: anything above is a typing mistake
+DEPOSITS = "dealer_deposits"  # where a dealer's payments for float come from (bank transfer, cash)
+COMMISSION = "dealer_commission"  # what dealers keep: an expense, so sales show the full face value
+
+
+class DealerProblem(ValueError):
+    """A staff request about a dealer that cannot be done (shown by the CLI as is)."""
+
+
+@dataclass(frozen=True)
+class CreatedDealer:
+    dealer: Dealer
+    api_secret: str  # shown once; never stored
+
+
+def float_account(session: Session, dealer: Dealer) -> LedgerAccount:
+    account = session.get(LedgerAccount, dealer.float_account_id, populate_existing=True)
+    assert account is not None
+    return account
+
+
+def get_dealer(session: Session, public_id: str) -> Dealer:
+    dealer = repository.get_by_public_id(session, public_id)
+    if dealer is None:
+        raise DealerProblem(f"there is no dealer {public_id!r}")
+    return dealer
+
+
+def create_dealer(
+    session: Session, *, name: str, currency: str, commission_bps: int, timezone: str | None = None
+) -> CreatedDealer:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise DealerProblem("a dealer name has 1 to 200 characters")
+    if currency not in SUPPORTED_CURRENCIES:
+        raise DealerProblem(f"--currency must be one of {', '.join(SUPPORTED_CURRENCIES)}")
+    if not 0 <= commission_bps <= MAX_COMMISSION_BPS:
+        raise DealerProblem(f"--commission-bps must be between 0 and {MAX_COMMISSION_BPS} (500 = 5%)")
+    timezone = timezone or get_settings().default_timezone
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DealerProblem(f"unknown time zone {timezone!r}") from None
+    public_id = new_id("dlr")
+    account = ledger.ensure_account(
+        session, f"dealer:{public_id}:float:{currency}", currency, AccountKind.DEALER_FLOAT, lower_bound=0
+    )
+    now = clock.now()
+    dealer = Dealer(
+        public_id=public_id,
+        name=name,
+        status=DealerStatus.ACTIVE.value,
+        currency=currency,
+        commission_bps=commission_bps,
+        timezone=timezone,
+        float_account_id=account.id,
+        api_key_id=new_id("dk"),
+        api_key_salt=secrets.token_hex(16),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(dealer)
+    session.flush()
+    return CreatedDealer(dealer, signing.derive_secret(dealer.api_key_id, dealer.api_key_salt))
+
+
+def credit_float(session: Session, dealer: Dealer, amount: int, *, reference: str | None = None) -> Money:
+    """Money received from the dealer goes onto its float. With a `reference` (the bank transfer's), a
+    second credit with the same reference is a no-op. Returns the float's new balance."""
+    if amount <= 0:
+        raise DealerProblem("--amount is a positive amount in minor units (1000 = 10.00)")
+    reference = reference or new_id("dcr")
+    ledger.transfer(
+        session,
+        key=f"dealer:{dealer.public_id}:credit:{reference}"[:160],
+        debit=ledger.operator_account(session, DEPOSITS, dealer.currency),
+        credit=float_account(session, dealer),
+        amount=amount,
+        reason="dealer_credit",
+        reference=reference[:64],
+    )
+    return Money(float_account(session, dealer).balance, dealer.currency)
+
+
+def set_status(session: Session, dealer: Dealer, status: DealerStatus, *, actor: str) -> bool:
+    """Suspend or resume; recorded with who and when. False when it already had that status."""
+    source = DealerStatus.SUSPENDED if status is DealerStatus.ACTIVE else DealerStatus.ACTIVE
+    now = clock.now()
+    changed = session.execute(
+        update(Dealer)
+        .where(Dealer.id == dealer.id, Dealer.status == source.value)
+        .values(status=status.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.add(
+        StateTransition(
+            entity_type="dealer",
+            entity_id=dealer.public_id,
+            from_status=source.value,
+            to_status=status.value,
+            reason=f"by {actor}"[:200],
+            at=now,
+        )
+    )
+    session.flush()
+    session.refresh(dealer)
+    return True
+
+
+def commission_of(face: Money, commission_bps: int) -> Money:
+    """The dealer's share of a sale, rounded down to the minor unit (never more than agreed)."""
+    return Money(face.amount * commission_bps // 10_000, face.currency)

@@ -1,0 +1,274 @@
+"""What a dealer's till does: top up a card directly, or sell (activate) a recharge card.
+
+Both are paid from the dealer's prepaid float at face value less the dealer's commission: the net leaves
+the float (a guarded debit, so the float never goes below zero even under parallel sales) and the
+commission is booked as an expense, so the other side always receives the full face value:
+
+* top-up: float -> `sales` (net) and `dealer_commission` -> `sales` (commission); then the order is
+  fulfilled like any paid order (card credited, SMS queued);
+* recharge card: float -> `voucher_liability` (net) and `dealer_commission` -> `voucher_liability`.
+
+The dealer's `external_id` is unique per dealer (`dealer_sales`), and the endpoints run through the
+idempotency helper with it, so a retried sale replays the first answer instead of selling twice.
+Errors here never keep changes: a refused sale leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from roamcard.card import repository as card_repository
+from roamcard.card.states import CardStatus
+from roamcard.db import insert_ignoring_conflict
+from roamcard.dealer import repository
+from roamcard.dealer.service.manage import COMMISSION, commission_of, float_account
+from roamcard.dealer.states import SaleKind
+from roamcard.errors import AppError, Conflict, NotFound
+from roamcard.kit import clock
+from roamcard.kit.money import Money
+from roamcard.ledger import service as ledger
+from roamcard.models import Dealer, DealerSale, LedgerAccount, TopupOrder, Voucher, VoucherBatch
+from roamcard.topup.service.create import CardNotActive
+from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
+from roamcard.topup.service.quote import quote
+from roamcard.topup.states import Channel
+from roamcard.voucher import repository as voucher_repository
+from roamcard.voucher.service import books
+from roamcard.voucher.states import BatchStatus, VoucherStatus, voucher_machine
+
+PAYMENT_METHOD = "dealer"
+
+
+class PosCardNotFound(NotFound):
+    code = "card_not_found"
+    message = "There is no card with this number."
+
+
+class PosTopupNotFound(NotFound):
+    code = "pos_topup_not_found"
+    message = "There is no top-up with this external id."
+
+
+class DealerFloatInsufficient(Conflict):
+    code = "dealer_float_insufficient"
+    message = "Your prepaid balance is not enough for this sale. Top up your float first."
+
+
+class PosExternalIdUsed(Conflict):
+    code = "pos_external_id_used"
+    message = "This external id was already used for another sale."
+
+
+class PosVoucherNotFound(NotFound):
+    code = "voucher_not_found"
+    message = "There is no recharge card with this serial number."
+
+
+class PosVoucherNotSellable(Conflict):
+    code = "voucher_not_sellable"
+    message = "This recharge card cannot be sold."
+
+
+class PosVoucherAlreadySold(PosVoucherNotSellable):
+    code = "voucher_already_active"
+    message = "This recharge card is already activated."
+
+
+class PosVoucherUsed(PosVoucherNotSellable):
+    code = "voucher_redeemed"
+    message = "This recharge card has already been used."
+
+
+class PosVoucherBlocked(PosVoucherNotSellable):
+    code = "voucher_blocked"
+    message = "This recharge card is blocked. Do not sell it."
+
+
+class PosVoucherExpired(PosVoucherNotSellable):
+    code = "voucher_expired"
+    message = "This recharge card has expired. Do not sell it."
+
+
+class PosVoucherWrongCurrency(PosVoucherNotSellable):
+    code = "voucher_wrong_currency"
+    message = "This recharge card is priced in {currency}; your prepaid balance is in {dealer_currency}."
+
+
+def _pay_from_float(
+    session: Session, dealer: Dealer, *, key: str, face: Money, credit: LedgerAccount, reference: str
+) -> tuple[Money, Money]:
+    """Debit the float (net) and the commission expense (commission); returns (commission, net)."""
+    commission = commission_of(face, dealer.commission_bps)
+    net = face - commission
+    account = float_account(session, dealer)
+    if account.balance < net.amount:
+        raise DealerFloatInsufficient()
+    try:
+        ledger.transfer(
+            session,
+            key=f"{key}:net",
+            debit=account,
+            credit=credit,
+            amount=net.amount,
+            reason="dealer_sale",
+            reference=reference,
+        )
+    except ledger.InsufficientBalance:  # a parallel sale spent it since we looked
+        raise DealerFloatInsufficient() from None
+    if commission.amount:
+        ledger.transfer(
+            session,
+            key=f"{key}:commission",
+            debit=ledger.operator_account(session, COMMISSION, dealer.currency),
+            credit=credit,
+            amount=commission.amount,
+            reason="dealer_commission",
+            reference=reference,
+        )
+    return commission, net
+
+
+def _record_sale(session: Session, dealer: Dealer, **values: object) -> DealerSale:
+    inserted = insert_ignoring_conflict(
+        session, DealerSale, {"dealer_id": dealer.id, "created_at": clock.now(), **values}
+    )
+    if not inserted:
+        raise PosExternalIdUsed()
+    sale = repository.get_sale(session, dealer.id, str(values["external_id"]))
+    assert sale is not None
+    return sale
+
+
+def topup(
+    session: Session,
+    dealer: Dealer,
+    *,
+    external_id: str,
+    card_number: str,
+    product_id: str,
+    amount: int | None = None,
+) -> tuple[DealerSale, TopupOrder]:
+    """Top up a card at the till, priced in the dealer's currency by the catalogue."""
+    if repository.get_sale(session, dealer.id, external_id) is not None:
+        raise PosExternalIdUsed()
+    card = card_repository.get_by_card_number(session, card_number)
+    if card is None:
+        raise PosCardNotFound()
+    if card.status != CardStatus.ACTIVE.value:
+        raise CardNotActive()
+    priced = quote(session, card, product_id=product_id, currency=dealer.currency, amount=amount)
+    order_id = new_order_id()
+    commission, net = _pay_from_float(
+        session,
+        dealer,
+        key=f"{order_id}:pos",
+        face=priced.price,
+        credit=ledger.operator_account(session, books.SALES, dealer.currency),
+        reference=order_id,
+    )
+    order = create_paid_order(
+        session,
+        card,
+        PrepaidItem(
+            product_id=priced.product.id,
+            product_kind=priced.product.kind,
+            name_en=priced.product.name_en,
+            name_zh=priced.product.name_zh,
+            grants=priced.grants,
+            validity_days=priced.product.validity_days,
+            price=priced.price,
+        ),
+        channel=Channel.POS,
+        payment_method=PAYMENT_METHOD,
+        paid_by=f"dealer {dealer.public_id} sale {external_id}",
+        order_id=order_id,
+    )
+    sale = _record_sale(
+        session,
+        dealer,
+        external_id=external_id,
+        kind=SaleKind.TOPUP.value,
+        order_id=order.id,
+        voucher_id=None,
+        card_id=card.id,
+        face_amount=priced.price.amount,
+        commission_amount=commission.amount,
+        net_amount=net.amount,
+        currency=dealer.currency,
+    )
+    return sale, fulfil_now(session, order)
+
+
+def sell_voucher(
+    session: Session, dealer: Dealer, *, external_id: str, serial: str
+) -> tuple[DealerSale, VoucherBatch]:
+    """Activate one recharge card for a sale at the till, paid from the float."""
+    if repository.get_sale(session, dealer.id, external_id) is not None:
+        raise PosExternalIdUsed()
+    voucher = voucher_repository.get(session, serial)
+    batch = session.get(VoucherBatch, voucher.batch_id) if voucher is not None else None
+    if voucher is None or batch is None or batch.dealer_id not in (None, dealer.id):
+        raise PosVoucherNotFound()
+    _refuse_unsellable(voucher, batch, dealer)
+    if not voucher_machine.transition(
+        session,
+        voucher.id,
+        VoucherStatus.GENERATED,
+        VoucherStatus.ACTIVE,
+        reason=f"sold by dealer {dealer.public_id} sale {external_id}"[:200],
+        sold_by_dealer_id=dealer.id,
+    ):
+        fresh = voucher_repository.get(session, serial)
+        assert fresh is not None
+        _refuse_unsellable(fresh, batch, dealer)
+        raise PosVoucherNotSellable()
+    face = Money(batch.face_value_amount, batch.face_value_currency)
+    commission, net = _pay_from_float(
+        session,
+        dealer,
+        key=f"voucher:{voucher.id}:sale",
+        face=face,
+        credit=books.liability(session, face.currency),
+        reference=f"voucher-batch:{batch.id}",
+    )
+    sale = _record_sale(
+        session,
+        dealer,
+        external_id=external_id,
+        kind=SaleKind.VOUCHER.value,
+        order_id=None,
+        voucher_id=voucher.id,
+        card_id=None,
+        face_amount=face.amount,
+        commission_amount=commission.amount,
+        net_amount=net.amount,
+        currency=dealer.currency,
+    )
+    return sale, batch
+
+
+def _refuse_unsellable(voucher: Voucher, batch: VoucherBatch, dealer: Dealer) -> None:
+    if batch.status != BatchStatus.READY.value:
+        raise PosVoucherNotSellable()
+    if batch.face_value_currency != dealer.currency:
+        raise PosVoucherWrongCurrency(currency=batch.face_value_currency, dealer_currency=dealer.currency)
+    status = VoucherStatus(voucher.status)
+    refusal: dict[VoucherStatus, type[AppError]] = {
+        VoucherStatus.ACTIVE: PosVoucherAlreadySold,
+        VoucherStatus.REDEEMED: PosVoucherUsed,
+        VoucherStatus.BLOCKED: PosVoucherBlocked,
+        VoucherStatus.EXPIRED: PosVoucherExpired,
+    }
+    if status in refusal:
+        raise refusal[status]()
+    if batch.expires_at <= clock.now():
+        raise PosVoucherExpired()
+
+
+def get_topup(session: Session, dealer: Dealer, external_id: str) -> tuple[DealerSale, TopupOrder]:
+    sale = repository.get_sale(session, dealer.id, external_id)
+    if sale is None or sale.kind != SaleKind.TOPUP.value or sale.order_id is None:
+        raise PosTopupNotFound()
+    order = session.get(TopupOrder, sale.order_id)
+    assert order is not None
+    return sale, order
