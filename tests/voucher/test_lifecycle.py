@@ -132,7 +132,7 @@ class TestExpiry:
         with database.transaction() as session:
             assert lifecycle.expire_lapsed(session, limit=4) == 2
         with database.transaction() as session:
-            assert lifecycle.expire_lapsed(session, limit=4) == 0  # marks the batch swept
+            assert lifecycle.expire_lapsed(session, limit=4) == 0  # marks the batch swept, nothing else to do
         assert statuses(database, made) == ["expired"] * 6
         assert statuses(database, kept) == ["active"] * 2
         assert batch_row(database, made).expiry_swept_at is not None
@@ -141,6 +141,20 @@ class TestExpiry:
         with database.reading() as session:
             reasons = {t.reason for t in session.scalars(select(StateTransition)) if t.to_status == "expired"}
         assert all(r is not None and r.endswith("expire by system:expiry") for r in reasons)
+        assert_books_balance(database)
+
+    def test_a_lapsed_batch_with_nothing_live_does_not_hold_up_the_next(
+        self, database: Database, frozen_clock: FrozenClock
+    ) -> None:
+        done = make_batch(database, count=2, expires_in_days=5)
+        change(database, done, RangeAction.BLOCK)
+        later = make_batch(database, count=3, expires_in_days=6)
+        frozen_clock.advance(days=8)
+        with database.transaction() as session:
+            assert lifecycle.expire_lapsed(session) == 3
+        assert statuses(database, later) == ["expired"] * 3
+        assert batch_row(database, done).expiry_swept_at is not None
+        assert liability(database) == 0
         assert_books_balance(database)
 
 

@@ -148,17 +148,19 @@ def expire_one(session: Session, voucher: Voucher, batch: VoucherBatch, *, reaso
 
 def expire_lapsed(session: Session, *, limit: int = EXPIRY_CHUNK) -> int:
     """Sweeper: expire up to `limit` serials of the next batch past its expiry. Returns how many
-    vouchers changed; safe on many workers at once (every change is conditional)."""
+    vouchers changed (0: nothing left to expire); safe on many workers at once (every change is
+    conditional)."""
     now = clock.now()
-    batch = repository.next_lapsed_batch(session, now)
-    if batch is None:
-        return 0
-    first = repository.first_live_serial(session, batch)
-    if first is None:
-        batch.expiry_swept_at = now
-        session.flush()
-        return 0
-    sequence = int(first[-codes.SEQUENCE_DIGITS :])
-    last = min(batch.serial_last, codes.serial(batch.id, sequence + limit - 1))
-    operation = change_range(session, batch, RangeAction.EXPIRE, first, last, actor="system:expiry", now=now)
-    return operation.changed_count
+    while (batch := repository.next_lapsed_batch(session, now)) is not None:
+        first = repository.first_live_serial(session, batch)
+        if first is None:  # nothing live left in it: never look at it again
+            batch.expiry_swept_at = now
+            session.flush()
+            continue
+        sequence = int(first[-codes.SEQUENCE_DIGITS :])
+        last = min(batch.serial_last, codes.serial(batch.id, sequence + limit - 1))
+        operation = change_range(
+            session, batch, RangeAction.EXPIRE, first, last, actor="system:expiry", now=now
+        )
+        return operation.changed_count
+    return 0
