@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from roamcard.auth import service as auth_service
 from roamcard.card import settings as card_settings
 from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
-from roamcard.errors import NotFound
+from roamcard.errors import AppError, NotFound
 from roamcard.portal import forms, pages, recharge, security
 from roamcard.portal.history import export_csv, parse_query
 from roamcard.portal.routing import (
@@ -25,6 +25,8 @@ from roamcard.portal.routing import (
     error_page,
 )
 from roamcard.portal.views import STATIC
+from roamcard.topup.states import Channel
+from roamcard.voucher import service as voucher_service
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 static_router = APIRouter(include_in_schema=False)
@@ -107,6 +109,27 @@ def confirm(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Re
         query = "?again=1" if started.replayed else ""
         return see_other(f"/topups/{started.order_id}{query}")
     return see_other(started.checkout_url)
+
+
+@router.get("/recharge/card", response_class=HTMLResponse)
+def recharge_card_page(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.recharge_card_page(session, view, signed.card, values={}, errors={})
+
+
+@router.post("/recharge/card")
+@error_page(pages.recharge_card_page)
+def redeem_card(signed: SignedInForUpdate, form: FormDep, session: SessionDep, ip: ClientIP) -> Response:
+    """A recharge card's PIN: the order is paid by the card and fulfilled at once. Every error (each one a
+    recorded attempt, committed) is shown next to the PIN field; the PIN itself is never shown again."""
+    pin = forms.parse(forms.VoucherForm, form).pin
+    try:
+        order = voucher_service.redeem(session, signed.card, pin, channel=Channel.WEB, client_key=ip)
+    except AppError as error:
+        placed = forms.on_field(error, "pin")
+        if placed is error:
+            raise
+        raise placed from error
+    return see_other(f"/topups/{order.id}")
 
 
 @router.get("/topups/{order_id}", response_class=HTMLResponse)

@@ -31,10 +31,33 @@ class FormInvalid(AppError):
         self.errors = errors
 
 
+class OnField(AppError):
+    """A service's error shown next to one field: same status, headers, code and `keeps_changes` (so a
+    recorded outcome such as a wrong-PIN attempt is still committed), with its message on `field`."""
+
+    def __init__(self, error: AppError, field: str) -> None:
+        super().__init__(headers=error.headers)
+        self.status_code = error.status_code
+        self.code = error.code
+        self.keeps_changes = error.keeps_changes
+        self.error = error
+        self.field = field
+
+    def detail(self, language: str | None = None) -> str:
+        return self.error.detail(language)
+
+
+def on_field(error: AppError, field: str) -> AppError:
+    """`error` as it is if it already names its fields, else its message placed next to `field`."""
+    return error if field_errors(error) else OnField(error, field)
+
+
 def field_errors(error: AppError) -> dict[str, str]:
     """The per-field messages an error carries, if any."""
     if isinstance(error, FormInvalid):
         return error.errors
+    if isinstance(error, OnField):
+        return {error.field: error.detail()}
     if isinstance(error, ValidationFailed):
         return {error.field: gettext(error.field_message, None, **error.field_params)}
     return {}
@@ -55,7 +78,7 @@ def parse(model: type[Model], data: dict[str, str]) -> Model:
 
 
 # Our own error types, whose message is a msgid.
-PORTAL_ERROR_TYPES = {"choice_missing", "field_required", "field_mismatch", "timezone_unknown"}
+PORTAL_ERROR_TYPES = {"choice_missing", "field_required", "field_mismatch", "timezone_unknown", "pin_missing"}
 
 
 def _required(value: str) -> str:
@@ -145,6 +168,19 @@ class CodeForm(Form):
     @classmethod
     def _not_empty(cls, value: str) -> str:
         return _required(value)
+
+
+class VoucherForm(Form):
+    """A recharge card's PIN as typed: the voucher service reads the 16 digits (spaces and dashes allowed)."""
+
+    pin: Annotated[str, Field(max_length=40)]
+
+    @field_validator("pin", mode="before")
+    @classmethod
+    def _entered(cls, value: Any) -> Any:
+        if not isinstance(value, str) or not value.strip():
+            raise PydanticCustomError("pin_missing", "Enter the 16-digit recharge PIN.")
+        return value
 
 
 class LanguageForm(Form):

@@ -29,6 +29,7 @@ from roamcard.topup import receipt as receipts
 from roamcard.topup.labels import status_label
 from roamcard.topup.service import read
 from roamcard.topup.states import TopupStatus
+from roamcard.voucher.codes import PIN_DIGITS
 
 # Past this, a recharge still in flight is "taking longer than usual" (it normally takes seconds).
 SLOW_AFTER = timedelta(seconds=60)
@@ -131,6 +132,14 @@ def recharge_page(
         values=chosen,
         errors=errors,
     )
+
+
+def recharge_card_page(
+    session: Session, view: View, card: Card | None, *, values: dict[str, str], errors: dict[str, str]
+) -> HTMLResponse:
+    """The recharge card tab: one PIN field. The PIN is never sent back into the page."""
+    assert card is not None
+    return render(view, "recharge_card.html", card=card, errors=errors, digits=PIN_DIGITS)
 
 
 def review_page(view: View, card: Card, review: recharge.Review) -> HTMLResponse:

@@ -40,7 +40,15 @@ log = structlog.get_logger("roamcard.portal")
 
 ERROR_PAGE = "portal_error_page"
 # Never sent back into a re-rendered form.
-SECRET_FIELDS = ("password", "current_password", "new_password", "confirm_password", "code", "csrf_token")
+SECRET_FIELDS = (
+    "password",
+    "current_password",
+    "new_password",
+    "confirm_password",
+    "code",
+    "pin",
+    "csrf_token",
+)
 
 
 class ErrorPage(Protocol):
