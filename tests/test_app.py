@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from roamcard.config import Settings
+from roamcard.db import Database
 
 
 class TestServiceEndpoints:
@@ -57,3 +58,27 @@ class TestSettings:
         assert (
             Settings(public_base_url="https://pay.example.com/").public_base_url == "https://pay.example.com"
         )
+
+
+class TestProductionDefaults:
+    def test_demo_mode_and_sandbox_are_off_in_production_unless_asked_for(self) -> None:
+        secrets = {"secret_key": "k" * 40, "sandbox_webhook_secret": "s" * 40, "voucher_pepper": "p" * 40}
+        production = Settings(environment="production", **secrets)  # type: ignore[arg-type]
+        assert (production.demo_mode, production.sandbox_enabled) == (False, False)
+        chosen = Settings(environment="production", demo_mode=True, sandbox_enabled=True, **secrets)  # type: ignore[arg-type]
+        assert (chosen.demo_mode, chosen.sandbox_enabled) == (True, True)
+        assert (Settings().demo_mode, Settings().sandbox_enabled) == (True, True)
+
+    def test_without_the_sandbox_there_is_no_checkout_page_and_no_sandbox_method(
+        self, database: Database
+    ) -> None:
+        from roamcard.app import create_app
+        from roamcard.config import get_settings
+        from roamcard.payment import providers
+
+        settings = get_settings().model_copy(update={"sandbox_enabled": False})
+        app = create_app(settings)
+        assert not [r for r in app.routes if getattr(r, "path", "").startswith("/sandbox")]
+        providers.reset()
+        providers.configure(settings)
+        assert "sandbox" not in providers.available_methods()

@@ -167,11 +167,12 @@ def create_app(
         webhook_router,
         pay_router,
         demo_router,
-        sandbox_router,
         portal_router,
         portal_static_router,
         ivr_router,
         backoffice_router,
     ):
         app.include_router(router)
+    if settings.sandbox_enabled:
+        app.include_router(sandbox_router)
     return app

@@ -47,8 +47,12 @@ def migrate() -> None:
 
 @app.command()
 def demo() -> None:
-    """Load the demo catalogue and demo cards. Safe to run again."""
+    """Load the demo catalogue and demo cards (demo mode only). Safe to run again."""
     from roamcard.demo import load_demo
+
+    if not get_settings().demo_mode:
+        errors.print("[red]demo data is only loaded in demo mode (ROAMCARD_DEMO_MODE=true)[/red]")
+        raise typer.Exit(2)
 
     with get_database().transaction() as session:
         cards = load_demo(session)

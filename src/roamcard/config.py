@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRETS = frozenset(
@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
     environment: Literal["development", "test", "production"] = "development"
-    demo_mode: bool = True
+    # Demo mode (SMS read back in the app, `roamcard demo`) and the sandbox gateway (free test payments)
+    # are on by default except in production, where each must be switched on explicitly.
+    demo_mode: bool | None = None
+    sandbox_enabled: bool | None = None
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -110,6 +113,14 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
+    def _production_safe_defaults(self) -> Settings:
+        if self.demo_mode is None:
+            self.demo_mode = self.environment != "production"
+        if self.sandbox_enabled is None:
+            self.sandbox_enabled = self.environment != "production"
+        return self
+
+    @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> Settings:
         if self.environment == "production":
             for name in ("secret_key", "sandbox_webhook_secret", "voucher_pepper"):
@@ -130,13 +141,4 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def sensitive_fields() -> list[str]:
-    """Names never to print (used by `roamcard config show`)."""
-    return [
-        name
-        for name, field in Settings.model_fields.items()
-        if field.annotation is SecretStr or SecretStr in getattr(field.annotation, "__args__", ())
-    ]
-
-
-__all__ = ["Field", "Settings", "get_settings", "sensitive_fields"]
+__all__ = ["Settings", "get_settings"]

@@ -137,7 +137,7 @@ def begin(request: Request) -> View:
         csrf_token=security.issue_csrf_token(request),
         path=request.url.path,
         return_to=_return_to(request),
-        demo_mode=get_settings().demo_mode,
+        demo_mode=bool(get_settings().demo_mode),
     )
     request.state.view = view
     return view

@@ -1,5 +1,6 @@
-"""Payment providers behind one interface. The sandbox is always there (in-process); a real gateway is
-offered only when its settings are complete, so configuration alone decides what a card holder sees."""
+"""Payment providers behind one interface. The sandbox (in-process) is there unless switched off, as it
+is by default in production; a real gateway is offered only when its settings are complete, so
+configuration alone decides what a card holder sees."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ _providers: dict[str, Any] = {}
 _configured = False
 
 
-def _configure(settings: Settings) -> None:
+def configure(settings: Settings) -> None:
+    """Offer what these settings configure (done once, lazily, from the process's settings)."""
+    global _configured
+    _configured = True
     from roamcard.payment.providers import alipay, stripe, wechat_pay
 
-    _providers.setdefault("sandbox", SandboxProvider())
+    if settings.sandbox_enabled:
+        _providers.setdefault("sandbox", SandboxProvider())
     for module in (alipay, wechat_pay, stripe):
         provider = module.from_settings(settings)
         if provider is not None:
@@ -24,10 +29,8 @@ def _configure(settings: Settings) -> None:
 
 
 def _ensure() -> None:
-    global _configured
     if not _configured:
-        _configured = True
-        _configure(get_settings())
+        configure(get_settings())
 
 
 def get_provider(name: str) -> Any:
