@@ -7,6 +7,8 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export ROAMCARD_DATABASE_URL ?= sqlite:///./roamcard.db
+# Checkout links and the sandbox notifications are built from this, so it follows HOST and PORT.
+export ROAMCARD_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint typecheck unit install install-dev browser-deps clean
 

@@ -72,7 +72,7 @@ class TestExtractor:
             "The card number starts with 89.",  # card/numbers.py exception
             "Something went wrong on our side.",  # `error.message = ...` in app.py
             "Approve",  # Jinja template _()
-            "This payment is already {status}.",  # Jinja template _() with keyword arguments
+            "Amount: {amount}",  # Jinja template _() with keyword arguments (payment/qr.html)
         ],
     )
     def test_finds_each_kind_of_msgid(self, extraction, msgid: str) -> None:  # type: ignore[no-untyped-def]

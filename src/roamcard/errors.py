@@ -52,6 +52,9 @@ class Unauthorized(AppError):
     code = "unauthorized"
     message = "Sign in first."
 
+    def __init__(self, message: str | None = None, **params: Any):
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"}, **params)
+
 
 class Conflict(AppError):
     status_code = 409

@@ -94,13 +94,15 @@ def negotiate(accept_language: str | None, default: str = DEFAULT_LANGUAGE) -> s
         return default
     weighted: list[tuple[float, int, str]] = []
     for index, part in enumerate(accept_language.split(",")):
-        tag, _, params = part.strip().partition(";")
+        tag, *params = (piece.strip() for piece in part.split(";"))
         quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
         language = normalise_language(tag) if tag and tag != "*" else None
         if language and quality > 0:
             weighted.append((-quality, index, language))

@@ -50,7 +50,7 @@ from roamcard.topup.states import OPEN_STATUSES, TopupStatus, topup_machine
 log = structlog.get_logger("roamcard.payment")
 
 SETTLE_RETRY_SECONDS = 30
-# With exponential backoff capped at an hour, this keeps asking for about a day.
+# With exponential backoff capped at an hour, this keeps asking for about half a day (7 to 14 hours).
 SETTLE_MAX_ATTEMPTS = 30
 # A remote checkout the request did not record by then (a crash between commit and gateway call) is
 # opened by a job instead; opening is keyed by our payment id, so a second call is harmless.

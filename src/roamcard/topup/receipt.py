@@ -58,9 +58,9 @@ def build(
         (t("Payment method"), order.payment_method),
         (t("Payment reference"), payment.id if payment else "—"),
         (t("Status"), status_label(order.status, language)),
-        (t("Created"), _local(order.created_at, zone)),
-        (t("Paid"), _local(order.paid_at, zone)),
-        (t("Completed"), _local(order.fulfilled_at, zone)),
+        (t("Created at"), _local(order.created_at, zone)),
+        (t("Paid at"), _local(order.paid_at, zone)),
+        (t("Completed at"), _local(order.fulfilled_at, zone)),
     ]
     return Receipt(
         language=language,
