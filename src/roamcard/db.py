@@ -122,6 +122,28 @@ def set_database(database: Database | None) -> None:
     _database = database
 
 
+@contextmanager
+def attempt(session: Session) -> Iterator[None]:
+    """Run one service call inside a longer transaction (an IVR step, a console action) in a savepoint:
+    an AppError undoes its partial writes unless the error is a recorded outcome (`keeps_changes`, e.g. a
+    failed-login counter), exactly as at a request's edge."""
+    from roamcard.errors import AppError
+
+    savepoint = session.begin_nested()
+    try:
+        yield
+    except AppError as error:
+        if error.keeps_changes:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+
+
 def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either engine; True when this call inserted the row.
 

@@ -6,8 +6,7 @@ service password or PIN: a new password goes only to the bound phone, a PIN is p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from roamcard.card import repository as card_repository
 from roamcard.card import service as card_service
 from roamcard.card.service import CardOverview
 from roamcard.card.states import CardStatus
+from roamcard.db import attempt
 from roamcard.errors import AppError, Conflict, NotFound, ValidationFailed
 from roamcard.ivr.payment_link import phone_products, product_name, send_payment_link
 from roamcard.kit import clock
@@ -166,23 +166,6 @@ def check_reason(reason: str | None) -> str:
     return text
 
 
-@contextmanager
-def _savepoint(session: Session) -> Iterator[None]:
-    savepoint = session.begin_nested()
-    try:
-        yield
-    except AppError as error:
-        if error.keeps_changes:
-            savepoint.commit()
-        else:
-            savepoint.rollback()
-        raise
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
-
-
 def _audited(
     session: Session,
     context: StaffContext,
@@ -202,7 +185,7 @@ def _audited(
     why = check_reason(reason)
     card_id = card.id if card is not None else None
     try:
-        with _savepoint(session):
+        with attempt(session):
             result, after = run()
     except AppError as error:
         audit.record(

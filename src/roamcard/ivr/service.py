@@ -9,8 +9,7 @@ for the service password or a PIN are passed on and forgotten: never stored, nev
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -22,7 +21,7 @@ from roamcard.card import numbers
 from roamcard.card import service as card_service
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
-from roamcard.db import insert_ignoring_conflict
+from roamcard.db import attempt, insert_ignoring_conflict
 from roamcard.errors import AppError, TooManyRequests, ValidationFailed
 from roamcard.i18n import gettext
 from roamcard.ivr import prompts, repository, speech
@@ -64,27 +63,8 @@ class Turn:
     digits: str | None
 
 
-@contextmanager
-def _attempt(session: Session) -> Iterator[None]:
-    """Run a service call in a savepoint: an AppError undoes its partial writes unless the error is a
-    recorded outcome (`keeps_changes`, e.g. a failed-login counter), exactly as at a request's edge."""
-    savepoint = session.begin_nested()
-    try:
-        yield
-    except AppError as error:
-        if error.keeps_changes:
-            savepoint.commit()
-        else:
-            savepoint.rollback()
-        raise
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
-
-
 def _guarded(session: Session, action: Callable[[], T]) -> T:
-    with _attempt(session):
+    with attempt(session):
         return action()
 
 
