@@ -114,9 +114,9 @@ class TestNotification:
         elif case == "unsigned":
             headers.pop("Stripe-Signature")
         elif case == "stale_timestamp":
-            headers = stripe_api.headers(body, timestamp=int(time.time()) - 301)
+            headers = stripe_api.headers(body, timestamp=int(time.time()) - 360)
         elif case == "future_timestamp":
-            headers = stripe_api.headers(body, timestamp=int(time.time()) + 301)
+            headers = stripe_api.headers(body, timestamp=int(time.time()) + 360)
         else:
             if case == "connected_account":
                 body = stripe_api.event("checkout.session.completed", session, account="acct_someone")

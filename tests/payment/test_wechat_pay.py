@@ -130,9 +130,9 @@ class TestNotification:
             elif case == "unknown_serial":
                 sign["serial"] = "PUB_KEY_ID_0000000000000000000000000000"
             elif case == "stale_timestamp":
-                sign["timestamp"] = int(time.time()) - 301
+                sign["timestamp"] = int(time.time()) - 360
             elif case == "future_timestamp":
-                sign["timestamp"] = int(time.time()) + 301
+                sign["timestamp"] = int(time.time()) + 360
             elif case == "wrong_apiv3_key":
                 body = wechat.notification(resource, apiv3_key="0" * 32)
             elif case == "wrong_mchid":
