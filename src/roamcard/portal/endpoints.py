@@ -10,8 +10,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from roamcard.auth import service as auth_service
 from roamcard.card import settings as card_settings
+from roamcard.db import get_database
 from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
 from roamcard.errors import AppError, NotFound
+from roamcard.payment.client import client_context
 from roamcard.portal import forms, pages, recharge, security
 from roamcard.portal.history import export_csv, parse_query
 from roamcard.portal.routing import (
@@ -103,12 +105,26 @@ def review(signed: SignedInDep, form: FormDep, view: ViewDep, session: ReadSessi
 
 @router.post("/recharge/confirm")
 @error_page(pages.recharge_page)
-def confirm(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
-    started = recharge.start(session, signed.card, forms.parse(forms.RechargeConfirm, form))
-    if started.replayed or started.checkout_url is None:
+def confirm(request: Request, signed: SignedInDep, form: FormDep) -> Response:
+    """Place the order (the gateway is called with no transaction open), then: a QR code to scan on a
+    desktop, the gateway's page on a phone or for cards, the status page when the outcome is not known yet
+    ("confirming payment") or when the form was sent before."""
+    confirmed = forms.parse(forms.RechargeConfirm, form)
+    started = recharge.start(get_database(), signed.card, confirmed, client_context(request))
+    if started.replayed or (started.checkout_url is None and not started.qr):
         query = "?again=1" if started.replayed else ""
         return see_other(f"/topups/{started.order_id}{query}")
+    if started.qr:
+        return see_other(f"/topups/{started.order_id}/pay")
+    assert started.checkout_url is not None
     return see_other(started.checkout_url)
+
+
+@router.get("/topups/{order_id}/pay", response_class=HTMLResponse)
+def pay_by_qr(order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    """The QR code to scan with Alipay or WeChat; once the order moves on, its status page."""
+    page = pages.qr_page(session, view, signed.card, order_id)
+    return page if page is not None else see_other(f"/topups/{order_id}")
 
 
 @router.get("/recharge/card", response_class=HTMLResponse)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from roamcard.card import numbers
@@ -16,10 +17,12 @@ from roamcard.card import settings as card_settings
 from roamcard.card.states import CardStatus
 from roamcard.catalog import repository as catalog_repository
 from roamcard.catalog.views import product_name
+from roamcard.config import get_settings
 from roamcard.i18n import lazy
 from roamcard.kit import clock
 from roamcard.models import Card, Payment, TopupOrder
 from roamcard.notification import repository as notification_repository
+from roamcard.payment import qr
 from roamcard.payment.states import PaymentStatus
 from roamcard.portal import recharge
 from roamcard.portal.history import STATUS_CHOICES, HistoryQuery
@@ -119,7 +122,7 @@ def recharge_page(
     currency = values.get("currency") or recharge.default_currency(view.language)
     if currency not in recharge.CURRENCIES:
         currency = recharge.default_currency(view.language)
-    methods = recharge.payment_methods()
+    methods = recharge.payment_methods(currency)
     chosen = {"currency": currency, "payment_method": methods[0][0] if len(methods) == 1 else "", **values}
     chosen["currency"] = currency
     return render(
@@ -129,6 +132,7 @@ def recharge_page(
         sections=recharge.offers(session, card, currency, view.language),
         currencies=recharge.CURRENCIES,
         methods=methods,
+        elsewhere=recharge.methods_elsewhere(currency),
         values=chosen,
         errors=errors,
     )
@@ -190,13 +194,14 @@ def topup_state(
         TopupStatus.FAILED.value: lazy("The payment did not go through. No money was taken for this order."),
         TopupStatus.EXPIRED.value: lazy("This order was not paid in time and has been closed."),
     }
-    open_checkout = (
-        payment.checkout_url
-        if payment is not None
+    awaiting = (
+        payment is not None
         and payment.status == PaymentStatus.PENDING.value
         and status == TopupStatus.PENDING_PAYMENT.value
-        else None
     )
+    open_checkout = None
+    if awaiting and payment is not None:
+        open_checkout = f"/topups/{order.id}/pay" if payment.qr_code else payment.checkout_url
     return TopupState(
         status=status,
         label=status_label(status, view.language),
@@ -222,6 +227,43 @@ def topup_page(
         price=view.money(order.price_amount, order.price_currency),
         credited=[view.amount(g["asset"], int(g["amount"])) for g in order.grants],
         again=again,
+    )
+
+
+PROVIDER_INSTRUCTIONS = {
+    "alipay": lazy("Open Alipay, tap Scan, and scan this code."),
+    "wechat_pay": lazy("Open WeChat, tap Scan, and scan this code."),
+}
+
+
+def qr_page(session: Session, view: View, card: Card, order_id: str) -> HTMLResponse | None:
+    """The payment's QR code while it can be paid; None once the order has moved on (paid, unknown,
+    closed), so the caller goes to the status page."""
+    order, payment = read.get_topup(session, card, order_id)
+    if (
+        payment is None
+        or not payment.qr_code
+        or payment.status != PaymentStatus.PENDING.value
+        or order.status != TopupStatus.PENDING_PAYMENT.value
+    ):
+        return None
+    own_page = payment.checkout_url is None or payment.checkout_url.startswith(
+        f"{get_settings().public_base_url}/pay/"
+    )
+    method = view._(recharge.METHOD_LABELS.get(order.payment_method, order.payment_method))
+    price = view.money(order.price_amount, order.price_currency)
+    instructions = PROVIDER_INSTRUCTIONS.get(payment.provider)
+    return render(
+        view,
+        "pay_qr.html",
+        order=order,
+        state=topup_state(session, view, card, order, payment),
+        name=order.product_name_zh if view.language == "zh-CN" else order.product_name_en,
+        price=price,
+        method=method,
+        qr=Markup(qr.svg(payment.qr_code)),  # noqa: S704 (segno's own SVG of the gateway's text)
+        instructions=view._(instructions) if instructions else "",
+        gateway_url=None if own_page else payment.checkout_url,
     )
 
 

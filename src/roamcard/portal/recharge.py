@@ -1,8 +1,15 @@
 """The recharge flow as the website shows it: offers by section, the confirmation step, and starting the
-order once per confirmation form. Prices, checks and the order itself come from the top-up service."""
+order once per confirmation form. Prices, checks and the order itself come from the top-up service.
+
+The order is placed with `place_topup`: order and payment are committed first, then a real gateway's
+checkout is opened with no transaction open, so the user is sent on at once (a QR code to scan on a
+desktop, the gateway's page on a phone) and a gateway that does not answer leaves the payment unknown
+("confirming payment"), never failed. The confirmation form's one-time id is the idempotency key, scoped
+to the card: the same form sent again replays the first answer instead of opening a second payment."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -10,16 +17,19 @@ from sqlalchemy.orm import Session
 from roamcard.catalog import service as catalog
 from roamcard.catalog.states import ProductKind
 from roamcard.catalog.views import product_name
+from roamcard.config import get_settings
+from roamcard.db import Database
 from roamcard.errors import ValidationFailed
 from roamcard.i18n import lazy
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
-from roamcard.models import Card, Product
-from roamcard.payment.providers import available_methods
+from roamcard.models import Card, Payment, Product, TopupOrder
+from roamcard.payment.providers import accepts_currency, available_methods, provider_for_method
+from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.states import PaymentStatus
 from roamcard.portal.forms import RechargeChoice, RechargeConfirm, parse_amount
-from roamcard.topup.service.create import create_topup
+from roamcard.topup.service.create import place_topup
 from roamcard.topup.service.quote import Quote, quote
 from roamcard.topup.states import Channel
 
@@ -31,11 +41,13 @@ SECTIONS = (
     (ProductKind.BUNDLE, lazy("Bundles")),
 )
 METHOD_LABELS = {
-    "sandbox": lazy("Test payment (sandbox, no real money)"),
     "alipay": lazy("Alipay"),
     "wechat_pay": lazy("WeChat Pay"),
     "card": lazy("Credit or debit card"),
+    "sandbox": lazy("Test payment (sandbox, no real money)"),
 }
+# How long a re-sent confirmation waits for the first one, still talking to the gateway, to finish.
+IN_FLIGHT_POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,28 @@ def default_currency(language: str) -> str:
     return "CNY" if language == "zh-CN" else "USD"
 
 
-def payment_methods() -> list[tuple[str, str]]:
-    return [(method, METHOD_LABELS.get(method, method)) for method in available_methods()]
+def _accepts(method: str, currency: str | None) -> bool:
+    return currency is None or accepts_currency(provider_for_method(method), currency)
+
+
+def payment_methods(currency: str | None = None) -> list[tuple[str, str]]:
+    """The configured methods (a gateway without settings is not there), those that take `currency` when
+    given, in the order people here expect: Alipay, WeChat Pay, card, then the sandbox."""
+    order = list(METHOD_LABELS)
+    configured = sorted(available_methods(), key=lambda m: (order.index(m) if m in order else len(order), m))
+    return [(m, METHOD_LABELS.get(m, m)) for m in configured if _accepts(m, currency)]
+
+
+def methods_elsewhere(currency: str) -> list[tuple[str, str, str]]:
+    """Configured methods that do not take `currency`: (other currency, method, label), to say so."""
+    found = []
+    for method, label in payment_methods():
+        if _accepts(method, currency):
+            continue
+        other = next((c for c in CURRENCIES if c != currency and _accepts(method, c)), None)
+        if other is not None:
+            found.append((other, method, label))
+    return found
 
 
 def offers(session: Session, card: Card, currency: str, language: str) -> list[Section]:
@@ -103,7 +135,7 @@ def review(session: Session, card: Card, choice: RechargeChoice) -> Review:
     product = catalog.repository.get_active(session, choice.product_id)
     custom = product is not None and product.custom_min is not None
     amount = parse_amount(choice.amount, card.currency) if custom else None
-    if choice.payment_method not in available_methods():
+    if choice.payment_method not in dict(payment_methods(choice.currency)):
         raise ValidationFailed("payment_method", "This payment method is not available.")
     priced = quote(session, card, product_id=choice.product_id, currency=choice.currency, amount=amount)
     return Review(
@@ -118,38 +150,51 @@ def review(session: Session, card: Card, choice: RechargeChoice) -> Review:
 @dataclass(frozen=True)
 class Started:
     order_id: str
-    checkout_url: str | None
+    checkout_url: str | None  # the gateway's page (or the sandbox's), while the payment is open
+    qr: bool  # the payment has a QR code to scan (Alipay / WeChat Pay on a desktop)
     replayed: bool
 
 
-def start(session: Session, card: Card, form: RechargeConfirm) -> Started:
+def _answer(order: TopupOrder, payment: Payment) -> dict[str, object]:
+    open_ = payment.status == PaymentStatus.PENDING.value
+    return {
+        "order_id": order.id,
+        "checkout_url": payment.checkout_url if open_ else None,
+        "qr": bool(open_ and payment.qr_code),
+    }
+
+
+def start(database: Database, card: Card, form: RechargeConfirm, client: ClientContext) -> Started:
     """One order per confirmation form: sending the same form again (double click, back button, reload)
-    replays the first answer instead of opening a second payment."""
+    replays the first answer instead of opening a second payment. A second send that arrives while the
+    first is still waiting on the gateway waits for it (at most the gateway's timeout)."""
     fields = form.model_dump(exclude={"form_id"})
-
-    def create() -> tuple[int, dict[str, object]]:
-        order, payment = create_topup(
-            session,
-            card,
-            product_id=form.product_id,
-            currency=form.currency,
-            payment_method=form.payment_method,
-            amount=form.amount_minor,
-            channel=Channel.WEB,
-        )
-        checkout = payment.checkout_url if payment.status == PaymentStatus.PENDING.value else None
-        return 201, {"order_id": order.id, "checkout_url": checkout}
-
-    stored = idempotency.run_once(
-        session,
-        scope=f"portal:{card.id}:recharge",
-        key=form.form_id,
-        fingerprint=idempotency.request_fingerprint("POST", "/recharge/confirm", fields),
-        create=create,
-    )
+    deadline = time.monotonic() + get_settings().gateway_timeout_seconds + 5
+    while True:
+        try:
+            stored = place_topup(
+                database,
+                card,
+                scope=f"portal:{card.id}:recharge",
+                key=form.form_id,
+                fingerprint=idempotency.request_fingerprint("POST", "/recharge/confirm", fields),
+                render=_answer,
+                client=client,
+                channel=Channel.WEB,
+                product_id=form.product_id,
+                currency=form.currency,
+                payment_method=form.payment_method,
+                amount=form.amount_minor,
+            )
+            break
+        except idempotency.IdempotencyKeyInFlight:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(IN_FLIGHT_POLL_SECONDS)
     checkout_url = stored.body.get("checkout_url")
     return Started(
         order_id=str(stored.body["order_id"]),
         checkout_url=str(checkout_url) if checkout_url else None,
+        qr=bool(stored.body.get("qr")),
         replayed=stored.replayed,
     )

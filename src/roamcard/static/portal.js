@@ -28,13 +28,20 @@
   var box = document.querySelector("[data-poll]");
   if (!box || !window.fetch) { return; }
   var url = box.getAttribute("data-poll");
+  // The QR page: leave for the status page as soon as the order is no longer waiting for the scan.
+  var leave = box.getAttribute("data-leave");
   var started = Date.now();
   var SLOW_MS = 45000;
   function field(name) { return box.querySelector('[data-field="' + name + '"]'); }
+  function slow() { var note = field("slow"); if (note) { note.hidden = false; } }
   function show(state) {
+    if (leave) {
+      if (state.status !== box.getAttribute("data-status")) { window.location.assign(leave); }
+      return;
+    }
     field("label").textContent = state.label;
     if (field("note").textContent !== state.note) { field("note").textContent = state.note; }
-    if (state.slow || Date.now() - started > SLOW_MS) { field("slow").hidden = false; }
+    if (state.slow || Date.now() - started > SLOW_MS) { slow(); }
     if (state.fulfilled) {
       field("label").className = "chip ok";
       field("balance").textContent = state.balance || "";
@@ -52,12 +59,12 @@
         return response.json();
       })
       .then(function (state) {
-        if (state.final && !state.fulfilled) { window.location.reload(); return; }
+        if (state.final && !state.fulfilled && !leave) { window.location.reload(); return; }
         show(state);
         if (!state.final) { schedule(); }
       })
       .catch(function () {
-        if (Date.now() - started > SLOW_MS) { field("slow").hidden = false; }
+        if (Date.now() - started > SLOW_MS) { slow(); }
         schedule();
       });
   }
