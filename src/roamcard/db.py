@@ -3,11 +3,16 @@
 SQLite: WAL, a busy timeout, and `BEGIN IMMEDIATE` for write transactions, so two writers queue instead of
 failing with "database is locked" when a read transaction later tries to write (DESIGN.md §8).
 Read-only sessions use a deferred BEGIN so readers never wait for the writer.
+Within one process, writers also queue on a lock before `BEGIN IMMEDIATE` and are woken the moment the
+previous writer commits; SQLite's own busy handler (which sleeps in steps of up to 100 ms) then only
+arbitrates between processes.
 PostgreSQL: psycopg 3 with a pool sized for the threadpool.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from roamcard.config import Settings, get_settings
 
 READ_ONLY = {"roamcard_read_only": True}
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
 def normalise_url(url: str) -> str:
@@ -35,13 +41,65 @@ def build_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                "factory": _writer_queue_connection_class(),
+            },
             pool_size=pool_size,
             max_overflow=pool_size,
         )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class _WriterQueueConnection(sqlite3.Connection):
+    """A sqlite3 connection that holds its engine's writer lock from `BEGIN IMMEDIATE` until the
+    transaction has really ended (commit, rollback or close), so the next writer in this process starts
+    as soon as the database is free instead of polling for it."""
+
+    writer_lock: threading.Lock  # one per engine (see _writer_queue_connection_class)
+    holds_writer_lock = False
+
+    def begin_immediate(self) -> None:
+        if not self.holds_writer_lock:
+            if not self.writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
+                raise sqlite3.OperationalError("database is locked")
+            self.holds_writer_lock = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release_writer_lock()
+            raise
+
+    def _release_writer_lock(self) -> None:
+        if self.holds_writer_lock:
+            self.holds_writer_lock = False
+            self.writer_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release_writer_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_writer_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release_writer_lock()
+
+
+def _writer_queue_connection_class() -> type[_WriterQueueConnection]:
+    """A connection class with its own writer lock: one lock per engine, shared by its connections."""
+    return type("SQLiteConnection", (_WriterQueueConnection,), {"writer_lock": threading.Lock()})
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -60,6 +118,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get("roamcard_read_only"):
             connection.exec_driver_sql("BEGIN")
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        if isinstance(dbapi_connection, _WriterQueueConnection):
+            dbapi_connection.begin_immediate()
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
