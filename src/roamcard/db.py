@@ -206,17 +206,33 @@ def attempt(session: Session) -> Iterator[None]:
     savepoint.commit()
 
 
+_insert_ignoring: dict[tuple[Any, str], Any] = {}
+
+
+def _insert_ignoring_statement(table: Any, dialect: str) -> Any:
+    """Built once per table and engine kind: the row travels as parameters, so SQLAlchemy neither rebuilds
+    the statement nor recomputes its cache key on every call (that cost more than the INSERT itself)."""
+    statement = _insert_ignoring.get((table, dialect))
+    if statement is None:
+        core_table = table.__table__
+        primary_key = next(iter(core_table.primary_key.columns))
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(core_table).on_conflict_do_nothing().returning(primary_key)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(core_table).on_conflict_do_nothing().returning(primary_key)
+        _insert_ignoring[(table, dialect)] = statement
+    return statement
+
+
 def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on either engine; True when this call inserted the row.
 
     RETURNING tells us reliably whether a row went in (rowcount is not reliable across drivers)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    primary_key = next(iter(table.__table__.primary_key.columns))
-    return session.execute(statement.returning(primary_key)).first() is not None
+    statement = _insert_ignoring_statement(table, session.get_bind().dialect.name)
+    # A Core statement does not autoflush by itself: flush pending objects first, as an ORM one would.
+    session._autoflush()
+    return session.execute(statement, values).first() is not None
