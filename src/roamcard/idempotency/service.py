@@ -16,9 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from roamcard.db import insert_ignoring_conflict
 from roamcard.errors import AppError, Conflict
 from roamcard.kit import clock
 from roamcard.kit.clock import as_utc
@@ -92,30 +92,28 @@ def _replay(row: IdempotencyKey, fingerprint: str) -> StoredResponse:
 
 
 def begin(session: Session, *, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
-    """Claim the key (a placeholder row) or return what replaying it answers."""
-    existing = _get(session, scope, key)
-    if existing is not None:
-        return _replay(existing, fingerprint)
-    try:
-        with session.begin_nested():
-            session.add(
-                IdempotencyKey(
-                    scope=scope,
-                    key=key,
-                    request_hash=fingerprint,
-                    response_status=PLACEHOLDER_STATUS,
-                    response_body="",
-                    created_at=clock.now(),
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        # Another request with this key committed first (we waited for it on the unique index).
-        winner = _get(session, scope, key)
-        if winner is None:
-            raise IdempotencyKeyInFlight(headers={"Retry-After": "1"}) from None
-        return _replay(winner, fingerprint)
-    return None
+    """Claim the key (a placeholder row) or return what replaying it answers.
+
+    One INSERT … ON CONFLICT DO NOTHING: a concurrent request with the same key makes it wait on the
+    unique index until the first commits (or rolls back, and then this one claims the key)."""
+    claimed = insert_ignoring_conflict(
+        session,
+        IdempotencyKey,
+        {
+            "scope": scope,
+            "key": key,
+            "request_hash": fingerprint,
+            "response_status": PLACEHOLDER_STATUS,
+            "response_body": "",
+            "created_at": clock.now(),
+        },
+    )
+    if claimed:
+        return None
+    winner = _get(session, scope, key)
+    if winner is None:
+        raise IdempotencyKeyInFlight(headers={"Retry-After": "1"})
+    return _replay(winner, fingerprint)
 
 
 def finish(session: Session, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
