@@ -4,6 +4,10 @@ dead-letters after `max_attempts`.
 Claiming writes a lease (`locked_until`); a worker that dies mid-job simply lets the lease run out and
 another worker takes the job again. Each handler's effects and the job's `done` mark commit together, and
 every handler is idempotent through business keys, so a rerun after any crash is a no-op.
+
+The claim also reads each job's kind and payload. While the batch is young (well inside the lease, by the
+injectable clock) nobody else can hold those jobs, so they run without being read again; later in a long
+batch the worker re-reads each job and checks that it still holds the lease.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import random
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -52,14 +57,18 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_sweep = 0.0
+        # What the last claim read: job id -> (kind, payload), trusted until `_claim_fresh_until`.
+        self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._claim_fresh_until: datetime | None = None
 
     # -- claiming ---------------------------------------------------------------------------------
     def claim(self, limit: int) -> list[int]:
         now = clock.now()
         lease_until = now + timedelta(seconds=self.settings.job_lease_seconds)
+        self._claimed = {}
         with self.database.transaction() as session:
             due = (
-                select(Job.id)
+                select(Job.id, Job.kind, Job.payload)
                 .where(
                     or_(
                         (Job.status == outbox.QUEUED) & (Job.run_at <= now),
@@ -71,7 +80,8 @@ class Worker:
             )
             if not self.database.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
-            ids = list(session.scalars(due))
+            rows = session.execute(due).all()
+            ids = [row.id for row in rows]
             if ids:
                 session.execute(
                     update(Job)
@@ -84,18 +94,34 @@ class Worker:
                     )
                     .execution_options(synchronize_session=False)
                 )
-            return ids
+        # Committed: these leases are ours. A quarter of the lease leaves a wide margin for clock skew
+        # between workers before the claim is checked again.
+        self._claimed = {row.id: (row.kind, dict(row.payload)) for row in rows}
+        self._claim_fresh_until = now + timedelta(seconds=self.settings.job_lease_seconds / 4)
+        return ids
+
+    def _claimed_job(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
+        """The job as this worker's fresh claim read it, or None when it must be read (and checked) again."""
+        claimed = self._claimed.pop(job_id, None)
+        fresh_until = self._claim_fresh_until
+        if claimed is None or fresh_until is None or clock.now() >= fresh_until:
+            return None
+        return claimed
 
     # -- running ----------------------------------------------------------------------------------
     def run_job(self, job_id: int) -> str:
         """Run one claimed job. Returns its new status."""
         kind = "?"
         try:
-            with self.database.reading() as session:
-                job = session.get(Job, job_id)
-                if job is None or job.status != outbox.RUNNING or job.locked_by != self.worker_id:
-                    return "lost"
-                kind, payload = job.kind, dict(job.payload)
+            claimed = self._claimed_job(job_id)
+            if claimed is not None:
+                kind, payload = claimed
+            else:
+                with self.database.reading() as session:
+                    job = session.get(Job, job_id)
+                    if job is None or job.status != outbox.RUNNING or job.locked_by != self.worker_id:
+                        return "lost"
+                    kind, payload = job.kind, dict(job.payload)
             registered = registry.handler_for(kind)
             if registered.external:
                 registered.handler(self.database, payload)
