@@ -27,6 +27,7 @@ def fulfil(session: Session, order_id: str) -> bool:
     assert order is not None
     card = session.get(Card, order.card_id)
     assert card is not None
+    wallet = ledger.wallet_account(session, card.id, card.currency)
     for index, grant in enumerate(order.grants):
         key = f"{order.id}:fulfil:{index}"
         asset = Asset(grant["asset"])
@@ -35,7 +36,9 @@ def fulfil(session: Session, order_id: str) -> bool:
                 session,
                 key=key,
                 debit=ledger.operator_account(session, "issued", asset.value),
-                credit=ledger.wallet_account(session, card.id, asset.value),
+                credit=wallet
+                if asset.value == card.currency
+                else ledger.wallet_account(session, card.id, asset.value),
                 amount=int(grant["amount"]),
                 reason="topup",
                 reference=order.id,
@@ -51,8 +54,7 @@ def fulfil(session: Session, order_id: str) -> bool:
                 order_id=order.id,
                 product_id=order.product_id,
             )
-    balance = ledger.wallet_account(session, card.id, card.currency)
-    session.refresh(balance)
+    session.refresh(wallet)  # the guarded UPDATE changed the balance in the database only
     notifications.queue_sms(
         session,
         card,
@@ -60,7 +62,7 @@ def fulfil(session: Session, order_id: str) -> bool:
         key=f"{order.id}:fulfilled",
         order_id=order.id,
         product=order.product_name_zh if card.language == "zh-CN" else order.product_name_en,
-        balance=Money(balance.balance, card.currency),
+        balance=Money(wallet.balance, card.currency),
     )
     TOPUPS_FULFILLED.labels(order.channel).inc()
     return True
