@@ -9,12 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from roamcard.cli import app
 from roamcard.db import Database
 from roamcard.kit import clock
+from roamcard.kit.clock import FrozenClock
 from roamcard.models import LedgerTransfer, Voucher, VoucherBatch
 from roamcard.voucher import codes
 from roamcard.voucher.service import lifecycle
@@ -38,7 +39,7 @@ def expires() -> str:
 
 class TestGenerateCommand:
     def test_writes_serial_and_pin_once_and_stores_only_keyed_hashes(
-        self, database: Database, tmp_path: Path
+        self, database: Database, tmp_path: Path, frozen_clock: FrozenClock
     ) -> None:
         out = tmp_path / "batch.csv"
         args = ["--batch", "B1", "--count", "25", "--face-value", "1000", "--currency", "USD"]
@@ -67,6 +68,11 @@ class TestGenerateCommand:
             assert stored[serial].pin_hash != hashlib.sha256(pin.encode()).digest()
             assert pin.encode() not in stored[serial].pin_hash
         assert {v.status for v in stored.values()} == {"generated"}
+        # The bulk path stores timestamps exactly as the ORM does (on SQLite: the same text).
+        assert {v.updated_at for v in stored.values()} == {frozen_clock()} == {batch.created_at}
+        same_instant = select(func.count()).where(Voucher.updated_at == VoucherBatch.created_at)
+        with database.reading() as session:
+            assert session.scalar(same_instant) == 25
         assert (batch.status, batch.generated_count, batch.created_by) == ("ready", 25, "cli:alice")
         assert batch.face_value_amount == 1000
         assert batch.grants == [{"asset": "USD", "amount": 1000}]

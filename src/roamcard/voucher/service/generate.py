@@ -169,20 +169,24 @@ def generate_batch(
     *,
     chunk_size: int = CHUNK_SIZE,
     on_progress: Callable[[int], None] | None = None,
-    new_pin: Callable[[], str] = codes.new_pin,
+    new_pin: Callable[[], str] | None = None,
 ) -> VoucherBatch:
     """Create the batch, then make, store and write out its vouchers chunk by chunk (`serial,pin` CSV
     with a header). Commits per chunk: this is a CLI edge, not a service inside someone's transaction."""
     with database.transaction() as session:
         batch = create_batch(session, spec)
     hasher = codes.pin_hasher()
+    draw = new_pin or codes.new_pin
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["serial", "pin"])
+    prefix = str(codes.batch_number(batch.id))
     for start in range(1, spec.count + 1, chunk_size):
         end = min(spec.count, start + chunk_size - 1)
-        pins = {codes.serial(batch.id, sequence): new_pin() for sequence in range(start, end + 1)}
+        serials = [f"{prefix}{sequence:0{codes.SEQUENCE_DIGITS}d}" for sequence in range(start, end + 1)]
+        drawn = [draw() for _ in serials] if new_pin else codes.new_pins(len(serials))
+        pins = dict(zip(serials, drawn, strict=True))
         with database.transaction() as session:
-            pins = insert_chunk(session, batch.id, pins, hasher=hasher, new_pin=new_pin, now=clock.now())
+            pins = insert_chunk(session, batch.id, pins, hasher=hasher, new_pin=draw, now=clock.now())
             session.execute(
                 update(VoucherBatch)
                 .where(VoucherBatch.id == batch.id)
