@@ -75,7 +75,14 @@ class TestSignedRequests:
         ],
     )
     def test_bad_signatures_are_refused_and_nothing_moves(
-        self, database: Database, client: TestClient, dealer: MadeDealer, card: Card, case: str, code: str
+        self,
+        database: Database,
+        client: TestClient,
+        dealer: MadeDealer,
+        card: Card,
+        frozen_clock: FrozenClock,  # the server's clock stands still: 301 seconds stays 301
+        case: str,
+        code: str,
     ) -> None:
         body = body_for(card)
         till = Till(client, dealer)
