@@ -63,12 +63,6 @@ class CardStatusUnchanged(Conflict):
     message = "The card is already {status}."
 
 
-class VouchersUnavailable(AppError):
-    status_code = 503
-    code = "vouchers_unavailable"
-    message = "Recharge cards cannot be used right now. Please try again later."
-
-
 class ActionFailed(AppError):
     """An action's own error, after its failure was written to the audit log (so that entry is kept)."""
 
@@ -250,12 +244,11 @@ def redeem_voucher(
     def run() -> tuple[TopupOrder, dict[str, Any]]:
         from roamcard.voucher import service as voucher_service
 
-        try:
-            order = voucher_service.redeem(
-                session, card, pin, channel=Channel.AGENT, client_key=f"staff:{context.staff.id}"
-            )
-        except NotImplementedError:  # issue 5 not landed yet
-            raise VouchersUnavailable() from None
+        # The brute-force limit follows the caller's card, not the agent, so one mistyping caller
+        # cannot lock an agent out for everybody else.
+        order = voucher_service.redeem(
+            session, card, pin, channel=Channel.AGENT, client_key=f"staff:{context.staff.id}:card:{card.id}"
+        )
         return order, {"order_id": order.id, "balance": _balance(session, card)}
 
     return _audited(

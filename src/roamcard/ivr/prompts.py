@@ -29,7 +29,6 @@ NO_PACKS = lazy("You have no data or voice packs.")
 
 ENTER_PIN = lazy("Please enter the PIN of your recharge card, then press the pound key.")
 RECHARGED = lazy("Your recharge is complete. Your balance is now {balance}.")
-VOUCHERS_UNAVAILABLE = lazy("Recharge cards cannot be used right now. Please try again later.")
 
 CHOOSE_PRODUCT = lazy(
     "Choose a recharge, and we will send a payment link by text message to your bound phone."

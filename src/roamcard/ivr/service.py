@@ -306,9 +306,6 @@ def _pin(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
                 session, card, digits, channel=Channel.IVR, client_key=f"ivr:{call.caller}"
             ),
         )
-    except NotImplementedError:  # issue 5 (vouchers) not landed yet
-        reply.say(prompts.VOUCHERS_UNAVAILABLE)
-        return _go(session, call, Step.MENU, reply)
     except TooManyRequests as error:
         reply.say_text(error.detail(reply.language))
         return _go(session, call, Step.MENU, reply)
