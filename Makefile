@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export ROAMCARD_DATABASE_URL ?= sqlite:///./roamcard.db
-# Checkout links and the sandbox notifications are built from this, so it follows HOST and PORT.
-export ROAMCARD_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+# For `make run` only (the tests make their own databases and URLs). Checkout links and the sandbox
+# notifications are built from the public URL, so it follows HOST and PORT.
+run: export ROAMCARD_DATABASE_URL ?= sqlite:///./roamcard.db
+run: export ROAMCARD_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint typecheck unit install install-dev browser-deps clean
 
