@@ -231,7 +231,7 @@ class ScratchDatabases:
 
     def new(self, label: str) -> str:
         if self.engine == "sqlite":
-            return f"sqlite:///{self.tmp / (label + '.db')}"
+            return f"sqlite:///{self.tmp / f'{label}-{uuid.uuid4().hex[:8]}.db'}"
         import psycopg
 
         name = f"rc_bench_{label}_{uuid.uuid4().hex[:10]}"
