@@ -34,13 +34,11 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -51,13 +49,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from scratch import ScratchDatabases
 
 from roamcard.sandbox.signature import sign
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ROAMCARD = str(BIN / "roamcard") if (BIN / "roamcard").exists() else "roamcard"
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCALHOST = "127.0.0.1"
 PRODUCT = {"product_id": "balance-10", "currency": "USD", "payment_method": "sandbox"}
 PRODUCT_CREDIT = 1000  # balance-10 credits 1000 minor units (USD 10.00)
@@ -221,35 +219,6 @@ def wait_for_quiet_machine(limit: float, threshold: float = 0.15, quiet_seconds:
 
 
 # -- databases ------------------------------------------------------------------------------------
-class ScratchDatabases:
-    """Fresh databases for one run; everything made here is removed by close()."""
-
-    def __init__(self, engine: str) -> None:
-        self.engine = engine
-        self.tmp = Path(tempfile.mkdtemp(prefix="roamcard-bench-"))
-        self._pg_names: list[str] = []
-
-    def new(self, label: str) -> str:
-        if self.engine == "sqlite":
-            return f"sqlite:///{self.tmp / f'{label}-{uuid.uuid4().hex[:8]}.db'}"
-        import psycopg
-
-        name = f"rc_bench_{label}_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-        self._pg_names.append(name)
-        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-    def close(self) -> None:
-        if self._pg_names:
-            import psycopg
-
-            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-                for name in self._pg_names:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 class OrderWatcher:
     """Reads order states straight from the database (one connection, outside the server)."""
 

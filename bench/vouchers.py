@@ -36,7 +36,6 @@ import csv
 import http.client
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -50,10 +49,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from scratch import ScratchDatabases
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 ROAMCARD = str(BIN / "roamcard") if (BIN / "roamcard").exists() else "roamcard"
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCALHOST = "127.0.0.1"
 FACE_VALUE = 1000
 CHUNK = 10_000  # the generator's chunk (roamcard.voucher.service.generate.CHUNK_SIZE)
@@ -74,35 +74,6 @@ def log(message: str) -> None:
 
 
 # -- databases and processes ----------------------------------------------------------------------
-class Scratch:
-    """Fresh databases and files for one run; close() removes them all."""
-
-    def __init__(self, engine: str) -> None:
-        self.engine = engine
-        self.tmp = Path(tempfile.mkdtemp(prefix="roamcard-vouchers-bench-"))
-        self.pg_names: list[str] = []
-
-    def database(self, label: str) -> str:
-        if self.engine == "sqlite":
-            return f"sqlite:///{self.tmp / (label + '.db')}"
-        import psycopg
-
-        name = f"rc_vbench_{label}_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-        self.pg_names.append(name)
-        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-    def close(self) -> None:
-        if self.pg_names:
-            import psycopg
-
-            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-                for name in self.pg_names:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def environment(database_url: str, base_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROAMCARD_")}
     env.update(
@@ -420,19 +391,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1000 <= args.vouchers <= 10_000_000 or args.redemptions > args.vouchers:
         parser.error("-n is 1000..10000000 and --redemptions at most -n")
-    scratch = Scratch(args.engine)
+    scratch = ScratchDatabases(args.engine)
     try:
         return run(args, scratch)
     finally:
         scratch.close()
 
 
-def run(args: argparse.Namespace, scratch: Scratch) -> int:
+def run(args: argparse.Namespace, scratch: ScratchDatabases) -> int:
     engine, total = args.engine, args.vouchers
     report: dict[str, Any] = {"engine": engine, "vouchers": total, "nproc": os.cpu_count()}
     port = free_port()
     base_url = f"http://{LOCALHOST}:{port}"
-    url = scratch.database("app")
+    url = scratch.new("app")
     env = environment(url, base_url)
     roamcard(["migrate"], env)
     expires = (date.today() + timedelta(days=730)).isoformat()
@@ -459,7 +430,7 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
     if csv_lines != total:
         raise SystemExit(f"the CSV has {csv_lines} vouchers, not {total}")
     log("baseline: bulk insert through the driver")
-    baseline_url = scratch.database("bulk")
+    baseline_url = scratch.new("bulk")
     bulk_seconds = bulk_insert_baseline(engine, baseline_url, total)
     report["generate_baseline_seconds"] = bulk_seconds
 
@@ -521,7 +492,7 @@ def run(args: argparse.Namespace, scratch: Scratch) -> int:
     report["ledger_verify_exit"] = verify.returncode
     status = status or verify.returncode
     log("baseline: two-statement transactions through the driver")
-    tx_seconds = transactions_baseline(engine, scratch.database("tx"), len(pins), args.concurrency)
+    tx_seconds = transactions_baseline(engine, scratch.new("tx"), len(pins), args.concurrency)
     report["redeem_baseline_tx_per_second"] = len(pins) / tx_seconds
 
     small, full, redeem = report["generate_small"], report["generate_full"], report["redeem"]
