@@ -13,8 +13,10 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign
 
 from roamcard.models import Payment
+from roamcard.payment import providers
 from roamcard.payment.providers.alipay import AlipayProvider
 from roamcard.payment.providers.stripe import StripeProvider
 from roamcard.payment.providers.wechat_pay import WeChatPayProvider
@@ -510,3 +513,15 @@ class FakeStripe:
             payload.decode(), secret or self.webhook_secret, timestamp=timestamp
         )
         return {"Content-Type": "application/json", "Stripe-Signature": header}
+
+
+FakeGateway = TypeVar("FakeGateway", "FakeAlipay", "FakeWeChatPay", "FakeStripe")
+
+
+@contextmanager
+def installed(fake: FakeGateway) -> Iterator[FakeGateway]:
+    """Offer the fake's provider and send Roamcard's HTTP to it; any other outbound call fails."""
+    providers.register(fake.provider())
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        fake.mount(router)
+        yield fake

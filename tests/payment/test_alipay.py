@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import respx
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
 from roamcard.kit import clock
-from roamcard.payment import providers
 from tests.payment.flows import (
     MOBILE,
     books_balance,
@@ -24,15 +22,12 @@ from tests.payment.flows import (
     statuses,
     wallet,
 )
-from tests.payment.gateways import FORM, FakeAlipay
+from tests.payment.gateways import FORM, FakeAlipay, installed
 
 
 @pytest.fixture
 def alipay() -> Iterator[FakeAlipay]:
-    fake = FakeAlipay()
-    providers.register(fake.provider())
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        fake.mount(router)
+    with installed(FakeAlipay()) as fake:
         yield fake
 
 

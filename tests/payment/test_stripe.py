@@ -7,12 +7,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import respx
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
 from roamcard.kit import clock
-from roamcard.payment import providers
 from tests.payment.flows import (
     books_balance,
     drain,
@@ -24,15 +22,12 @@ from tests.payment.flows import (
     statuses,
     wallet,
 )
-from tests.payment.gateways import FakeStripe
+from tests.payment.gateways import FakeStripe, installed
 
 
 @pytest.fixture
 def stripe_api() -> Iterator[FakeStripe]:
-    fake = FakeStripe()
-    providers.register(fake.provider())
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        fake.mount(router)
+    with installed(FakeStripe()) as fake:
         yield fake
 
 

@@ -8,12 +8,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import respx
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
 from roamcard.kit import clock
-from roamcard.payment import providers
 from tests.payment.flows import (
     MOBILE,
     books_balance,
@@ -26,15 +24,12 @@ from tests.payment.flows import (
     statuses,
     wallet,
 )
-from tests.payment.gateways import FakeWeChatPay, rsa_pair
+from tests.payment.gateways import FakeWeChatPay, installed, rsa_pair
 
 
 @pytest.fixture
 def wechat() -> Iterator[FakeWeChatPay]:
-    fake = FakeWeChatPay()
-    providers.register(fake.provider())
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        fake.mount(router)
+    with installed(FakeWeChatPay()) as fake:
         yield fake
 
 

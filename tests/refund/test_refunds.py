@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import respx
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -20,7 +19,7 @@ from roamcard.payment import providers
 from roamcard.payment.providers.base import RefundOutcome, RemoteRefund
 from roamcard.refund import service as refunds
 from tests.payment.flows import books_balance, count, drain, order_topup, payment_of, signed_in, wallet
-from tests.payment.gateways import FORM, FakeAlipay
+from tests.payment.gateways import FORM, FakeAlipay, installed
 
 STAFF_TOKEN = "staff-token-for-tests-0123456789abcdef"
 
@@ -195,10 +194,7 @@ class TestStaffApi:
 
 @pytest.fixture
 def alipay() -> Iterator[FakeAlipay]:
-    fake = FakeAlipay()
-    providers.register(fake.provider())
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        fake.mount(router)
+    with installed(FakeAlipay()) as fake:
         yield fake
 
 
