@@ -19,6 +19,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./roamcard.db"
     secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    # During a rotation: the secret before the current one, still accepted for what it made (keys.py).
+    secret_key_previous: SecretStr | None = None
     sandbox_webhook_secret: SecretStr = SecretStr("whsec_dev_sandbox_change_me")
     public_base_url: str = "http://127.0.0.1:8000"
 
