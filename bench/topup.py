@@ -3,27 +3,38 @@
 
     .venv/bin/python bench/topup.py --start-server --engine sqlite -n 2000 -c 32
     .venv/bin/python bench/topup.py --start-server --engine postgresql -n 2000 -c 32 --processes 2 --workers 1
+    .venv/bin/python bench/topup.py --start-server --engine postgresql --rate 100 -n 3000   # open loop
     .venv/bin/python bench/topup.py --url http://127.0.0.1:8000 --database-url sqlite:///./roamcard.db
 
 With --start-server the bench makes a fresh database (an SQLite file in a temporary directory, or a
 scratch database on postgresql://postgres@127.0.0.1:5432 that it drops afterwards), runs
-`roamcard migrate` and `roamcard demo`, issues one card per client, starts `roamcard serve` (and, with
---workers, separate `roamcard worker` processes) on a free port with production settings and a random
-sandbox webhook secret, and stops everything at the end.
+`roamcard migrate` and `roamcard demo` and issues one card per client (in development, since
+`roamcard demo` refuses production), then starts `roamcard serve` (and, with --workers, separate
+`roamcard worker` processes) on a free port in production (bench/environment.py: demo mode off, the
+sandbox gateway and console SMS switched on explicitly, random 48-character secrets shared with the
+set-up), and stops everything at the end. Child processes get PYTHONPATH with absolute entries, so
+`PYTHONPATH=src` makes them run the current tree's sources; the roamcard they import is printed.
 
 The timed phase: C client threads, each signed in as its own card, take top-ups from a shared budget of
-N. For each one a client POSTs /api/v1/topups (Idempotency-Key, balance-10 in USD, sandbox), then
-POSTs the signed `payment.succeeded` notification to /webhooks/sandbox, as the gateway would. The bench
-then waits until every order is `fulfilled` (polling the database, or the API with --wait api), checks
-every card's balance through the API, and runs `roamcard ledger verify`.
+N (closed loop), or, with --rate R, top-up i is due at start + i/R and the first free thread sends it
+(open loop; its create latency counts from when it was due, so queueing is not hidden). For each one a
+client POSTs /api/v1/topups (Idempotency-Key, balance-10 in USD, sandbox), then POSTs the signed
+`payment.succeeded` notification to /webhooks/sandbox, as the gateway would. The bench then waits until
+every order is `fulfilled` (polling the database, or the API with --wait api), checks every card's
+balance through the API, and runs `roamcard ledger verify`.
 
-Printed: end-to-end top-ups/s (first create -> last order seen fulfilled), create latency p50/p99, the
-CPU time the server processes (and PostgreSQL's backends for this database) spent per top-up, and a
-BASELINE measured in the same run: N two-statement transactions (UPDATE one counter row + INSERT one
-event row, each client on its own row) straight through the driver (sqlite3 / psycopg) with the same
-concurrency, against a scratch table in a scratch database of the same engine (median of three runs).
-Before each timed part the bench waits (up to --quiet-wait seconds) for the machine to be idle, and it
-reports the CPU that anything else used meanwhile.
+Printed: end-to-end top-ups/s (first create -> last order seen fulfilled); create and notification
+latency p50/p99/max; notification -> fulfilled p50/p99/max (the order's `fulfilled` state transition
+time read from the database afterwards, minus the client's wall-clock time of sending the notification:
+both UTC wall time on this machine); ms CPU per top-up of the Roamcard processes (server + workers) and,
+separately, of PostgreSQL's backends for this database (both sampled from /proc/<pid>/stat every 50 ms,
+so processes and connections that come and go count); and two BASELINES measured in the same run, after
+the server has stopped: N two-statement transactions (UPDATE one counter row + INSERT one event row, each
+client on its own row) straight through the driver (sqlite3 / psycopg) with the same concurrency, on a
+scratch table of the same engine (median of three runs); and, on PostgreSQL, pgbench's tpcb-like script
+(8 clients, 20 s, scale 10) on a scratch database made with `pgbench -i` and dropped afterwards, with the
+ratio top-ups/s ÷ pgbench TPS (--no-pgbench skips it). Before each timed part the bench waits (up to
+--quiet-wait seconds) for the machine to be idle, and it reports the CPU that anything else used meanwhile.
 
 Every connection goes to 127.0.0.1; the run is bounded by -n and by --timeout.
 """
@@ -34,6 +45,8 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -49,6 +62,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from environment import BenchEnvironment
 from scratch import ScratchDatabases
 
 from roamcard.sandbox.signature import sign
@@ -60,6 +74,7 @@ LOCALHOST = "127.0.0.1"
 PRODUCT = {"product_id": "balance-10", "currency": "USD", "payment_method": "sandbox"}
 PRODUCT_CREDIT = 1000  # balance-10 credits 1000 minor units (USD 10.00)
 BASELINE_RUNS = 3
+PGBENCH_CLIENTS = 8
 
 # Issues cards in one process (one transaction) instead of one `roamcard cards create` per card.
 CREATE_CARDS = """
@@ -126,12 +141,10 @@ def psycopg_url(database_url: str) -> str:
 
 @dataclass
 class CpuSample:
-    """CPU seconds used so far by this process, the server tree, PostgreSQL, and the whole machine."""
+    """CPU seconds used so far by this process and by the whole machine."""
 
     wall: float
     bench: float
-    server: float
-    postgres: float
     machine_busy: float
     machine_total: float
 
@@ -139,12 +152,27 @@ class CpuSample:
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu(pid: int) -> float:
+def _proc_cpu(pid: int) -> float | None:
+    """utime + stime of one live process; None once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime + stime
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _children(pid: int) -> list[int]:
@@ -167,23 +195,116 @@ def _tree(pids: list[int]) -> list[int]:
     return seen
 
 
-def _postgres_pids(database: str | None) -> list[int]:
-    """PostgreSQL backends serving `database` (other people's sessions on a shared server don't count)."""
-    if not database:
-        return []
-    pids = []
+def _postmaster_pid() -> int | None:
+    """The local PostgreSQL server's postmaster: a `postgres` process whose parent is not one."""
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() != "postgres":
+        if entry.name.isdigit() and _comm(int(entry.name)) == "postgres":
+            parent = _ppid(int(entry.name))
+            if parent is not None and _comm(parent) != "postgres":
+                return int(entry.name)
+    return None
+
+
+class CpuMeter:
+    """CPU time of the Roamcard processes (server + workers: the process trees of the processes the bench
+    started, without py-spy) and of the PostgreSQL backends of one database, over a window.
+
+    A thread samples /proc/<pid>/stat (utime + stime) every `interval` seconds, per process, so that
+    processes which start or end inside the window count too: a process that appears counts from zero
+    (it started inside the window), one that ends keeps its last sample (what it used after that, at
+    most `interval` seconds' worth, is missed; the count of such backends is reported). PostgreSQL
+    backends are the postmaster's children whose title names the database; `exclude` keeps the bench's
+    own connection (watching the orders) out of the figure."""
+
+    def __init__(
+        self,
+        server_pids: list[int],
+        pg_database: str | None,
+        exclude: set[int] | None = None,
+        interval: float = 0.05,
+    ) -> None:
+        self.server_pids = server_pids
+        self.pg_database = pg_database
+        self.exclude = exclude or set()
+        self.interval = interval
+        self.postmaster = _postmaster_pid() if pg_database else None
+        if pg_database and self.postmaster is None:
+            log("WARNING: no local postmaster found; PostgreSQL backend CPU will read 0")
+        self._ours: set[int] = set()  # backends known to serve pg_database
+        self._first: dict[str, dict[int, float]] = {"server": {}, "postgres": {}}
+        self._last: dict[str, dict[int, float]] = {"server": {}, "postgres": {}}
+        self._gone: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _backends(self) -> list[int]:
+        if self.postmaster is None or self.pg_database is None:
+            return []
+        found = []
+        for pid in _children(self.postmaster):
+            if pid in self.exclude:
+                continue
+            if pid not in self._ours:
+                # A backend's title is the postmaster's command line until it has authenticated, so an
+                # unmatched pid is looked at again on the next sample.
+                try:
+                    title = (
+                        Path(f"/proc/{pid}/cmdline")
+                        .read_bytes()
+                        .replace(b"\0", b" ")
+                        .decode(errors="replace")
+                    )
+                except OSError:
                     continue
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                if f" {database} " in title:
-                    pids.append(int(entry.name))
-    return pids
+                if self.pg_database not in title.split():
+                    continue
+                self._ours.add(pid)
+            found.append(pid)
+        return found
+
+    def _sample(self, initial: bool) -> None:
+        groups = {
+            "server": [p for p in _tree(self.server_pids) if not _comm(p).startswith("py-spy")],
+            "postgres": self._backends(),
+        }
+        for group, pids in groups.items():
+            first, last = self._first[group], self._last[group]
+            alive = set()
+            for pid in pids:
+                value = _proc_cpu(pid)
+                if value is None:
+                    continue
+                alive.add(pid)
+                if pid not in first:
+                    first[pid] = value if initial else 0.0
+                last[pid] = value
+            self._gone.update(pid for pid in last if pid not in alive and group == "postgres")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample(initial=False)
+
+    def start(self) -> None:
+        self._sample(initial=True)
+        self._thread = threading.Thread(target=self._run, name="cpu-meter", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._sample(initial=False)
+        result = {
+            group: sum(self._last[group][pid] - self._first[group][pid] for pid in self._last[group])
+            for group in ("server", "postgres")
+        }
+        result["server_processes"] = len(self._last["server"])
+        result["postgres_backends"] = len(self._last["postgres"])
+        result["postgres_backends_ended"] = len(self._gone)
+        return result
 
 
-def cpu_sample(server_pids: list[int], pg_database: str | None = None) -> CpuSample:
+def cpu_sample() -> CpuSample:
     stat = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = [int(v) for v in stat]
     idle = ticks[3] + ticks[4]
@@ -192,17 +313,15 @@ def cpu_sample(server_pids: list[int], pg_database: str | None = None) -> CpuSam
     return CpuSample(
         wall=time.perf_counter(),
         bench=self_usage.user + self_usage.system,
-        server=sum(_proc_cpu(p) for p in _tree(server_pids)),
-        postgres=sum(_proc_cpu(p) for p in _postgres_pids(pg_database)),
         machine_busy=(total - idle) / _CLK_TCK,
         machine_total=total / _CLK_TCK,
     )
 
 
 def machine_busy_fraction(seconds: float) -> float:
-    first = cpu_sample([])
+    first = cpu_sample()
     time.sleep(seconds)
-    second = cpu_sample([])
+    second = cpu_sample()
     return (second.machine_busy - first.machine_busy) / max(1e-9, second.machine_total - first.machine_total)
 
 
@@ -219,6 +338,17 @@ def wait_for_quiet_machine(limit: float, threshold: float = 0.15, quiet_seconds:
 
 
 # -- databases ------------------------------------------------------------------------------------
+def _epoch(value: Any) -> float:
+    """A stored UTC time (aware or naive datetime, ISO text as SQLite keeps it, or epoch seconds)."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return float(value.timestamp())
+
+
 class OrderWatcher:
     """Reads order states straight from the database (one connection, outside the server)."""
 
@@ -232,6 +362,37 @@ class OrderWatcher:
 
             self.conn = psycopg.connect(psycopg_url(database_url), autocommit=True)
             self.placeholder = "%s"
+
+    def backend_pid(self) -> int | None:
+        """This connection's PostgreSQL backend (kept out of the database's CPU figure)."""
+        if self.engine != "postgresql":
+            return None
+        return int(self.conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+    def fulfilled_times(self, ids: list[str]) -> dict[str, float]:
+        """When each order became `fulfilled`, as UTC epoch seconds: the `at` of its state transition to
+        fulfilled (the server's clock, UTC wall time on this machine), else the order's `fulfilled_at`."""
+        found: dict[str, float] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join([self.placeholder] * len(chunk))
+            for entity_id, at in self.conn.execute(
+                "SELECT entity_id, min(at) FROM state_transitions WHERE entity_type = 'topup'"
+                f" AND to_status = 'fulfilled' AND entity_id IN ({marks}) GROUP BY entity_id",
+                chunk,
+            ).fetchall():
+                found[entity_id] = _epoch(at)
+        missing = [i for i in ids if i not in found]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join([self.placeholder] * len(chunk))
+            for order_id, at in self.conn.execute(
+                "SELECT id, fulfilled_at FROM topup_orders"
+                f" WHERE fulfilled_at IS NOT NULL AND id IN ({marks})",
+                chunk,
+            ).fetchall():
+                found[order_id] = _epoch(at)
+        return found
 
     def fulfilled_among(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -265,11 +426,7 @@ class OrderWatcher:
             ).fetchone()[0]
             if value is None:
                 continue
-            if isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            stamp = value.timestamp()
+            stamp = _epoch(value)
             latest = stamp if latest is None else max(latest, stamp)
         return latest
 
@@ -278,31 +435,6 @@ class OrderWatcher:
 
 
 # -- the server -----------------------------------------------------------------------------------
-def roamcard_env(
-    database_url: str, secret: str, base_url: str, extra: dict[str, str], *, setup: bool = False
-) -> dict[str, str]:
-    """Production settings, with the sandbox gateway switched on and fresh secrets. `setup` is for
-    `roamcard demo` and issuing the cards, which need demo mode; the server never runs in it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROAMCARD_")}
-    env.update(
-        {
-            "ROAMCARD_DATABASE_URL": database_url,
-            "ROAMCARD_ENVIRONMENT": "production",
-            "ROAMCARD_DEMO_MODE": "true" if setup else "false",
-            "ROAMCARD_SANDBOX_ENABLED": "true",
-            "ROAMCARD_LOG_JSON": "true",
-            "ROAMCARD_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_SANDBOX_WEBHOOK_SECRET": secret,
-            "ROAMCARD_VOUCHER_PEPPER": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_TWILIO_AUTH_TOKEN": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_PUBLIC_BASE_URL": base_url,
-        }
-    )
-    env["COLUMNS"] = "200"  # keep Rich from wrapping the one-line verdicts we read back
-    env.update(extra)
-    return env
-
-
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [ROAMCARD, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
@@ -390,10 +522,21 @@ class Client:
 
 
 @dataclass
+class PhaseSlot:
+    """What one client thread records."""
+
+    ids: list[str] = field(default_factory=list)
+    creates: list[float] = field(default_factory=list)
+    notifies: list[float] = field(default_factory=list)
+    notify_wall: dict[str, tuple[float, float]] = field(default_factory=dict)  # id -> (sent, answered)
+
+
+@dataclass
 class PhaseResult:
     order_ids: list[str]
     create_latencies: list[float]
     notify_latencies: list[float]
+    notify_wall: dict[str, tuple[float, float]]
     started_wall: float
     started: float
     creates_done: float
@@ -475,20 +618,37 @@ class KeepAliveHTTP:
 
 
 def run_phase(
-    base_url: str, clients: list[Client], secret: str, total: int, label: str, deadline: float
+    base_url: str,
+    clients: list[Client],
+    secret: str,
+    total: int,
+    label: str,
+    deadline: float,
+    rate: float | None = None,
 ) -> PhaseResult:
-    """`total` top-ups taken from a shared budget by len(clients) threads."""
+    """`total` top-ups by len(clients) threads, each on its own keep-alive connection.
+
+    Closed loop (rate None): each thread takes the next top-up from a shared budget as soon as its last
+    one is done. Open loop (rate R): top-up i is due at start + i/R; the first free thread takes it,
+    waiting until it is due, and its create latency is measured from when it was DUE, not from when it was
+    sent, so time spent queued behind a slow server (or with every connection busy) is not hidden
+    (coordinated omission). Either way the notification is sent as soon as the create has answered, and
+    its send time (UTC wall clock, time.time()) is kept to measure notification -> fulfilled later."""
     budget = iter(range(total))
     budget_lock = threading.Lock()
     stop = threading.Event()
     errors: list[str] = []
-    per_client: list[tuple[list[str], list[float], list[float]]] = [([], [], []) for _ in clients]
+    per_client: list[PhaseSlot] = [PhaseSlot() for _ in clients]
     run_tag = uuid.uuid4().hex[:8]
-    start_barrier = threading.Barrier(len(clients) + 1)
+    began: list[float] = []  # (perf_counter, time.time()) of the start, set as the barrier releases
+
+    def mark_start() -> None:
+        began.extend((time.perf_counter(), time.time()))
+
+    start_barrier = threading.Barrier(len(clients) + 1, action=mark_start)
     create_body = json.dumps(PRODUCT).encode()
 
-    def work(client: Client, slot: tuple[list[str], list[float], list[float]]) -> None:
-        ids, creates, notifies = slot
+    def work(client: Client, slot: PhaseSlot) -> None:
         http = KeepAliveHTTP(base_url, timeout=30, headers={"Authorization": f"Bearer {client.token}"})
         try:
             http.request("GET", "/healthz")  # open the keep-alive connection before the clock starts
@@ -504,6 +664,12 @@ def run_phase(
                     number = next(budget, None)
                 if number is None:
                     return
+                due = 0.0
+                if rate is not None:
+                    due = began[0] + number / rate
+                    pause = due - time.perf_counter()
+                    if pause > 0:
+                        time.sleep(pause)
                 if time.monotonic() > deadline:
                     errors.append("timed out before the budget was spent")
                     stop.set()
@@ -531,25 +697,25 @@ def run_phase(
                         },
                     }
                     raw = json.dumps(event, separators=(",", ":")).encode()
-                    status, content = http.request(
-                        "POST",
-                        "/webhooks/sandbox",
-                        raw,
-                        {
-                            "Content-Type": "application/json",
-                            "Roamcard-Signature": sign(secret, int(time.time()), raw),
-                        },
-                    )
+                    headers = {
+                        "Content-Type": "application/json",
+                        "Roamcard-Signature": sign(secret, int(time.time()), raw),
+                    }
+                    sent_wall = time.time()
+                    t_sent = time.perf_counter()
+                    status, content = http.request("POST", "/webhooks/sandbox", raw, headers)
                     t2 = time.perf_counter()
+                    answered_wall = time.time()
                     if status != 200 or json.loads(content).get("duplicate"):
                         raise RuntimeError(f"notification -> {status} {content[:300]!r}")
                 except Exception as exc:
                     errors.append(f"client {client.index}: {type(exc).__name__}: {exc}")
                     stop.set()
                     return
-                ids.append(order["id"])
-                creates.append(t1 - t0)
-                notifies.append(t2 - t1)
+                slot.ids.append(order["id"])
+                slot.creates.append(t1 - (due if rate is not None else t0))
+                slot.notifies.append(t2 - t_sent)
+                slot.notify_wall[order["id"]] = (sent_wall, answered_wall)
         finally:
             http.close()
 
@@ -561,19 +727,20 @@ def run_phase(
         thread.start()
     with contextlib.suppress(threading.BrokenBarrierError):
         start_barrier.wait(timeout=60)
-    started_wall, started = time.time(), time.perf_counter()
+    started, started_wall = began if began else (time.perf_counter(), time.time())
     for thread in threads:
         thread.join(timeout=max(0.1, deadline - time.monotonic()))
     creates_done = time.perf_counter()
     if any(t.is_alive() for t in threads):
         stop.set()
         errors.append("client threads still running at the deadline")
-    for client, (ids, _, _) in zip(clients, per_client, strict=True):
-        client.order_ids.extend(ids)
+    for client, slot in zip(clients, per_client, strict=True):
+        client.order_ids.extend(slot.ids)
     return PhaseResult(
-        order_ids=[i for ids, _, _ in per_client for i in ids],
-        create_latencies=sorted(x for _, c, _ in per_client for x in c),
-        notify_latencies=sorted(x for _, _, n in per_client for x in n),
+        order_ids=[i for slot in per_client for i in slot.ids],
+        create_latencies=sorted(x for slot in per_client for x in slot.creates),
+        notify_latencies=sorted(x for slot in per_client for x in slot.notifies),
+        notify_wall={k: v for slot in per_client for k, v in slot.notify_wall.items()},
         started_wall=started_wall,
         started=started,
         creates_done=creates_done,
@@ -708,6 +875,76 @@ def baseline(
     return time.perf_counter() - started, sum(done)
 
 
+def find_pgbench() -> str | None:
+    """pgbench on PATH, else the newest /usr/lib/postgresql/*/bin/pgbench."""
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pgbench"),
+        key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parts[-3].split(".")],
+    )
+    return str(candidates[-1]) if candidates else None
+
+
+def run_pgbench(scratch: ScratchDatabases, seconds: int, clients: int, scale: int) -> dict[str, Any]:
+    """pgbench's built-in tpcb-like script on a scratch database (`pgbench -i` first), dropped after."""
+    exe = find_pgbench()
+    if exe is None:
+        raise SystemExit("pgbench not found (PATH or /usr/lib/postgresql/*/bin); give --no-pgbench")
+    url = scratch.new("pgbench")
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    connect = [
+        "-h",
+        parts.hostname or LOCALHOST,
+        "-p",
+        str(parts.port or 5432),
+        "-U",
+        parts.username or "postgres",
+    ]
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    jobs = max(1, min(clients, os.cpu_count() or 1))
+    command = [
+        exe,
+        "-b",
+        "tpcb-like",
+        "-c",
+        str(clients),
+        "-j",
+        str(jobs),
+        "-T",
+        str(seconds),
+        *connect,
+        database,
+    ]
+    try:
+        init = subprocess.run(
+            [exe, "-i", "-q", "-s", str(scale), *connect, database],
+            env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        if init.returncode != 0:
+            raise SystemExit(f"pgbench -i failed:\n{init.stderr[-2000:]}")
+        run = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False
+        )
+    finally:
+        scratch.drop(url)
+    found = re.search(r"^tps = ([0-9.]+)", run.stdout, re.MULTILINE)
+    if run.returncode != 0 or not found:
+        raise SystemExit(f"pgbench failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    latency = re.search(r"^latency average = ([0-9.]+) ms", run.stdout, re.MULTILINE)
+    return {
+        "tps": float(found.group(1)),
+        "latency_average_ms": float(latency.group(1)) if latency else None,
+        "clients": clients,
+        "threads": jobs,
+        "seconds": seconds,
+        "scale": scale,
+        "command": " ".join(Path(command[0]).name if i == 0 else a for i, a in enumerate(command)),
+    }
+
+
 # -- main -----------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -735,7 +972,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--secret", help="sandbox webhook secret of an already running server")
     parser.add_argument("--wait", choices=["db", "api"], help="how to watch for fulfilment (default: db)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds for the whole timed phase")
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: top-ups arrive at R per second on a fixed schedule (over -c connections); "
+        "create latency counts from the scheduled time",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the driver baseline")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench baseline (PostgreSQL)")
+    parser.add_argument("--pgbench-seconds", type=int, default=20, help="pgbench -T (default 20)")
+    parser.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s (default 10)")
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -757,6 +1003,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("-n must be 1..200000 and -c 1..512")
     if not 1 <= args.processes <= 16 or not 0 <= args.workers <= 16:
         parser.error("--processes must be 1..16 and --workers 0..16")
+    if args.rate is not None and not 0 < args.rate <= 10_000:
+        parser.error("--rate must be in (0, 10000]")
+    if args.rate is not None and args.topups / args.rate > args.timeout:
+        parser.error(f"-n {args.topups} at --rate {args.rate:g} takes longer than --timeout {args.timeout:g}")
+    if not 1 <= args.pgbench_seconds <= 600 or not 1 <= args.pgbench_scale <= 1000:
+        parser.error("--pgbench-seconds must be 1..600 and --pgbench-scale 1..1000")
     if any("=" not in item for item in args.server_env):
         parser.error("--server-env takes KEY=VALUE")
     return args
@@ -804,11 +1056,18 @@ def issue_cards(env: dict[str, str], count: int) -> list[tuple[str, str]]:
     return [(card["card_number"], card["password"]) for card in cards]
 
 
-def code_version() -> str:
-    """The roamcard commit the figures belong to (+dirty when its tree has uncommitted changes)."""
-    import roamcard
+def roamcard_source(env: dict[str, str]) -> Path:
+    """Where the child processes import roamcard from (PYTHONPATH decides: e.g. a worktree's src/)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import roamcard; print(roamcard.__file__)"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return Path(found.stdout.strip()).resolve().parent
 
-    tree = Path(roamcard.__file__).resolve().parents[2]
+
+def code_version(package: Path) -> str:
+    """The roamcard commit the figures belong to (+dirty when its tree has uncommitted changes)."""
+    tree = package.parents[1]
     try:
         commit = subprocess.run(
             ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
@@ -829,6 +1088,16 @@ def code_version() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def latency_summary(values: list[float]) -> dict[str, float | None]:
+    """p50/p90/p99/max in milliseconds of already sorted seconds."""
+    return {
+        "p50": percentile(values, 50) * 1000 if values else None,
+        "p90": percentile(values, 90) * 1000 if values else None,
+        "p99": percentile(values, 99) * 1000 if values else None,
+        "max": values[-1] * 1000 if values else None,
+    }
+
+
 def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, servers: Servers) -> int:
     extra_env = dict(item.split("=", 1) for item in args.server_env)
     database_url: str | None = args.database_url
@@ -837,20 +1106,20 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
         "engine": engine,
         "topups": args.topups,
         "concurrency": args.concurrency,
+        "rate": args.rate,
         "processes": args.processes,
         "separate_workers": args.workers,
         "nproc": os.cpu_count(),
-        "roamcard": code_version(),
         "label": args.label,
     }
 
     # -- set-up: database, cards, server ----------------------------------------------------------
     if args.start_server:
-        secret = "whsec_bench_" + uuid.uuid4().hex
         base_url = f"http://{LOCALHOST}:{free_port()}"
         database_url = database_url or scratch.new("app")
-        env = roamcard_env(database_url, secret, base_url, extra_env)
-        setup_env = roamcard_env(database_url, secret, base_url, extra_env, setup=True)
+        settings = BenchEnvironment(database_url, base_url, extra_env)
+        secret = settings.webhook_secret
+        env, setup_env = settings.server(), settings.setup()
         log(f"{engine}: {database_url}")
         for step in (["migrate"], ["demo"]):
             result = run_cli(step, setup_env)
@@ -875,15 +1144,28 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
         if not secret:
             raise SystemExit("give --secret (or ROAMCARD_SANDBOX_WEBHOOK_SECRET) for a running server")
         wait_ready(base_url, None, timeout=10)
+        # A running server has its own secrets; issuing cards only needs its database (and, if cards'
+        # data is keyed, the server's ROAMCARD_* secrets in this environment: they are passed on).
+        settings = BenchEnvironment(database_url or "", base_url, extra_env)
+        for name in settings.secrets:
+            if os.environ.get(name):
+                settings.secrets[name] = os.environ[name]
+        setup_env = settings.setup()
         if database_url:
-            credentials = issue_cards(
-                roamcard_env(database_url, secret, base_url, extra_env, setup=True), cards_wanted
-            )
+            credentials = issue_cards(setup_env, cards_wanted)
         else:
             from roamcard.demo import DEMO_CARDS
 
             credentials = [(d.card_number, d.password) for d in DEMO_CARDS]
             log("no --database-url: the demo cards only, waiting through the API, no ledger verify")
+    source = roamcard_source(setup_env)
+    report["roamcard"] = code_version(source)
+    report["roamcard_source"] = str(source)
+    log(f"roamcard {report['roamcard']} from {source}")
+    import roamcard
+
+    if Path(roamcard.__file__).resolve().parent != source:
+        log(f"WARNING: the bench itself imports roamcard from {Path(roamcard.__file__).parent}")
 
     # Sign in once per card (argon2id at production cost) before anything is timed.
     with httpx.Client(base_url=base_url, timeout=30, trust_env=False) as http:
@@ -906,7 +1188,7 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
             return wait_fulfilled_db(watcher, ids, deadline)
         return wait_fulfilled_api(base_url, clients, set(ids), deadline)
 
-    # -- warm-up (untimed): connection pools, caches, first imports ---------------------------------
+    # -- warm-up (untimed, closed loop): connection pools, caches, first imports -----------------------
     warmup = args.concurrency if args.warmup is None else args.warmup
     if warmup:
         deadline = time.monotonic() + min(120.0, args.timeout)
@@ -922,12 +1204,16 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
         report["machine_busy_before"] = wait_for_quiet_machine(args.quiet_wait)
         log(f"machine {report['machine_busy_before'] * 100:.0f}% busy in the second before the timed phase")
     pg_database = urlsplit(database_url).path.lstrip("/") if database_url and engine == "postgresql" else None
+    watcher_pid = watcher.backend_pid() if watcher else None
+    meter = CpuMeter(servers.pids, pg_database, exclude={watcher_pid} if watcher_pid else None)
     deadline = time.monotonic() + args.timeout
-    before = cpu_sample(servers.pids, pg_database)
-    phase = run_phase(base_url, clients, secret, args.topups, "timed", deadline)
+    before = cpu_sample()
+    meter.start()
+    phase = run_phase(base_url, clients, secret, args.topups, "timed", deadline, rate=args.rate)
     log(f"{len(phase.order_ids)} created and notified in {phase.creates_done - phase.started:.2f}s")
     finished = None if phase.errors else wait_for(phase.order_ids, deadline)
-    after = cpu_sample(servers.pids, pg_database)
+    roamcard_cpu = meter.stop()
+    after = cpu_sample()
     status = 0
     for error in phase.errors[:10]:
         log(f"ERROR {error}")
@@ -936,6 +1222,18 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
     elif finished is None:
         log(f"ERROR not every order was fulfilled within --timeout {args.timeout:.0f}s")
         status = 1
+
+    # -- notification -> fulfilled, from the database's record of each order's transition -------------
+    to_fulfilled: list[float] = []
+    to_fulfilled_from_answer: list[float] = []
+    if watcher is not None:
+        fulfilled_at = watcher.fulfilled_times(phase.order_ids)
+        for order_id, (sent_wall, answered_wall) in phase.notify_wall.items():
+            if order_id in fulfilled_at:
+                to_fulfilled.append(fulfilled_at[order_id] - sent_wall)
+                to_fulfilled_from_answer.append(fulfilled_at[order_id] - answered_wall)
+        to_fulfilled.sort()
+        to_fulfilled_from_answer.sort()
 
     # -- checks: statuses, every card's balance through the API, the ledger --------------------------
     counts = watcher.status_counts(phase.order_ids) if watcher else {}
@@ -957,7 +1255,7 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
         status = 1
     verify_rc, verify_line = None, "skipped (no --database-url)"
     if database_url:
-        result = run_cli(["ledger", "verify"], roamcard_env(database_url, secret, base_url, {}))
+        result = run_cli(["ledger", "verify"], setup_env)
         verify_rc = result.returncode
         output = result.stdout + result.stderr
         lines = [line.strip() for line in output.splitlines() if "ledger verify" in line]
@@ -969,7 +1267,7 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
     if args.start_server:
         servers.stop()
 
-    # -- the baseline: same count and concurrency, straight through the driver ------------------------
+    # -- the baselines: the driver (same count and concurrency), and pgbench on PostgreSQL -----------
     baseline_result = None
     if not args.no_baseline:
         if args.quiet_wait > 0:
@@ -992,19 +1290,27 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
             "tx_per_second": rate,
             "runs_tx_per_second": [run[0] for run in runs],
         }
+    pgbench_result = None
+    if engine == "postgresql" and not args.no_pgbench:
+        if args.quiet_wait > 0:
+            wait_for_quiet_machine(args.quiet_wait)
+        log(f"pgbench: tpcb-like, {PGBENCH_CLIENTS} clients, {args.pgbench_seconds} s")
+        pgbench_result = run_pgbench(scratch, args.pgbench_seconds, PGBENCH_CLIENTS, args.pgbench_scale)
 
     # -- report -------------------------------------------------------------------------------------
     completed = len(phase.order_ids)
     elapsed = (finished - phase.started) if finished else None
-    create, notify = phase.create_latencies, phase.notify_latencies
     machine_busy = after.machine_busy - before.machine_busy
     cpu = {
         "wall": after.wall - before.wall,
-        "server": after.server - before.server,
-        "postgres": after.postgres - before.postgres,
+        "server": roamcard_cpu["server"],
+        "postgres": roamcard_cpu["postgres"],
         "bench_client": after.bench - before.bench,
         "machine_busy": machine_busy,
         "machine_busy_fraction": machine_busy / max(1e-9, after.machine_total - before.machine_total),
+        "server_processes": roamcard_cpu["server_processes"],
+        "postgres_backends": roamcard_cpu["postgres_backends"],
+        "postgres_backends_ended": roamcard_cpu["postgres_backends_ended"],
     }
     cpu["everything_else"] = machine_busy - cpu["server"] - cpu["postgres"] - cpu["bench_client"]
     report.update(
@@ -1015,13 +1321,11 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
             "topups_per_second": completed / elapsed if elapsed else None,
             "create_phase_seconds": phase.creates_done - phase.started,
             "fulfilment_lag_seconds": (finished - phase.creates_done) if finished else None,
-            "create_ms": {
-                "p50": percentile(create, 50) * 1000,
-                "p90": percentile(create, 90) * 1000,
-                "p99": percentile(create, 99) * 1000,
-                "max": create[-1] * 1000 if create else None,
-            },
-            "notify_ms": {"p50": percentile(notify, 50) * 1000, "p99": percentile(notify, 99) * 1000},
+            "create_ms": latency_summary(phase.create_latencies),
+            "notify_ms": latency_summary(phase.notify_latencies),
+            "notification_to_fulfilled_ms": latency_summary(to_fulfilled),
+            "notification_answered_to_fulfilled_ms": latency_summary(to_fulfilled_from_answer),
+            "fulfilled_times_found": len(to_fulfilled),
             "cpu_seconds": cpu,
             "cpu_ms_per_topup": {
                 key: cpu[key] / completed * 1000 for key in ("server", "postgres", "bench_client")
@@ -1031,6 +1335,7 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
             "balances_ok": not balance_errors,
             "ledger_verify": {"exit_code": verify_rc, "result": verify_line},
             "baseline": baseline_result,
+            "pgbench": pgbench_result,
             "ok": status == 0,
         }
     )
@@ -1044,10 +1349,18 @@ def print_report(r: dict[str, Any]) -> None:
     def f(value: float | None, spec: str = ".1f") -> str:
         return "n/a" if value is None else format(value, spec)
 
-    cpu, create, notify = r["cpu_seconds"], r["create_ms"], r["notify_ms"]
+    def lat(m: dict[str, float | None]) -> str:
+        return f"p50 {f(m['p50'])} ms   p99 {f(m['p99'])} ms   max {f(m['max'])} ms"
+
+    cpu = r["cpu_seconds"]
+    mode = (
+        f"open loop at {r['rate']:g}/s over {r['concurrency']} connections"
+        if r["rate"]
+        else (f"c={r['concurrency']}")
+    )
     print()
     print(
-        f"Roamcard top-up benchmark — {r['engine']}, n={r['topups']}, c={r['concurrency']}, "
+        f"Roamcard top-up benchmark — {r['engine']}, n={r['topups']}, {mode}, "
         f"cards={r['cards']}, serve --processes {r['processes']}, separate workers {r['separate_workers']}, "
         f"nproc {r['nproc']}, roamcard {r['roamcard']}"
     )
@@ -1060,21 +1373,26 @@ def print_report(r: dict[str, Any]) -> None:
         f"  creates           {r['create_phase_seconds']:.2f} s for all creates and notifications; "
         f"the last order was fulfilled {f(r['fulfilment_lag_seconds'], '.2f')} s later"
     )
+    since = "from its scheduled time" if r["rate"] else "as sent"
+    print(f"  create latency    {lat(r['create_ms'])}   ({since})")
+    print(f"  notify latency    {lat(r['notify_ms'])}   (the notification POST)")
+    if r["fulfilled_times_found"]:
+        print(
+            f"  notif.→fulfilled  {lat(r['notification_to_fulfilled_ms'])}   (send → the order's fulfilled "
+            f"transition; from the answer: p99 {f(r['notification_answered_to_fulfilled_ms']['p99'])} ms)"
+        )
     print(
-        f"  create latency    p50 {f(create['p50'])} ms   p90 {f(create['p90'])} ms   "
-        f"p99 {f(create['p99'])} ms   max {f(create['max'])} ms"
-    )
-    print(f"  notify latency    p50 {f(notify['p50'])} ms   p99 {f(notify['p99'])} ms")
-    print(
-        f"  CPU (timed phase) server {cpu['server']:.1f} s, postgres backends {cpu['postgres']:.1f} s, "
-        f"bench {cpu['bench_client']:.1f} s, everything else {cpu['everything_else']:.1f} s "
-        f"in {cpu['wall']:.1f} s wall; machine {cpu['machine_busy_fraction'] * 100:.0f}% busy"
+        f"  CPU (timed phase) roamcard {cpu['server']:.1f} s ({cpu['server_processes']} processes), "
+        f"postgres backends {cpu['postgres']:.1f} s ({cpu['postgres_backends']} seen, "
+        f"{cpu['postgres_backends_ended']} ended), bench {cpu['bench_client']:.1f} s, everything else "
+        f"{cpu['everything_else']:.1f} s in {cpu['wall']:.1f} s wall; machine "
+        f"{cpu['machine_busy_fraction'] * 100:.0f}% busy"
     )
     if r["cpu_ms_per_topup"]:
         per = r["cpu_ms_per_topup"]
         print(
-            f"  CPU per top-up    server {per['server']:.2f} ms, postgres backends {per['postgres']:.2f} ms, "
-            f"bench {per['bench_client']:.2f} ms"
+            f"  ms CPU per top-up roamcard (server + workers) {per['server']:.2f} ms, "
+            f"postgres backends {per['postgres']:.2f} ms, bench {per['bench_client']:.2f} ms"
         )
     print(f"  balances (API)    {'OK' if r['balances_ok'] else 'MISMATCH'}")
     verify = r["ledger_verify"]
@@ -1090,6 +1408,15 @@ def print_report(r: dict[str, Any]) -> None:
         )
         if r["topups_per_second"] and b["tx_per_second"]:
             print(f"  top-ups/s ÷ baseline tx/s = {r['topups_per_second'] / b['tx_per_second']:.3f}")
+    p = r["pgbench"]
+    if p:
+        print(
+            f"  PGBENCH           {p['tps']:.0f} TPS — tpcb-like, {p['clients']} clients, "
+            f"{p['threads']} threads, {p['seconds']} s, scale {p['scale']} "
+            f"(latency average {f(p['latency_average_ms'], '.2f')} ms)"
+        )
+        if r["topups_per_second"] and p["tps"]:
+            print(f"  top-ups/s ÷ pgbench TPS = {r['topups_per_second'] / p['tps']:.3f}")
     print(f"  result            {'OK' if r['ok'] else 'FAILED'}")
 
 

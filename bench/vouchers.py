@@ -7,8 +7,10 @@
     .venv/bin/python bench/vouchers.py --engine sqlite -n 100000 --redemptions 1000 -c 8   # a quick look
 
 It makes a fresh database (an SQLite file in a temporary directory, or a scratch database on
-postgresql://postgres@127.0.0.1:5432 that it drops afterwards), runs `roamcard migrate` with
-production settings and random secrets, then measures, each next to a baseline from the same run:
+postgresql://postgres@127.0.0.1:5432 that it drops afterwards) and runs `roamcard migrate`. The server
+and the timed operator commands run in production (ROAMCARD_ENVIRONMENT=production, demo mode off) with
+random 48-character secrets; `roamcard migrate` and issuing the cards run in development with the same
+secrets (bench/environment.py). Then it measures, each next to a baseline from the same run:
 
 1. GENERATION: `roamcard vouchers generate --count N` exactly as an operator runs it (a child process:
    wall time, and its peak RSS from wait4), once with N/10 and once with N, to show that memory stays
@@ -43,12 +45,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from environment import BenchEnvironment
 from scratch import ScratchDatabases
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,26 +76,6 @@ def log(message: str) -> None:
 
 
 # -- databases and processes ----------------------------------------------------------------------
-def environment(database_url: str, base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROAMCARD_")}
-    env.update(
-        {
-            "ROAMCARD_DATABASE_URL": database_url,
-            "ROAMCARD_ENVIRONMENT": "production",
-            "ROAMCARD_DEMO_MODE": "false",
-            "ROAMCARD_LOG_JSON": "true",
-            "ROAMCARD_LOG_LEVEL": "WARNING",
-            "ROAMCARD_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_SANDBOX_WEBHOOK_SECRET": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_VOUCHER_PEPPER": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_TWILIO_AUTH_TOKEN": uuid.uuid4().hex + uuid.uuid4().hex,
-            "ROAMCARD_PUBLIC_BASE_URL": base_url,
-            "COLUMNS": "200",
-        }
-    )
-    return env
-
-
 @dataclass
 class ChildRun:
     seconds: float
@@ -404,8 +386,9 @@ def run(args: argparse.Namespace, scratch: ScratchDatabases) -> int:
     port = free_port()
     base_url = f"http://{LOCALHOST}:{port}"
     url = scratch.new("app")
-    env = environment(url, base_url)
-    roamcard(["migrate"], env)
+    settings = BenchEnvironment(url, base_url, {"ROAMCARD_LOG_LEVEL": "WARNING"})
+    env, setup_env = settings.server(), settings.setup()  # production; development for the set-up
+    roamcard(["migrate"], setup_env)
     expires = (date.today() + timedelta(days=730)).isoformat()
 
     # 1. Generation, small then full size: the same peak memory shows it streams.
@@ -442,7 +425,7 @@ def run(args: argparse.Namespace, scratch: ScratchDatabases) -> int:
     # 3. Redemptions through the API.
     made = subprocess.run(
         [sys.executable, "-c", CREATE_CARDS, str(args.concurrency)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+        env=setup_env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
     credentials = [tuple(json.loads(line).values()) for line in made.stdout.splitlines()]
     with (scratch.tmp / "full.csv").open(newline="") as handle:
