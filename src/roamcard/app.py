@@ -34,7 +34,6 @@ from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
 from roamcard.refund.endpoints import router as refund_router
-from roamcard.refund.endpoints import staff_router as refund_staff_router
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
 from roamcard.validation import validation_problem
@@ -163,7 +162,6 @@ def create_app(
         voucher_router,
         pos_router,
         refund_router,
-        refund_staff_router,
         webhook_router,
         pay_router,
         demo_router,

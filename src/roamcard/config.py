@@ -106,8 +106,6 @@ class Settings(BaseSettings):
     stripe_max_network_retries: int = 2
     # One call to a gateway; past it the outcome is unknown and a sweeper asks again.
     gateway_timeout_seconds: float = 15.0
-    # The minimal refunds approval API (/api/v1/staff/refunds) answers only this bearer token; unset: off.
-    refunds_staff_token: SecretStr | None = None
 
     @field_validator("public_base_url")
     @classmethod
