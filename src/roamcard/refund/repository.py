@@ -5,12 +5,24 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roamcard.models import Allowance, Payment, Refund
+from roamcard.models import Allowance, Payment, Refund, TopupOrder
 from roamcard.payment.states import PaymentStatus
 
 
 def get(session: Session, refund_id: str) -> Refund | None:
     return session.get(Refund, refund_id, populate_existing=True)
+
+
+def lock_order(session: Session, order_id: str) -> TopupOrder | None:
+    """The order, re-read under a row lock held until the transaction ends (SELECT … FOR UPDATE on
+    PostgreSQL; SQLite's write transaction already excludes every other writer). Every refund decision
+    about one order takes it first, so two of them never both see the same refundable value."""
+    return session.scalars(
+        select(TopupOrder)
+        .where(TopupOrder.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
 
 
 def list_for_order(session: Session, order_id: str) -> Sequence[Refund]:

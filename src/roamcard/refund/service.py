@@ -80,7 +80,7 @@ def refundable(session: Session, card: Card, order_id: str) -> policy.Refundable
 
 
 def request_refund(session: Session, card: Card, order_id: str, *, amount: int | None, reason: str) -> Refund:
-    order = _order_of(session, card, order_id)
+    order = _locked(session, _order_of(session, card, order_id).id)
     value = policy.refundable(session, order)
     if value.amount <= 0:
         raise TopupNotRefundable()
@@ -112,6 +112,12 @@ def _order_of(session: Session, card: Card, order_id: str) -> TopupOrder:
     order = topup_repository.get_for_card(session, order_id, card.id)
     if order is None:
         raise TopupNotFound()
+    return order
+
+
+def _locked(session: Session, order_id: str) -> TopupOrder:
+    order = repository.lock_order(session, order_id)
+    assert order is not None
     return order
 
 
@@ -149,11 +155,10 @@ def _new_refund(
 def approve(session: Session, refund_id: str, *, staff_ref: str, reason: str) -> Refund:
     """requested -> approved: take the value back from the card first, then queue the gateway call.
     Raises RefundNoLongerAvailable when the card spent it meanwhile (nothing changes)."""
-    refund = _get(session, refund_id)
+    order = _locked(session, _get(session, refund_id).order_id)
+    refund = _get(session, refund_id)  # read again under the order's lock
     if refund.status != RefundStatus.REQUESTED.value:
         raise RefundNotPending()
-    order = session.get(TopupOrder, refund.order_id)
-    assert order is not None
     value = policy.refundable(session, order, exclude=refund.id)
     try:
         reversals = policy.reversals_for(value, refund.amount)
