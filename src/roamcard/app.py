@@ -26,6 +26,7 @@ from roamcard.db import Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
 from roamcard.ivr.endpoints import router as ivr_router
+from roamcard.jobs.sweepers import build_worker
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.endpoints import router as demo_router
@@ -56,8 +57,6 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if run_worker:
-            from roamcard.jobs.sweepers import build_worker
-
             worker = build_worker(get_database())
             worker.start_in_thread()
         yield

@@ -3,6 +3,7 @@ on many workers at once (every change is a conditional transition)."""
 
 from __future__ import annotations
 
+from roamcard import tasks
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.jobs.worker import Worker
@@ -46,4 +47,6 @@ SWEEPERS = (
 
 
 def build_worker(database: Database, worker_id: str | None = None) -> Worker:
+    """A worker with every sweeper, for every job kind of `roamcard.tasks.TASK_MODULES` (imported above)."""
+    assert tasks.TASK_MODULES
     return Worker(database, worker_id=worker_id, sweepers=SWEEPERS)
