@@ -34,6 +34,7 @@ from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
+from roamcard.refund import attention as refund_attention
 from roamcard.refund.endpoints import router as refund_router
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
@@ -151,6 +152,11 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:
+        try:  # figures kept in the database, the same from every process
+            with get_database().reading() as session:
+                refund_attention.refresh_metrics(session)
+        except Exception as exc:  # the other metrics are still worth scraping
+            log.warning("metrics.database_unavailable", error=str(exc))
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     for router in (

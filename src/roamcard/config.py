@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = 60
     job_poll_interval_seconds: float = 0.2
     job_batch_size: int = 32
+    # Jobs and idempotency (issue 9 item 16): stored Idempotency-Key answers are purged once this old.
+    idempotency_key_retention_hours: int = 24
 
     sms_provider: Literal["console"] = "console"
     default_timezone: str = "Asia/Shanghai"

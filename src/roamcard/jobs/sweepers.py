@@ -6,6 +6,7 @@ from __future__ import annotations
 from roamcard import tasks
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
+from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
 from roamcard.topup.service import expire
@@ -37,12 +38,18 @@ def purge_pos_nonces(database: Database) -> int:
         return pos_auth.purge_old_nonces(session)
 
 
+def purge_idempotency_keys(database: Database) -> int:
+    with database.transaction() as session:
+        return idempotency.purge_expired(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_pos_nonces,
+    purge_idempotency_keys,
 )
 
 
