@@ -294,6 +294,60 @@ class TestCrashMidJob:
             assert ledger.verify(session).ok
 
 
+@registry.job("test.crash")
+def crash_here(session: Session, payload: dict[str, Any]) -> None:
+    """The job that killed another worker's process (see BATCH_CRASH_SCRIPT); harmless here."""
+
+
+BATCH_CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os
+    from roamcard.config import get_settings
+    from roamcard.db import Database
+    from roamcard.jobs import registry
+    from roamcard.jobs.sweepers import build_worker
+
+    @registry.job("test.crash")
+    def crash(session, payload):
+        os._exit(9)  # the process dies in the first job of its batch
+
+    build_worker(Database(get_settings()), worker_id="doomed").run_once(10)
+    """
+)
+
+
+class TestCrashMidBatch:
+    def test_jobs_of_a_batch_whose_worker_died_before_their_turn_keep_their_attempts(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        failed_once.clear()
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.crash", {})
+            for n in (10, 11):
+                outbox.enqueue(session, "test.fail_once", {"n": n}, max_attempts=2)
+        env = {**os.environ, "ROAMCARD_DATABASE_URL": database.settings.database_url}
+        result = subprocess.run(
+            [sys.executable, "-c", BATCH_CRASH_SCRIPT], env=env, capture_output=True, timeout=60
+        )
+        assert result.returncode == 9, result.stderr.decode()
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).order_by(Job.id)).all()
+            assert [(j.status, j.locked_by, j.attempts) for j in jobs] == [
+                ("running", "doomed", 1),  # it started (and killed the worker)
+                ("running", "doomed", 0),  # claimed, never started
+                ("running", "doomed", 0),
+            ]
+
+        frozen_clock.current = datetime.now(UTC) + timedelta(seconds=get_settings().job_lease_seconds + 1)
+        survivor = build_worker(database, worker_id="survivor")
+        survivor.drain()  # the two fail once each: one attempt spent, one left
+        frozen_clock.advance(hours=2)
+        survivor.drain()
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).order_by(Job.id)).all()
+            assert [(j.status, j.attempts) for j in jobs] == [("done", 2), ("done", 2), ("done", 2)]
+
+
 class TestOperatorCommands:
     def test_dead_job_is_listed_and_can_be_retried(
         self, database: Database, frozen_clock: clock.FrozenClock
