@@ -26,6 +26,7 @@ from roamcard.db import Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
 from roamcard.ivr.endpoints import router as ivr_router
+from roamcard.jobs.sweepers import build_worker
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.endpoints import router as demo_router
@@ -33,8 +34,8 @@ from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
+from roamcard.refund import attention as refund_attention
 from roamcard.refund.endpoints import router as refund_router
-from roamcard.refund.endpoints import staff_router as refund_staff_router
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
 from roamcard.validation import validation_problem
@@ -57,8 +58,6 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if run_worker:
-            from roamcard.jobs.sweepers import build_worker
-
             worker = build_worker(get_database())
             worker.start_in_thread()
         yield
@@ -153,6 +152,11 @@ def create_app(
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:
+        try:  # figures kept in the database, the same from every process
+            with get_database().reading() as session:
+                refund_attention.refresh_metrics(session)
+        except Exception as exc:  # the other metrics are still worth scraping
+            log.warning("metrics.database_unavailable", error=str(exc))
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     for router in (
@@ -163,7 +167,6 @@ def create_app(
         voucher_router,
         pos_router,
         refund_router,
-        refund_staff_router,
         webhook_router,
         pay_router,
         demo_router,

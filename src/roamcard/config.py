@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = 60
     job_poll_interval_seconds: float = 0.2
     job_batch_size: int = 32
+    # Jobs and idempotency (issue 9 item 16): stored Idempotency-Key answers are purged once this old.
+    idempotency_key_retention_hours: int = 24
 
     sms_provider: Literal["console"] = "console"
     default_timezone: str = "Asia/Shanghai"
@@ -106,8 +108,6 @@ class Settings(BaseSettings):
     stripe_max_network_retries: int = 2
     # One call to a gateway; past it the outcome is unknown and a sweeper asks again.
     gateway_timeout_seconds: float = 15.0
-    # The minimal refunds approval API (/api/v1/staff/refunds) answers only this bearer token; unset: off.
-    refunds_staff_token: SecretStr | None = None
 
     @field_validator("public_base_url")
     @classmethod

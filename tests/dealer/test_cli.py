@@ -76,6 +76,19 @@ class TestDealerCommands:
         assert "float balance 25500 USD" in result.output
         assert_books_balance(database)
 
+    def test_a_reference_credited_again_with_another_amount_fails_loudly(self, database: Database) -> None:
+        dealer_id = create()["dealer_id"]
+        args = ["dealers", "credit", dealer_id, "--reference", "BANK-42", "--amount"]
+        assert runner.invoke(app, [*args, "25000"]).exit_code == 0
+        again = runner.invoke(app, [*args, "30000"])
+        assert again.exit_code == 2, again.output
+        assert "reference BANK-42 was already credited" in again.output
+        assert "float balance" not in again.output
+        with database.reading() as session:
+            dealer = session.scalars(select(Dealer).where(Dealer.public_id == dealer_id)).one()
+            assert session.get(LedgerAccount, dealer.float_account_id).balance == 25000  # type: ignore[union-attr]
+        assert_books_balance(database)
+
     def test_suspend_and_resume_are_recorded(self, database: Database) -> None:
         dealer_id = create()["dealer_id"]
         assert runner.invoke(app, ["dealers", "suspend", dealer_id, "--by", "carol"]).exit_code == 0
@@ -89,6 +102,7 @@ class TestDealerCommands:
             ("active", "suspended", "by cli:carol"),
             ("suspended", "active", "by cli:carol"),
         ]
+        assert {r.entity_id for r in rows} == {dealer_id}  # the history names the dealer by its public id
 
     def test_bad_input_exits_2(self, database: Database) -> None:
         bad = [

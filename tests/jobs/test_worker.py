@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,16 @@ def flaky(session: Session, payload: dict[str, Any]) -> None:
     calls.append(payload)
     if len(calls) <= payload["fail_times"]:
         raise RuntimeError("boom")
+
+
+failed_once: set[int] = set()
+
+
+@registry.job("test.fail_once")
+def fail_once(session: Session, payload: dict[str, Any]) -> None:
+    if payload["n"] not in failed_once:
+        failed_once.add(payload["n"])
+        raise RuntimeError("first try fails")
 
 
 def job_row(database: Database, kind: str) -> Job:
@@ -107,6 +119,112 @@ class TestLeases:
         assert crashed.run_job(job_row(database, "test.flaky").id) == "lost"
         assert job_row(database, "test.flaky").status == "done"
 
+    def test_a_job_lost_with_its_batch_before_it_ran_keeps_its_attempts(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        failed_once.clear()
+        with database.transaction() as session:
+            for n in range(3):
+                outbox.enqueue(session, "test.fail_once", {"n": n}, max_attempts=3 if n == 0 else 2)
+        slow = Worker(database, worker_id="slow")
+        batch = slow.claim(10)
+        assert len(batch) == 3
+        frozen_clock.advance(seconds=get_settings().job_lease_seconds + 1)  # stuck in its first job
+        other = Worker(database, worker_id="other")
+        assert other.run_once() == 3  # takes the expired batch over; each fails once
+        assert [slow.run_job(job_id) for job_id in batch] == ["lost"] * 3
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).order_by(Job.id)).all()
+            # The first job started on both workers; the other two only ran once and keep a second try.
+            assert [(j.status, j.attempts) for j in jobs] == [("queued", 2), ("queued", 1), ("queued", 1)]
+        frozen_clock.advance(hours=2)
+        assert other.run_once() == 3
+        with database.reading() as session:
+            assert [j.status for j in session.scalars(select(Job))] == ["done"] * 3
+
+    def test_an_attempt_is_counted_when_the_handler_starts(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        seen: list[int] = []
+
+        @registry.job("test.count_attempts")
+        def count_attempts(session: Session, payload: dict[str, Any]) -> None:
+            seen.append(session.scalars(select(Job.attempts).where(Job.kind == "test.count_attempts")).one())
+
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.count_attempts", {})
+        worker = Worker(database)
+        [job_id] = worker.claim(1)
+        assert job_row(database, "test.count_attempts").attempts == 1  # the claim started the first job
+        assert worker.run_job(job_id) == "done"
+        assert seen == [1]
+
+
+slow_calls: list[str] = []
+slow_context: dict[str, Any] = {}
+
+
+@registry.external_job("test.slow_call")
+def slow_call(database: Database, payload: dict[str, Any]) -> None:
+    """A gateway call that takes longer than the lease: the clock moves past it while the call waits, and
+    another worker looks for expired leases in the middle of it."""
+    worker: Worker = slow_context["worker"]
+    frozen: clock.FrozenClock = slow_context["clock"]
+    lease = get_settings().job_lease_seconds
+    for _ in range(2):  # twice (lease - 1) seconds: past the lease the claim gave
+        frozen.advance(seconds=lease - 1)
+        worker.heartbeat_beat.clear()
+        assert worker.heartbeat_beat.wait(10), "no heartbeat while the call waited"
+    stolen = Worker(database, worker_id="thief").claim(10)
+    slow_calls.append(f"stolen:{len(stolen)}")
+
+
+class TestHeartbeat:
+    def test_a_long_external_call_keeps_its_lease_and_its_batch(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        slow_calls.clear()
+        calls.clear()
+        worker = Worker(database, worker_id="caller", heartbeat_interval_seconds=0.01)
+        slow_context.update(worker=worker, clock=frozen_clock)
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.slow_call", {})
+            outbox.enqueue(session, "test.flaky", {"fail_times": 0})
+        assert worker.run_once() == 2
+        assert slow_calls == ["stolen:0"]  # neither the call's job nor the next one of the batch
+        with database.reading() as session:
+            assert [
+                (j.kind, j.status, j.attempts) for j in session.scalars(select(Job).order_by(Job.id))
+            ] == [
+                ("test.slow_call", "done", 1),
+                ("test.flaky", "done", 1),
+            ]
+        assert len(calls) == 1
+
+
+class TestRegistry:
+    def test_the_registry_is_a_dict_filled_only_by_the_task_list(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        script = "from roamcard.jobs import registry, worker; print(registry.kinds())"
+        alone = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60)
+        assert alone.stdout.decode().strip() == "[]", alone.stderr.decode()
+        script = "import roamcard.jobs.sweepers; from roamcard.jobs import registry; print(registry.kinds())"
+        listed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60)
+        assert "'refund.submit'" in listed.stdout.decode(), listed.stderr.decode()
+        with pytest.raises(registry.UnknownJobKind, match=r"roamcard/tasks\.py"):
+            registry.handler_for("no.such.kind")
+
+    def test_no_function_hides_an_import_in_the_registry(self) -> None:
+        tree = ast.parse(Path(registry.__file__).read_text())
+        functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+        hidden = [
+            inner.lineno
+            for function in functions
+            for inner in ast.walk(function)
+            if isinstance(inner, ast.Import | ast.ImportFrom)
+        ]
+        assert hidden == []
+
 
 CRASH_SCRIPT = textwrap.dedent(
     """
@@ -114,12 +232,12 @@ CRASH_SCRIPT = textwrap.dedent(
     from roamcard.config import get_settings
     from roamcard.db import Database
     from roamcard.jobs import registry
-    from roamcard.jobs.worker import Worker
+    from roamcard.jobs.sweepers import build_worker
     from roamcard.topup.service import fulfil as fulfil_module
 
     mode = sys.argv[1]
     database = Database(get_settings())
-    worker = Worker(database, worker_id="doomed")
+    worker = build_worker(database, worker_id="doomed")
     [job_id] = worker.claim(1)
     if mode == "before-commit":
         real = fulfil_module.fulfil
@@ -174,6 +292,60 @@ class TestCrashMidJob:
         assert job_row(database, "payment.process_event").status == "done"
         with database.reading() as session:
             assert ledger.verify(session).ok
+
+
+@registry.job("test.crash")
+def crash_here(session: Session, payload: dict[str, Any]) -> None:
+    """The job that killed another worker's process (see BATCH_CRASH_SCRIPT); harmless here."""
+
+
+BATCH_CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os
+    from roamcard.config import get_settings
+    from roamcard.db import Database
+    from roamcard.jobs import registry
+    from roamcard.jobs.sweepers import build_worker
+
+    @registry.job("test.crash")
+    def crash(session, payload):
+        os._exit(9)  # the process dies in the first job of its batch
+
+    build_worker(Database(get_settings()), worker_id="doomed").run_once(10)
+    """
+)
+
+
+class TestCrashMidBatch:
+    def test_jobs_of_a_batch_whose_worker_died_before_their_turn_keep_their_attempts(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        failed_once.clear()
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.crash", {})
+            for n in (10, 11):
+                outbox.enqueue(session, "test.fail_once", {"n": n}, max_attempts=2)
+        env = {**os.environ, "ROAMCARD_DATABASE_URL": database.settings.database_url}
+        result = subprocess.run(
+            [sys.executable, "-c", BATCH_CRASH_SCRIPT], env=env, capture_output=True, timeout=60
+        )
+        assert result.returncode == 9, result.stderr.decode()
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).order_by(Job.id)).all()
+            assert [(j.status, j.locked_by, j.attempts) for j in jobs] == [
+                ("running", "doomed", 1),  # it started (and killed the worker)
+                ("running", "doomed", 0),  # claimed, never started
+                ("running", "doomed", 0),
+            ]
+
+        frozen_clock.current = datetime.now(UTC) + timedelta(seconds=get_settings().job_lease_seconds + 1)
+        survivor = build_worker(database, worker_id="survivor")
+        survivor.drain()  # the two fail once each: one attempt spent, one left
+        frozen_clock.advance(hours=2)
+        survivor.drain()
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).order_by(Job.id)).all()
+            assert [(j.status, j.attempts) for j in jobs] == [("done", 2), ("done", 2), ("done", 2)]
 
 
 class TestOperatorCommands:

@@ -248,3 +248,82 @@ class TestGrantIsIdempotent:
                 100
             ]
             assert ledger.verify(session).ok
+
+
+class TestKeyReuse:
+    """A business key names one movement of value (TigerBeetle: "exists with different fields")."""
+
+    def test_the_same_key_with_a_different_amount_raises_naming_key_and_field(
+        self, database: Database
+    ) -> None:
+        with database.transaction() as session:
+            card = make_card(session)
+            credit_wallet(session, card.id, 500, "order-1:fulfil:0")
+        with pytest.raises(ledger.TransferKeyReused) as raised, database.transaction() as session:
+            credit_wallet(session, card.id, 700, "order-1:fulfil:0")
+        assert (raised.value.key, raised.value.field) == ("order-1:fulfil:0", "amount")
+        assert "'order-1:fulfil:0' already exists with a different amount: 500" in str(raised.value)
+        with database.reading() as session:
+            assert ledger.wallet_account(session, card.id, "USD").balance == 500
+            assert ledger.verify(session).ok
+
+    def test_the_same_key_with_other_accounts_raises(self, database: Database) -> None:
+        with database.transaction() as session:
+            card = make_card(session)
+            other = make_card(session, phone="+8613900139000")
+            credit_wallet(session, card.id, 500, "k")
+            with pytest.raises(ledger.TransferKeyReused, match="credit account"):
+                credit_wallet(session, other.id, 500, "k")
+            with pytest.raises(ledger.TransferKeyReused, match="debit account"):
+                ledger.transfer(
+                    session,
+                    key="k",
+                    debit=ledger.operator_account(session, "deposits", "USD"),
+                    credit=ledger.wallet_account(session, card.id, "USD"),
+                    amount=500,
+                    reason="topup",
+                )
+
+    def test_the_same_key_with_identical_fields_stays_a_no_op(self, database: Database) -> None:
+        with database.transaction() as session:
+            card = make_card(session)
+            assert credit_wallet(session, card.id, 500, "k")
+            assert credit_wallet(session, card.id, 500, "k") is False
+            assert ledger.wallet_account(session, card.id, "USD").balance == 500
+
+    def test_a_repeated_usage_record_counts_what_it_took_instead_of_reusing_its_key(
+        self, database: Database
+    ) -> None:
+        with database.transaction() as session:
+            card = make_card(session)
+            for key, days in (("early", 7), ("late", 30)):
+                ledger.grant_allowance(
+                    session,
+                    key=key,
+                    card_id=card.id,
+                    asset=Asset.DATA_BYTES,
+                    amount=100,
+                    validity_days=days,
+                    order_id=None,
+                    product_id=None,
+                )
+            args = dict(key="cdr-1", card_id=card.id, asset=Asset.DATA_BYTES, quantity=60)
+            first = ledger.consume_allowances(session, **args)  # type: ignore[arg-type]
+            again = ledger.consume_allowances(session, **args)  # type: ignore[arg-type]
+            assert (first.consumed, again.consumed) == (60, 60)
+            left = sorted(left for _, left in repository.list_live_allowances(session, card.id, clock.now()))
+            assert left == [40, 100]  # taken once, from the earliest pack
+            assert ledger.verify(session).ok
+
+
+class TestCreditGuard:
+    def test_a_credit_whose_guarded_update_changes_nothing_raises(self, database: Database) -> None:
+        with database.transaction() as session:
+            card = make_card(session)
+            wallet = ledger.wallet_account(session, card.id, "USD")
+            session.execute(update(LedgerAccount).where(LedgerAccount.id == wallet.id).values(balance=-500))
+        guard = pytest.raises(ledger.BalanceGuardFailed, match=f"card:{card.id}:wallet:USD")
+        with guard, database.transaction() as session:
+            credit_wallet(session, card.id, 100, "credit-past-guard")
+        with database.reading() as session:
+            assert repository.get_transfer_by_key(session, "credit-past-guard") is None

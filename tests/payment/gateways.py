@@ -394,9 +394,15 @@ class FakeStripe:
     calls: list[str] = field(default_factory=list)
     down: bool = False
     refund_status: str = "succeeded"
+    lose_answers: bool = False  # do the work, then time out before answering (the answer is lost)
+    refuse_refunds: str | None = None  # answer refund creates with this error code (e.g. charge_disputed)
 
     def __post_init__(self) -> None:
         self.webhook_secret = "whsec_" + secrets.token_hex(16)
+
+    def forget_idempotency_keys(self) -> None:
+        """Stripe prunes idempotency keys once they are 24 hours old: a retry after that is a new request."""
+        self.replays.clear()
 
     def provider(self) -> StripeProvider:
         return StripeProvider(
@@ -418,11 +424,15 @@ class FakeStripe:
         key = request.headers.get("Idempotency-Key")
         if request.method == "POST" and key in self.replays:
             return httpx.Response(200, json=self.replays[key])
+        if request.method == "GET":
+            form = dict(request.url.params)
         answer = self._answer(request.method, path, form)
         if isinstance(answer, httpx.Response):
             return answer
         if request.method == "POST" and key:
             self.replays[key] = answer
+        if self.lose_answers:
+            raise httpx.ReadTimeout("stripe answered too late", request=request)
         return httpx.Response(200, json=answer)
 
     def _answer(self, method: str, path: str, form: dict[str, str]) -> dict[str, Any] | httpx.Response:
@@ -460,6 +470,9 @@ class FakeStripe:
                 found["status"] = "expired"
             return dict(found)
         if method == "POST" and path == "/v1/refunds":
+            refused = self._refuse_refund(form)
+            if refused is not None:
+                return refused
             refund_id = f"re_{secrets.token_hex(8)}"
             self.refunds[refund_id] = {
                 "id": refund_id,
@@ -480,7 +493,32 @@ class FakeStripe:
             return dict(self.refunds[refund_id])
         if method == "GET" and path.startswith("/v1/refunds/"):
             return dict(self.refunds[path.rsplit("/", 1)[1]])
+        if method == "GET" and path == "/v1/refunds":
+            data = [
+                dict(r) for r in self.refunds.values() if r["payment_intent"] == form.get("payment_intent")
+            ]
+            return {"object": "list", "data": data[::-1], "has_more": False, "url": "/v1/refunds"}
         raise AssertionError(f"unexpected {method} {path}")
+
+    def _refuse_refund(self, form: dict[str, str]) -> httpx.Response | None:
+        """Stripe's 400s for a refund it will not make: a dispute, or nothing left on the charge."""
+        code = self.refuse_refunds
+        if code is None:
+            paid = next(
+                s["amount_total"]
+                for s in self.sessions.values()
+                if s["payment_intent"] == form["payment_intent"]
+            )
+            refunded = sum(
+                r["amount"]
+                for r in self.refunds.values()
+                if r["payment_intent"] == form["payment_intent"] and r["status"] not in ("failed", "canceled")
+            )
+            if refunded + int(form["amount"]) <= paid:
+                return None
+            code = "charge_already_refunded"
+        error = {"type": "invalid_request_error", "code": code, "message": f"Refund refused: {code}."}
+        return httpx.Response(400, json={"error": error})
 
     def session_of(self, payment_id: str) -> dict[str, Any]:
         return next(s for s in self.sessions.values() if s["client_reference_id"] == payment_id)

@@ -1,17 +1,19 @@
-"""Refunds end to end through the API (sandbox gateway): only the unused part, staff decide, the ledger
-is reversed first, the books stay balanced; and against a real gateway (Alipay) for partial refunds."""
+"""Refunds end to end (sandbox gateway): asked through the API, decided by staff through the service the
+back office calls; only the unused part, the ledger is reversed first, the books stay balanced; and against
+a real gateway (Alipay) for partial refunds."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from roamcard.config import get_settings
 from roamcard.db import Database
+from roamcard.errors import AppError
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import Asset
 from roamcard.models import Notification
@@ -20,15 +22,6 @@ from roamcard.payment.providers.base import RefundOutcome, RemoteRefund
 from roamcard.refund import service as refunds
 from tests.payment.flows import books_balance, count, drain, order_topup, payment_of, signed_in, wallet
 from tests.payment.gateways import FORM, FakeAlipay, installed
-
-STAFF_TOKEN = "staff-token-for-tests-0123456789abcdef"
-
-
-@pytest.fixture
-def staff(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    settings = get_settings().model_copy(update={"refunds_staff_token": SecretStr(STAFF_TOKEN)})
-    monkeypatch.setattr("roamcard.refund.endpoints.get_settings", lambda: settings)
-    return {"Authorization": f"Bearer {STAFF_TOKEN}"}
 
 
 def paid_with_sandbox(client: TestClient, auth: dict[str, str], database: Database, **kw: Any) -> str:
@@ -47,17 +40,32 @@ def ask(client: TestClient, auth: dict[str, str], order_id: str, key: str, **bod
     )
 
 
-def decide(client: TestClient, staff: dict[str, str], refund_id: str, verb: str) -> Any:
-    return client.post(
-        f"/api/v1/staff/refunds/{refund_id}/{verb}",
-        json={"staff_ref": "agent-7", "reason": "Policy: unused value"},
-        headers=staff,
-    )
+@dataclass(frozen=True)
+class Decided:
+    """A staff decision's outcome, as the back office's service call gives it (status and body)."""
+
+    status_code: int
+    body: dict[str, Any]
+
+    def json(self) -> dict[str, Any]:
+        return self.body
+
+
+def decide(database: Database, refund_id: str, verb: str) -> Decided:
+    """Staff decide through the refunds service, as the back office does (tests/backoffice/test_refunds.py
+    covers the pages, roles and audit)."""
+    action = refunds.approve if verb == "approve" else refunds.reject
+    try:
+        with database.transaction() as session:
+            refund = action(session, refund_id, staff_ref="agent-7", reason="Policy: unused value")
+            return Decided(200, {"id": refund.id, "status": refund.status})
+    except AppError as error:
+        return Decided(error.status_code, {"code": error.code})
 
 
 class TestBalance:
     def test_partial_then_the_rest_with_the_books_balanced(
-        self, database: Database, client: TestClient, staff: dict[str, str]
+        self, database: Database, client: TestClient
     ) -> None:
         card_id, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, currency="USD")
@@ -72,7 +80,7 @@ class TestBalance:
         assert first.json()["status"] == "requested"
         assert wallet(database, card_id) == 1000  # nothing moves before staff approve
 
-        approved = decide(client, staff, first.json()["id"], "approve")
+        approved = decide(database, first.json()["id"], "approve")
         assert approved.status_code == 200, approved.text
         assert wallet(database, card_id) == 600  # reversed at approval, before the gateway call
         drain(database)
@@ -82,7 +90,7 @@ class TestBalance:
 
         rest = ask(client, auth, order_id, "r2")
         assert rest.json()["amount"] == {"amount": 600, "currency": "USD"}
-        decide(client, staff, rest.json()["id"], "approve")
+        decide(database, rest.json()["id"], "approve")
         drain(database)
         assert wallet(database, card_id) == 0
         assert ask(client, auth, order_id, "r3").status_code == 409
@@ -90,7 +98,7 @@ class TestBalance:
         assert books_balance(database)
 
     def test_only_the_unspent_part_and_spending_before_approval_is_caught(
-        self, database: Database, client: TestClient, staff: dict[str, str]
+        self, database: Database, client: TestClient
     ) -> None:
         card_id, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, currency="USD")
@@ -104,11 +112,11 @@ class TestBalance:
                 amount=300,
                 reason="usage",
             )
-        refused = decide(client, staff, refund["id"], "approve")
+        refused = decide(database, refund["id"], "approve")
         assert refused.status_code == 409
         assert refused.json()["code"] == "refund_no_longer_available"
         assert wallet(database, card_id) == 700
-        assert decide(client, staff, refund["id"], "reject").json()["status"] == "rejected"
+        assert decide(database, refund["id"], "reject").json()["status"] == "rejected"
         assert ask(client, auth, order_id, "r2", amount=800).status_code == 422
         assert ask(client, auth, order_id, "r3", amount=700).status_code == 201
         assert count(database, Notification, Notification.template == "refund_rejected") == 1
@@ -117,14 +125,14 @@ class TestBalance:
 
 class TestPacks:
     def test_an_unused_pack_is_refunded_whole_and_leaves_the_card(
-        self, database: Database, client: TestClient, staff: dict[str, str]
+        self, database: Database, client: TestClient
     ) -> None:
         _card_id, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, product_id="data-1gb-7d", currency="USD")
         assert ask(client, auth, order_id, "r0", amount=100).status_code == 422  # packs: whole only
         refund = ask(client, auth, order_id, "r1").json()
         assert refund["amount"] == {"amount": 500, "currency": "USD"}
-        decide(client, staff, refund["id"], "approve")
+        decide(database, refund["id"], "approve")
         drain(database)
         card = client.get("/api/v1/card", headers=auth).json()
         assert card["allowances"] == []
@@ -142,7 +150,7 @@ class TestPacks:
 
 class TestGatewayFailure:
     def test_a_refused_refund_gives_the_value_back(
-        self, database: Database, client: TestClient, staff: dict[str, str], monkeypatch: pytest.MonkeyPatch
+        self, database: Database, client: TestClient, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         card_id, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, currency="USD")
@@ -151,7 +159,7 @@ class TestGatewayFailure:
         monkeypatch.setattr(
             sandbox, "refund", lambda session, request: RemoteRefund(RefundOutcome.FAILED, detail="closed")
         )
-        decide(client, staff, refund["id"], "approve")
+        decide(database, refund["id"], "approve")
         assert wallet(database, card_id) == 500
         drain(database)
         assert wallet(database, card_id) == 1000
@@ -162,25 +170,21 @@ class TestGatewayFailure:
         assert books_balance(database)
 
 
-class TestStaffApi:
-    def test_without_the_token_nothing_is_decided(
-        self, database: Database, client: TestClient, staff: dict[str, str]
-    ) -> None:
+class TestStaffDecideOnlyInTheBackOffice:
+    def test_the_shared_token_api_is_gone(self, database: Database, client: TestClient) -> None:
         _, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, currency="USD")
         refund = ask(client, auth, order_id, "r1").json()
-        for headers in ({}, {"Authorization": "Bearer wrong"}, auth):
-            answer = client.post(
-                f"/api/v1/staff/refunds/{refund['id']}/approve",
-                json={"staff_ref": "x", "reason": "y"},
-                headers=headers,
-            )
-            assert answer.status_code == 403
-        listed = client.get("/api/v1/staff/refunds", headers=staff).json()
-        assert [r["id"] for r in listed] == [refund["id"]]
-        assert decide(client, staff, refund["id"], "approve").status_code == 200
-        assert decide(client, staff, refund["id"], "reject").status_code == 409
+        body = {"staff_ref": "x", "reason": "y"}
+        assert client.get("/api/v1/staff/refunds").status_code == 404
+        for verb in ("approve", "reject"):
+            assert client.post(f"/api/v1/staff/refunds/{refund['id']}/{verb}", json=body).status_code == 404
+        assert "refunds_staff_token" not in type(get_settings()).model_fields
+        paths = client.get("/openapi.json").json()["paths"]
+        assert not any(path.startswith("/api/v1/staff") for path in paths)
 
+
+class TestServiceForTheBackOffice:
     def test_service_functions_for_the_back_office(self, database: Database, client: TestClient) -> None:
         card_id, auth = signed_in(database, client)
         order_id = paid_with_sandbox(client, auth, database, currency="USD")
@@ -200,7 +204,7 @@ def alipay() -> Iterator[FakeAlipay]:
 
 class TestAlipayPartialRefunds:
     def test_two_partial_refunds_use_two_out_request_nos(
-        self, database: Database, client: TestClient, staff: dict[str, str], alipay: FakeAlipay
+        self, database: Database, client: TestClient, alipay: FakeAlipay
     ) -> None:
         card_id, auth = signed_in(database, client)
         order_id = order_topup(client, auth, "alipay").json()["id"]
@@ -210,11 +214,11 @@ class TestAlipayPartialRefunds:
         drain(database)
         assert wallet(database, card_id) == 1000
         first = ask(client, auth, order_id, "r1", amount=3600).json()  # ¥36.00 of ¥72.00
-        decide(client, staff, first["id"], "approve")
+        decide(database, first["id"], "approve")
         drain(database)
         second = ask(client, auth, order_id, "r2").json()
         assert second["amount"] == {"amount": 3600, "currency": "CNY"}
-        decide(client, staff, second["id"], "approve")
+        decide(database, second["id"], "approve")
         drain(database)
         assert alipay.refunds == {first["id"]: "36.00", second["id"]: "36.00"}
         assert wallet(database, card_id) == 0

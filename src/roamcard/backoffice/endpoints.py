@@ -205,7 +205,11 @@ NOTICES = {
     "unsuspended": lazy("The card is active again."),
     "receipt": lazy("The receipt was sent by SMS to {phone}."),
 }
-REFUND_NOTICES = {"approved": lazy("The refund was approved."), "rejected": lazy("The refund was rejected.")}
+REFUND_NOTICES = {
+    "approved": lazy("The refund was approved."),
+    "rejected": lazy("The refund was rejected."),
+    "retried": lazy("The refund was sent to the gateway again."),
+}
 
 
 def _describe(error: AppError) -> str:
@@ -369,9 +373,37 @@ def refunds_page(
     request: Request, session: SessionDep, context: Staff, done: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
     page = _page(request, context)
-    pending = console.pending_refunds(session, context)
     notice = page._(REFUND_NOTICES[done]) if done in REFUND_NOTICES else None
-    return render(page, "refunds.html", refunds=pending, cards=_cards_of(session, pending), notice=notice)
+    return _refunds_page(page, session, context, notice=notice)
+
+
+def _refunds_page(
+    page: Page,
+    session: SessionDep,
+    context: StaffContext,
+    *,
+    notice: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    pending = console.pending_refunds(session, context)
+    attention = console.refunds_needing_attention(session, context)
+    return render(
+        page,
+        "refunds.html",
+        status_code=error.status_code if error else 200,
+        refunds=pending,
+        attention=attention,
+        cards=_cards_of(session, [*pending, *(item.refund for item in attention)]),
+        problems={problem: page._(text) for problem, text in ATTENTION_PROBLEMS.items()},
+        notice=notice,
+        error=_describe(error) if error else None,
+    )
+
+
+ATTENTION_PROBLEMS = {
+    "job_dead": lazy("Its gateway job stopped retrying; the value has left the card."),
+    "late_payment_failed": lazy("The gateway refused to refund a late payment; the money is still with us."),
+}
 
 
 def _cards_of(session: SessionDep, refunds: list[Refund]) -> dict[int, Card]:
@@ -393,17 +425,21 @@ def decide_refund(
     except AppError as error:
         if isinstance(error, staff_service.StaffForbidden):
             raise
-        page = _page(request, context)
-        pending = console.pending_refunds(session, context)
-        return render(
-            page,
-            "refunds.html",
-            status_code=error.status_code,
-            refunds=pending,
-            cards=_cards_of(session, pending),
-            error=_describe(error),
-        )
+        return _refunds_page(_page(request, context), session, context, error=error)
     return _see_other("/admin/refunds?done=" + ("approved" if approve else "rejected"))
+
+
+@router.post("/refunds/{refund_id}/retry", dependencies=[CsrfChecked])
+def retry_refund(
+    request: Request, session: SessionDep, context: Staff, refund_id: str, reason: Reason
+) -> Response:
+    try:
+        console.retry_refund(session, context, refund_id, reason=reason)
+    except AppError as error:
+        if isinstance(error, staff_service.StaffForbidden):
+            raise
+        return _refunds_page(_page(request, context), session, context, error=error)
+    return _see_other("/admin/refunds?done=retried")
 
 
 # -- audit log (supervisors) ---------------------------------------------------------------------------

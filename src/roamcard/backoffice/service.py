@@ -29,6 +29,7 @@ from roamcard.models import Card, Notification, Payment, Product, Refund, StateT
 from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notifications
 from roamcard.payment import repository as payment_repository
+from roamcard.refund import attention as refund_attention
 from roamcard.refund import repository as refund_repository
 from roamcard.refund import service as refund_service
 from roamcard.staff.roles import Permission
@@ -394,6 +395,42 @@ def decide_refund(
         context,
         Permission.DECIDE_REFUND,
         "refund.approved" if approve else "refund.rejected",
+        target_type="refund",
+        target_id=refund_id,
+        card=session.get(Card, found.card_id) if found else None,
+        reason=reason,
+        before=before,
+        run=run,
+    )
+
+
+def refunds_needing_attention(
+    session: Session, context: StaffContext
+) -> list[refund_attention.NeedsAttention]:
+    context.require(Permission.DECIDE_REFUND)
+    return refund_attention.list_needing_attention(session)
+
+
+def retry_refund(session: Session, context: StaffContext, refund_id: str, *, reason: str | None) -> Refund:
+    """Finance retries a refund that needs attention (its job died, or a late payment's refund failed)."""
+    context.require(Permission.DECIDE_REFUND)
+    found = refund_repository.get(session, refund_id)
+    before = {"status": found.status, "kind": found.kind, "amount": found.amount} if found else None
+
+    def run() -> tuple[Refund, dict[str, Any]]:
+        retried = refund_attention.retry(
+            session, refund_id, staff_ref=f"staff:{context.staff.id}:{context.staff.email}"[:64]
+        )
+        after: dict[str, Any] = {"problem": retried.problem, "refund_id": retried.refund.id}
+        if retried.job_id is not None:
+            after["job_id"] = retried.job_id
+        return retried.refund, after
+
+    return _audited(
+        session,
+        context,
+        Permission.DECIDE_REFUND,
+        "refund.retried",
         target_type="refund",
         target_id=refund_id,
         card=session.get(Card, found.card_id) if found else None,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from roamcard.config import get_settings
 from roamcard.db import insert_ignoring_conflict
 from roamcard.errors import AppError, Conflict
 from roamcard.kit import clock
@@ -25,6 +26,7 @@ from roamcard.kit.clock import as_utc
 from roamcard.models import IdempotencyKey
 
 PLACEHOLDER_STATUS = 0
+PURGE_CHUNK = 1000
 # Longer than any gateway call may take (timeout plus retries): past it, an in-flight key is a crash.
 IN_FLIGHT_STALE_SECONDS = 120
 
@@ -169,3 +171,22 @@ def run_once(
     status_code, body = create()
     finish(session, scope=scope, key=key, status_code=status_code, body=body)
     return StoredResponse(status_code, body, replayed=False)
+
+
+def purge_expired(session: Session, *, limit: int = PURGE_CHUNK) -> int:
+    """Sweeper: forget up to `limit` keys older than ROAMCARD_IDEMPOTENCY_KEY_RETENTION_HOURS (24). A client
+    retrying later than that makes a new request. Returns how many were purged."""
+    cutoff = clock.now() - timedelta(hours=get_settings().idempotency_key_retention_hours)
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < cutoff)
+        .order_by(IdempotencyKey.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(oldest))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,4 +1,7 @@
-"""Job kinds and their handlers. A handler takes the session and the payload and must be safe to run twice."""
+"""Job kinds and their handlers: a plain dict filled by `@job`/`@external_job` as each tasks module is
+imported. The registry imports no tasks module; the entry point that runs jobs imports them all through
+`roamcard.tasks` (one way, no hidden cycles). A handler takes the session and the payload and must be safe
+to run twice."""
 
 from __future__ import annotations
 
@@ -45,20 +48,18 @@ def external_job(kind: str) -> Callable[[ExternalHandler], ExternalHandler]:
     return register
 
 
+class UnknownJobKind(KeyError):
+    pass
+
+
 def handler_for(kind: str) -> Registered:
-    load_all()
-    return _handlers[kind]
+    try:
+        return _handlers[kind]
+    except KeyError:
+        raise UnknownJobKind(
+            f"no handler for job kind {kind!r}: is its tasks module in roamcard/tasks.py?"
+        ) from None
 
 
 def kinds() -> list[str]:
-    load_all()
     return sorted(_handlers)
-
-
-def load_all() -> None:
-    """Import every tasks module so its handlers register."""
-    from roamcard.notification import tasks as _notification  # noqa: F401
-    from roamcard.payment import tasks as _payment  # noqa: F401
-    from roamcard.refund import tasks as _refund  # noqa: F401
-    from roamcard.sandbox import tasks as _sandbox  # noqa: F401
-    from roamcard.topup import tasks as _topup  # noqa: F401

@@ -3,8 +3,10 @@ on many workers at once (every change is a conditional transition)."""
 
 from __future__ import annotations
 
+from roamcard import tasks
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
+from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
 from roamcard.topup.service import expire
@@ -36,14 +38,22 @@ def purge_pos_nonces(database: Database) -> int:
         return pos_auth.purge_old_nonces(session)
 
 
+def purge_idempotency_keys(database: Database) -> int:
+    with database.transaction() as session:
+        return idempotency.purge_expired(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_pos_nonces,
+    purge_idempotency_keys,
 )
 
 
 def build_worker(database: Database, worker_id: str | None = None) -> Worker:
+    """A worker with every sweeper, for every job kind of `roamcard.tasks.TASK_MODULES` (imported above)."""
+    assert tasks.TASK_MODULES
     return Worker(database, worker_id=worker_id, sweepers=SWEEPERS)

@@ -5,9 +5,13 @@ Claiming writes a lease (`locked_until`); a worker that dies mid-job simply lets
 another worker takes the job again. Each handler's effects and the job's `done` mark commit together, and
 every handler is idempotent through business keys, so a rerun after any crash is a no-op.
 
-The claim also reads each job's kind and payload. While the batch is young (well inside the lease, by the
-injectable clock) nobody else can hold those jobs, so they run without being read again; later in a long
-batch the worker re-reads each job and checks that it still holds the lease.
+An attempt is counted when a handler starts, not when a job is claimed: just before each handler, one
+conditional UPDATE checks that this worker still holds the job, renews its lease and adds the attempt
+(riding on the previous job's own final transaction where there is one, so it costs no extra commit). A
+job claimed in a batch whose lease ran out before its turn, and that another worker took meanwhile, is
+skipped without spending one of its attempts. While an `@external_job` waits on the outside world, a
+heartbeat thread renews the leases of every job this worker holds, so a long call loses neither its own
+job nor the rest of its batch.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +53,7 @@ class Worker:
         worker_id: str | None = None,
         sweepers: Sequence[Callable[[Database], object]] = (),
         sweep_interval_seconds: float = 5.0,
+        heartbeat_interval_seconds: float | None = None,
     ) -> None:
         self.database = database
         self.settings = get_settings()
@@ -57,15 +63,22 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_sweep = 0.0
-        # What the last claim read: job id -> (kind, payload), trusted until `_claim_fresh_until`.
+        # What the last claim read: job id -> (kind, payload) (a job's kind and payload never change).
         self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
-        self._claim_fresh_until: datetime | None = None
+        # Jobs whose attempt is counted and lease renewed by a committed transaction, ready to start.
+        self._started: set[int] = set()
+        lease = self.settings.job_lease_seconds
+        self.heartbeat_interval_seconds = heartbeat_interval_seconds or lease / 3
+        self.heartbeat_beat = threading.Event()  # set after each heartbeat (tests wait on it)
 
     # -- claiming ---------------------------------------------------------------------------------
     def claim(self, limit: int) -> list[int]:
+        """Lease up to `limit` due jobs. The first is also started (its attempt counted) in the same
+        transaction; the others are started one by one, just before their turn."""
         now = clock.now()
-        lease_until = now + timedelta(seconds=self.settings.job_lease_seconds)
+        lease_until = self._lease_from(now)
         self._claimed = {}
+        self._started = set()
         with self.database.transaction() as session:
             due = (
                 select(Job.id, Job.kind, Job.payload)
@@ -86,51 +99,69 @@ class Worker:
                 session.execute(
                     update(Job)
                     .where(Job.id.in_(ids))
-                    .values(
-                        status=outbox.RUNNING,
-                        locked_by=self.worker_id,
-                        locked_until=lease_until,
-                        attempts=Job.attempts + 1,
-                    )
+                    .values(status=outbox.RUNNING, locked_by=self.worker_id, locked_until=lease_until)
                     .execution_options(synchronize_session=False)
                 )
-        # Committed: these leases are ours. A quarter of the lease leaves a wide margin for clock skew
-        # between workers before the claim is checked again.
+                first_started = self._mark_started(session, ids[0])
+        # Committed: these leases are ours.
         self._claimed = {row.id: (row.kind, dict(row.payload)) for row in rows}
-        self._claim_fresh_until = now + timedelta(seconds=self.settings.job_lease_seconds / 4)
+        if ids and first_started:
+            self._started.add(ids[0])
         return ids
 
-    def _claimed_job(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
-        """The job as this worker's fresh claim read it, or None when it must be read (and checked) again."""
+    def _lease_from(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.settings.job_lease_seconds)
+
+    def _mark_started(self, session: Session, job_id: int) -> bool:
+        """Count an attempt and renew the lease, if this worker still holds the job. Takes effect when the
+        surrounding transaction commits."""
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == outbox.RUNNING, Job.locked_by == self.worker_id)
+            .values(attempts=Job.attempts + 1, locked_until=self._lease_from(clock.now()))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _start(self, job_id: int) -> bool:
+        if job_id in self._started:
+            self._started.discard(job_id)
+            return True
+        with self.database.transaction() as session:
+            return self._mark_started(session, job_id)
+
+    def _job_of(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
         claimed = self._claimed.pop(job_id, None)
-        fresh_until = self._claim_fresh_until
-        if claimed is None or fresh_until is None or clock.now() >= fresh_until:
-            return None
-        return claimed
+        if claimed is not None:
+            return claimed
+        with self.database.reading() as session:
+            job = session.get(Job, job_id)
+            return None if job is None else (job.kind, dict(job.payload))
 
     # -- running ----------------------------------------------------------------------------------
-    def run_job(self, job_id: int) -> str:
-        """Run one claimed job. Returns its new status."""
+    def run_job(self, job_id: int, *, next_job_id: int | None = None) -> str:
+        """Run one claimed job. Returns its new status ("lost" when another worker holds it now).
+        `next_job_id`: the job to run after this one, started in this job's final transaction."""
         kind = "?"
         try:
-            claimed = self._claimed_job(job_id)
-            if claimed is not None:
-                kind, payload = claimed
-            else:
-                with self.database.reading() as session:
-                    job = session.get(Job, job_id)
-                    if job is None or job.status != outbox.RUNNING or job.locked_by != self.worker_id:
-                        return "lost"
-                    kind, payload = job.kind, dict(job.payload)
+            found = self._job_of(job_id)
+            if found is None or not self._start(job_id):
+                return "lost"
+            kind, payload = found
             registered = registry.handler_for(kind)
             if registered.external:
-                registered.handler(self.database, payload)
+                with self._heartbeat():
+                    registered.handler(self.database, payload)
                 with self.database.transaction() as session:
                     self._mark_done(session, job_id)
+                    next_started = next_job_id is not None and self._mark_started(session, next_job_id)
             else:
                 with self.database.transaction() as session:
                     registered.handler(session, payload)
                     self._mark_done(session, job_id)
+                    next_started = next_job_id is not None and self._mark_started(session, next_job_id)
+            if next_started and next_job_id is not None:
+                self._started.add(next_job_id)
             JOBS.labels(kind, "done").inc()
             return outbox.DONE
         except _LeaseLost:
@@ -150,6 +181,38 @@ class Worker:
         if finished.rowcount != 1:  # type: ignore[attr-defined]
             # Our lease ran out and another worker owns the job now: undo, it will do the work.
             raise _LeaseLost()
+
+    def extend_leases(self) -> int:
+        """Renew the lease of every job this worker holds (the heartbeat). Returns how many."""
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.status == outbox.RUNNING, Job.locked_by == self.worker_id)
+                .values(locked_until=self._lease_from(clock.now()))
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """Renew this worker's leases every `heartbeat_interval_seconds` until the block ends."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat_interval_seconds):
+                try:
+                    self.extend_leases()
+                except Exception:  # the next beat tries again; the lease still has time
+                    log.exception("worker.heartbeat_failed", worker_id=self.worker_id)
+                self.heartbeat_beat.set()
+
+        thread = threading.Thread(target=beat, name="roamcard-worker-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _record_failure(self, job_id: int, kind: str, exc: Exception) -> str:
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -172,8 +235,8 @@ class Worker:
     def run_once(self, limit: int | None = None) -> int:
         """Claim and run one batch. Returns how many jobs ran."""
         ids = self.claim(limit or self.settings.job_batch_size)
-        for job_id in ids:
-            self.run_job(job_id)
+        for index, job_id in enumerate(ids):
+            self.run_job(job_id, next_job_id=ids[index + 1] if index + 1 < len(ids) else None)
         return len(ids)
 
     def drain(self, max_rounds: int = 100) -> int:

@@ -22,10 +22,20 @@ class IllegalTransition(ValueError):
 
 
 class StateMachine:
-    def __init__(self, entity_type: str, model: Any, transitions: Mapping[Any, Iterable[StrEnum]]):
+    def __init__(
+        self,
+        entity_type: str,
+        model: Any,
+        transitions: Mapping[Any, Iterable[StrEnum]],
+        *,
+        id_attribute: str = "id",
+    ):
+        """`id_attribute`: the model's column that names the entity in updates and in the history (a
+        public id such as a dealer's `dlr_…`, where the primary key is an internal integer)."""
         self.entity_type = entity_type
         self.model = model
         self.transitions = {source: frozenset(targets) for source, targets in transitions.items()}
+        self._id_column = getattr(model, id_attribute)
 
     def allowed(self, source: str, target: str) -> bool:
         return any(s == source and target in targets for s, targets in self.transitions.items())
@@ -49,7 +59,7 @@ class StateMachine:
         extra = {"updated_at": now} if hasattr(self.model, "updated_at") else {}
         result = session.execute(
             update(self.model)
-            .where(self.model.id == entity_id, self.model.status == str(source))
+            .where(self._id_column == entity_id, self.model.status == str(source))
             .values(status=str(target), **extra, **values)
             .execution_options(synchronize_session=False)
         )

@@ -27,6 +27,30 @@ class InsufficientBalance(AppError):
     message = "The balance is not enough."
 
 
+class TransferKeyReused(Exception):
+    """A transfer key that was already applied with other accounts, asset, amount or reason (TigerBeetle's
+    "exists with different fields"). The business key names one movement of value; a second movement under
+    the same key is a bug or an operator's mistake, never a no-op."""
+
+    def __init__(self, key: str, field: str, existing: object, asked: object) -> None:
+        super().__init__(
+            f"ledger transfer {key!r} already exists with a different {field}: {existing} (asked: {asked})"
+        )
+        self.key = key
+        self.field = field
+        self.existing = existing
+        self.asked = asked
+
+
+class BalanceGuardFailed(RuntimeError):
+    """The guarded balance UPDATE of an account changed no row: the account is gone, or its cached balance
+    is already past its lower bound. The transfer is refused (the transaction must roll back)."""
+
+    def __init__(self, account: LedgerAccount, delta: int) -> None:
+        super().__init__(f"ledger account {account.code!r}: the guarded update of {delta:+d} changed nothing")
+        self.account_code = account.code
+
+
 def ensure_account(
     session: Session,
     code: str,
@@ -84,7 +108,8 @@ def transfer(
     reason: str,
     reference: str | None = None,
 ) -> bool:
-    """Apply one transfer exactly once. Returns False when `key` was already applied."""
+    """Apply one transfer exactly once. Returns False when `key` was already applied with the same accounts,
+    asset, amount and reason; raises TransferKeyReused when it was applied with different ones."""
     if amount <= 0:
         raise ValueError("transfer amount must be positive")
     if debit.asset != credit.asset:
@@ -106,12 +131,31 @@ def transfer(
         },
     )
     if not inserted:
+        _check_same_transfer(session, key, debit=debit, credit=credit, amount=amount, reason=reason)
         return False
     if debit.tracks_balance and not repository.apply_guarded_delta(session, debit.id, -amount):
         raise InsufficientBalance()
-    if credit.tracks_balance:
-        repository.apply_guarded_delta(session, credit.id, amount)
+    if credit.tracks_balance and not repository.apply_guarded_delta(session, credit.id, amount):
+        raise BalanceGuardFailed(credit, amount)
     return True
+
+
+def _check_same_transfer(
+    session: Session, key: str, *, debit: LedgerAccount, credit: LedgerAccount, amount: int, reason: str
+) -> None:
+    existing = repository.get_transfer_by_key(session, key)
+    if existing is None:  # cannot happen: the insert conflicted on this key
+        raise TransferKeyReused(key, "key", "missing", key)
+    asked = {
+        "debit account": (existing.debit_account_id, debit.id),
+        "credit account": (existing.credit_account_id, credit.id),
+        "asset": (existing.asset, debit.asset),
+        "amount": (existing.amount, amount),
+        "reason": (existing.reason, reason),
+    }
+    for field, (was, now) in asked.items():
+        if was != now:
+            raise TransferKeyReused(key, field, was, now)
 
 
 def grant_allowance(
@@ -183,6 +227,12 @@ def consume_allowances(
     for allowance, balance in repository.list_live_allowances(session, card_id, clock.now(), asset.value):
         if remaining == 0:
             break
+        # A repeat of the same usage record: what this key already took from the pack counts, so the pack's
+        # lower balance now does not make a second, different transfer under the same key.
+        done = repository.get_transfer_by_key(session, f"{key}:{allowance.id}")
+        if done is not None:
+            remaining -= min(done.amount, remaining)
+            continue
         take = min(balance, remaining)
         if take <= 0:
             continue

@@ -13,7 +13,7 @@ class Refund(Base):
     """Money going back to the payer of one payment, through the gateway that took it.
 
     `reversals` records what approval took back from the card (ledger transfers), so a failed gateway
-    refund can give exactly that back."""
+    refund can give exactly that back. `retry_of`: the failed late-payment refund this one retries."""
 
     __tablename__ = "refunds"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
@@ -32,6 +32,10 @@ class Refund(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     provider_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
     failure_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A late-payment refund that failed and was retried by staff: the retry points at it (at most one).
+    retry_of: Mapped[str | None] = mapped_column(
+        ForeignKey("refunds.id"), nullable=True, unique=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,20 +1,18 @@
-"""Card holders ask for refunds; staff decide them (a minimal API until the back office has its pages)."""
+"""Card holders ask for refunds and follow them; staff decide them in the back office (/admin), behind
+roles, TOTP and the audit log."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse, Response
 
-from roamcard.config import get_settings
 from roamcard.deps import CurrentCard, ReadSessionDep, SessionDep
-from roamcard.errors import AppError
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.schemas import MoneyOut
 from roamcard.refund import service
-from roamcard.refund.schemas import RefundCreate, RefundDecision, RefundList, RefundOut, StaffRefundOut
+from roamcard.refund.schemas import RefundCreate, RefundList, RefundOut
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
@@ -64,52 +62,3 @@ def list_refunds(topup_id: str, card: CurrentCard, session: ReadSessionDep) -> R
         partial=value.partial,
         data=[RefundOut.of(r) for r in service.list_for_topup(session, card, topup_id)],
     )
-
-
-# -- staff ----------------------------------------------------------------------------------------
-class StaffOnly(AppError):
-    status_code = 403
-    code = "staff_only"
-    message = "Only staff with the refunds token may do this."
-
-
-staff_router = APIRouter(prefix="/api/v1/staff/refunds", tags=["staff: refunds"])
-STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Missing or wrong staff token"},
-    404: {"description": "No such refund"},
-    409: {"description": "Already decided, or the value is no longer on the card"},
-}
-
-
-def _require_staff(authorization: str | None) -> None:
-    token = get_settings().refunds_staff_token
-    given = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else ""
-    if token is None or not given or not hmac.compare_digest(given, token.get_secret_value()):
-        raise StaffOnly()
-
-
-StaffAuth = Annotated[str | None, Header(alias="Authorization")]
-
-
-@staff_router.get("", response_model=list[StaffRefundOut], responses=STAFF_ERRORS)
-def pending_refunds(session: ReadSessionDep, authorization: StaffAuth = None) -> list[StaffRefundOut]:
-    _require_staff(authorization)
-    return [StaffRefundOut.of(r) for r in service.list_pending(session)]
-
-
-@staff_router.post("/{refund_id}/approve", response_model=StaffRefundOut, responses=STAFF_ERRORS)
-def approve(
-    refund_id: str, body: RefundDecision, session: SessionDep, authorization: StaffAuth = None
-) -> StaffRefundOut:
-    _require_staff(authorization)
-    return StaffRefundOut.of(
-        service.approve(session, refund_id, staff_ref=body.staff_ref, reason=body.reason)
-    )
-
-
-@staff_router.post("/{refund_id}/reject", response_model=StaffRefundOut, responses=STAFF_ERRORS)
-def reject(
-    refund_id: str, body: RefundDecision, session: SessionDep, authorization: StaffAuth = None
-) -> StaffRefundOut:
-    _require_staff(authorization)
-    return StaffRefundOut.of(service.reject(session, refund_id, staff_ref=body.staff_ref, reason=body.reason))

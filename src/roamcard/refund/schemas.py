@@ -24,13 +24,6 @@ class RefundCreate(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class RefundDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    staff_ref: Annotated[str, Field(min_length=1, max_length=64, description="Who decides (audit).")]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
-
-
 class RefundOut(BaseModel):
     id: str
     topup_id: str
@@ -56,23 +49,6 @@ class RefundOut(BaseModel):
             created_at=refund.created_at,
             decided_at=refund.decided_at,
             completed_at=refund.completed_at,
-        )
-
-
-class StaffRefundOut(RefundOut):
-    card_id: int
-    payment_id: str
-    staff_ref: str | None
-    failure_reason: str | None
-
-    @classmethod
-    def of(cls, refund: Refund) -> StaffRefundOut:
-        return cls(
-            **RefundOut.of(refund).model_dump(),
-            card_id=refund.card_id,
-            payment_id=refund.payment_id,
-            staff_ref=refund.staff_ref,
-            failure_reason=refund.failure_reason,
         )
 
 

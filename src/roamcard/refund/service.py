@@ -29,6 +29,7 @@ from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
 from roamcard.ledger import repository as ledger_repository
 from roamcard.ledger import service as ledger
+from roamcard.metrics import REFUNDS_FAILED
 from roamcard.models import Allowance, Card, Payment, Refund, TopupOrder
 from roamcard.notification import service as notifications
 from roamcard.payment.providers import get_provider, is_remote
@@ -70,6 +71,11 @@ class RefundNoLongerAvailable(Conflict):
     message = "The value to refund is no longer on the card. Reject this refund instead."
 
 
+class RefundNotRetryable(Conflict):
+    code = "refund_not_retryable"
+    message = "This refund does not need a retry: it is no longer stuck or failed, or it was retried already."
+
+
 class RefundStillProcessing(Exception):
     """The gateway has not finished the refund yet: the settle job asks again later."""
 
@@ -80,7 +86,7 @@ def refundable(session: Session, card: Card, order_id: str) -> policy.Refundable
 
 
 def request_refund(session: Session, card: Card, order_id: str, *, amount: int | None, reason: str) -> Refund:
-    order = _order_of(session, card, order_id)
+    order = _locked(session, _order_of(session, card, order_id).id)
     value = policy.refundable(session, order)
     if value.amount <= 0:
         raise TopupNotRefundable()
@@ -112,6 +118,12 @@ def _order_of(session: Session, card: Card, order_id: str) -> TopupOrder:
     order = topup_repository.get_for_card(session, order_id, card.id)
     if order is None:
         raise TopupNotFound()
+    return order
+
+
+def _locked(session: Session, order_id: str) -> TopupOrder:
+    order = repository.lock_order(session, order_id)
+    assert order is not None
     return order
 
 
@@ -149,11 +161,10 @@ def _new_refund(
 def approve(session: Session, refund_id: str, *, staff_ref: str, reason: str) -> Refund:
     """requested -> approved: take the value back from the card first, then queue the gateway call.
     Raises RefundNoLongerAvailable when the card spent it meanwhile (nothing changes)."""
-    refund = _get(session, refund_id)
+    order = _locked(session, _get(session, refund_id).order_id)
+    refund = _get(session, refund_id)  # read again under the order's lock
     if refund.status != RefundStatus.REQUESTED.value:
         raise RefundNotPending()
-    order = session.get(TopupOrder, refund.order_id)
-    assert order is not None
     value = policy.refundable(session, order, exclude=refund.id)
     try:
         reversals = policy.reversals_for(value, refund.amount)
@@ -242,22 +253,65 @@ def refund_late_payment(session: Session, payment_id: str) -> Refund | None:
     return refund
 
 
+def retry_late_payment(session: Session, refund_id: str, *, staff_ref: str) -> Refund:
+    """Staff retry a failed late-payment refund: a new refund of the same money (a new id, so the gateway
+    sees a new request), approved at once, pointing at the failed one. Once per failed refund."""
+    failed = _get(session, refund_id)
+    _locked(session, failed.order_id)
+    failed = _get(session, refund_id)
+    if (
+        failed.kind != RefundKind.LATE_PAYMENT.value
+        or failed.status != RefundStatus.FAILED.value
+        or repository.get_retry_of(session, failed.id) is not None
+    ):
+        raise RefundNotRetryable()
+    payment = session.get(Payment, failed.payment_id)
+    order = session.get(TopupOrder, failed.order_id)
+    assert payment is not None
+    assert order is not None
+    refund = _new_refund(
+        session,
+        order,
+        payment,
+        kind=RefundKind.LATE_PAYMENT,
+        amount=failed.amount,
+        reason=failed.reason,
+        status=RefundStatus.APPROVED,
+    )
+    refund.staff_ref = staff_ref[:64]
+    refund.decided_at = clock.now()
+    refund.retry_of = failed.id
+    session.flush()
+    refund_machine.record_creation(session, refund.id, RefundStatus.APPROVED)
+    enqueue(session, "refund.submit", {"refund_id": refund.id}, dedupe_key=f"{refund.id}:submit")
+    log.warning("refund.late_payment_retried", refund_id=refund.id, retry_of=failed.id, staff_ref=staff_ref)
+    return refund
+
+
 # -- paying back (jobs) ---------------------------------------------------------------------------
 def submit(database: Database, refund_id: str) -> None:
     """The `refund.submit` job: approved -> processing, call the gateway with no transaction open,
-    record its answer. No answer raises, and the job retries: the gateway dedupes on our refund id."""
+    record its answer. No answer raises, and the job retries: the gateway dedupes on our refund id.
+
+    A retry (the refund was already `processing`: an earlier attempt may have reached the gateway) that
+    the gateway refuses is not taken at its word: the refund is queried first, since the refusal may be
+    the gateway saying that it already paid it back (Stripe once its idempotency key has lapsed)."""
     with database.transaction() as session:
         refund = repository.get(session, refund_id)
         if refund is None:
             return
+        retry = refund.status == RefundStatus.PROCESSING.value
         if refund.status == RefundStatus.APPROVED.value:
             refund_machine.transition(
                 session, refund.id, RefundStatus.APPROVED, RefundStatus.PROCESSING, reason="sent to gateway"
             )
-        elif refund.status != RefundStatus.PROCESSING.value:
+        elif not retry:
             return
         request, provider_name = _gateway_request(session, refund)
     answer = _call(database, provider_name, lambda p, s: p.refund(s, request))
+    if retry and answer.outcome is RefundOutcome.FAILED:
+        log.warning("refund.retry_refused", refund_id=refund_id, detail=answer.detail)
+        answer = _call(database, provider_name, lambda p, s: p.query_refund(s, request))
     with database.transaction() as session:
         record_answer(session, refund_id, answer)
 
@@ -397,7 +451,10 @@ def complete_failed(session: Session, refund_id: str, *, detail: str) -> bool:
                 .values(expired_at=None)
                 .execution_options(synchronize_session=False)
             )
+    REFUNDS_FAILED.labels(refund.kind).inc()
     if refund.kind == RefundKind.LATE_PAYMENT.value:
+        # Nobody is texted: the payer's money is still with us. It is listed under "needs attention" in
+        # the back office (/admin/refunds), counted in roamcard_refunds_needing_attention, until retried.
         log.error("refund.late_payment_failed", refund_id=refund_id, detail=detail)
     else:
         _text(session, refund, "refund_failed")

@@ -6,18 +6,17 @@ import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.dealer import repository, signing
-from roamcard.dealer.states import DealerStatus
+from roamcard.dealer.states import DealerStatus, dealer_machine
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import SUPPORTED_CURRENCIES, Money
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import AccountKind
-from roamcard.models import Dealer, LedgerAccount, StateTransition
+from roamcard.models import Dealer, LedgerAccount
 
 MAX_COMMISSION_BPS = 5_000  # 50%: anything above is a typing mistake
 DEPOSITS = "dealer_deposits"  # where a dealer's payments for float come from (bank transfer, cash)
@@ -91,40 +90,32 @@ def credit_float(session: Session, dealer: Dealer, amount: int, *, reference: st
     if amount <= 0:
         raise DealerProblem("--amount is a positive amount in minor units (1000 = 10.00)")
     reference = reference or new_id("dcr")
-    ledger.transfer(
-        session,
-        key=f"dealer:{dealer.public_id}:credit:{reference}"[:160],
-        debit=ledger.operator_account(session, DEPOSITS, dealer.currency),
-        credit=float_account(session, dealer),
-        amount=amount,
-        reason="dealer_credit",
-        reference=reference[:64],
-    )
+    try:
+        ledger.transfer(
+            session,
+            key=f"dealer:{dealer.public_id}:credit:{reference}"[:160],
+            debit=ledger.operator_account(session, DEPOSITS, dealer.currency),
+            credit=float_account(session, dealer),
+            amount=amount,
+            reason="dealer_credit",
+            reference=reference[:64],
+        )
+    except ledger.TransferKeyReused as exc:
+        if exc.field != "amount":
+            raise
+        raise DealerProblem(
+            f"reference {reference} was already credited to {dealer.public_id} with "
+            f"{exc.existing} {dealer.currency}; a credit of {amount} under the same reference is refused "
+            "(use the bank transfer's own reference for each payment)"
+        ) from exc
     return Money(float_account(session, dealer).balance, dealer.currency)
 
 
 def set_status(session: Session, dealer: Dealer, status: DealerStatus, *, actor: str) -> bool:
     """Suspend or resume; recorded with who and when. False when it already had that status."""
     source = DealerStatus.SUSPENDED if status is DealerStatus.ACTIVE else DealerStatus.ACTIVE
-    now = clock.now()
-    changed = session.execute(
-        update(Dealer)
-        .where(Dealer.id == dealer.id, Dealer.status == source.value)
-        .values(status=status.value, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if not dealer_machine.transition(session, dealer.public_id, source, status, reason=f"by {actor}"[:200]):
         return False
-    session.add(
-        StateTransition(
-            entity_type="dealer",
-            entity_id=dealer.public_id,
-            from_status=source.value,
-            to_status=status.value,
-            reason=f"by {actor}"[:200],
-            at=now,
-        )
-    )
     session.flush()
     session.refresh(dealer)
     return True

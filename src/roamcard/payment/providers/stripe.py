@@ -184,10 +184,22 @@ class StripeProvider:
         return self._refund_answer(refund)
 
     def query_refund(self, session: Session | None, request: RefundRequest) -> RemoteRefund:
-        if not request.reference:
-            return self.refund(session, request)
+        """By Stripe's refund id once we know it; before that (the create's answer was lost), our refund
+        among the payment's refunds, by the refund_id its metadata carries."""
         try:
-            refund = self.client.v1.refunds.retrieve(request.reference)
+            if request.reference:
+                refund = self.client.v1.refunds.retrieve(request.reference)
+            else:
+                payment_intent = request.transaction_id or self._payment_intent_of(request)
+                listed = _plain(self.client.v1.refunds.list({"payment_intent": payment_intent, "limit": 100}))
+                ours = [
+                    r
+                    for r in listed.get("data", [])
+                    if (r.get("metadata") or {}).get("refund_id") == request.refund_id
+                ]
+                if not ours:
+                    return RemoteRefund(RefundOutcome.FAILED, detail="stripe has no such refund")
+                refund = ours[0]
         except stripe_sdk.StripeError as exc:
             raise _translate(exc) from exc
         return self._refund_answer(refund)
