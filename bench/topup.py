@@ -282,12 +282,13 @@ def roamcard_env(
     database_url: str, secret: str, base_url: str, extra: dict[str, str], *, setup: bool = False
 ) -> dict[str, str]:
     """Production settings, with the sandbox gateway switched on and fresh secrets. `setup` is for
-    `roamcard demo` and issuing the cards, which need demo mode; the server never runs in it."""
+    `roamcard demo` and issuing the cards, which need demo mode and so development (`roamcard demo`
+    refuses production); the server never runs in it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROAMCARD_")}
     env.update(
         {
             "ROAMCARD_DATABASE_URL": database_url,
-            "ROAMCARD_ENVIRONMENT": "production",
+            "ROAMCARD_ENVIRONMENT": "development" if setup else "production",
             "ROAMCARD_DEMO_MODE": "true" if setup else "false",
             "ROAMCARD_SANDBOX_ENABLED": "true",
             "ROAMCARD_LOG_JSON": "true",

@@ -32,10 +32,22 @@ console = Console()
 errors = Console(stderr=True)
 
 
+# Commands that hold no secret of ours run on any settings; every other one fails closed (startup.py).
+RUNS_ON_ANY_SETTINGS = frozenset({"migrate", "demo", "ivr-sim"})
+
+
 @app.callback()
-def _setup() -> None:
+def _setup(context: typer.Context) -> None:
+    from roamcard import startup
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if context.invoked_subcommand not in RUNS_ON_ANY_SETTINGS:
+        try:
+            startup.check(settings, warn=False)  # the server warns once it has started
+        except startup.StartupRefused as exc:
+            errors.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
 
 
 @app.command()
@@ -47,10 +59,17 @@ def migrate() -> None:
 
 @app.command()
 def demo() -> None:
-    """Load the demo catalogue and demo cards (demo mode only). Safe to run again."""
+    """Load the demo catalogue and demo cards (demo mode only, never in production). Safe to run again."""
     from roamcard.demo import load_demo
 
-    if not get_settings().demo_mode:
+    settings = get_settings()
+    if settings.environment == "production":
+        errors.print(
+            "[red]refusing to load demo data in production: the demo cards' passwords are public. "
+            "For a local try-out set ROAMCARD_ENVIRONMENT=development (make run does).[/red]"
+        )
+        raise typer.Exit(2)
+    if not settings.demo_enabled:
         errors.print("[red]demo data is only loaded in demo mode (ROAMCARD_DEMO_MODE=true)[/red]")
         raise typer.Exit(2)
 
@@ -303,7 +322,7 @@ def ivr_sim(
         call = simulator.Simulator(
             http,
             public_base_url=settings.public_base_url,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
+            auth_token=settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else "",
             caller=caller,
             say=say,
             keys=keys,
