@@ -699,3 +699,40 @@ def reconcile_bill(
         errors.print("[red]reconcile: differences found[/red]")
         raise typer.Exit(1)
     console.print("[green]reconcile: every line matches[/green]")
+
+
+# -- purpose keys (issue 9, item 8) -------------------------------------------------------------------
+keys_app = typer.Typer(help="Purpose keys derived from ROAMCARD_SECRET_KEY (docs/security.md).")
+keys_app.info.no_args_is_help = True
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret (staff TOTP, dealer API secrets) under the current
+    ROAMCARD_SECRET_KEY, so ROAMCARD_SECRET_KEY_PREVIOUS can then be dropped. Safe to run again."""
+    from rich.progress import Progress
+
+    from roamcard import keys, rotation
+
+    database = get_database()
+    progress = _progress()
+    assert isinstance(progress, Progress)
+    with progress:
+        task = progress.add_task("re-encrypting", total=rotation.count(database))
+        report = rotation.rotate(database, on_progress=lambda n: progress.advance(task, n))
+    table = Table(title=f"Stored secrets, now under key {keys.current('staff-totp').key_id}")
+    for column in ("what", "re-encrypted", "already current"):
+        table.add_column(column)
+    for name, resealed in report.resealed.items():
+        table.add_row(name, str(resealed), str(report.current[name]))
+    console.print(table)
+    for name, row_id in report.unreadable:
+        errors.print(f"[red]{name}: row {row_id} opens with no configured key; left as it is[/red]")
+    if not report.ok:
+        errors.print(
+            "[red]keys rotate: some secrets could not be read; keep ROAMCARD_SECRET_KEY_PREVIOUS set "
+            "(staff: roamcard staff reset-totp enrols a new authenticator)[/red]"
+        )
+        raise typer.Exit(1)
+    console.print("[green]keys rotate: every stored secret is under the current key[/green]")
