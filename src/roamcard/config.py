@@ -157,7 +157,7 @@ class Settings(BaseSettings):
             text = value.get_secret_value()
             minimum = 1 if name in PROVIDER_SECRETS else MIN_SECRET_LENGTH
             if text in DEVELOPMENT_SECRETS or text.startswith("dev-only"):
-                problems.append(SettingProblem(name, "is a development value"))
+                problems.append(SettingProblem(name, "is unset or a development value"))
             elif len(text) < minimum:
                 problems.append(SettingProblem(name, f"must be a random value of {minimum}+ characters"))
         if self.demo_mode:
