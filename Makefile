@@ -7,7 +7,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # For `make run` only (the tests make their own databases and URLs). Checkout links and the sandbox
-# notifications are built from the public URL, so it follows HOST and PORT.
+# notifications are built from the public URL, so it follows HOST and PORT. Roamcard defaults to
+# production (development secrets refused, no demo, no sandbox); `make run` is the development setup.
+run: export ROAMCARD_ENVIRONMENT = development
 run: export ROAMCARD_DATABASE_URL ?= sqlite:///./roamcard.db
 run: export ROAMCARD_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 

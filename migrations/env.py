@@ -20,6 +20,14 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
+def _secret_key() -> str:
+    """For data migrations that must re-key what the old master-secret derivations made (0007)."""
+    return str(context.config.attributes.get("secret_key") or get_settings().secret_key.get_secret_value())
+
+
+context.config.attributes["secret_key"] = _secret_key()
+
+
 def _url() -> str:
     return context.config.attributes.get("database_url") or get_settings().database_url
 

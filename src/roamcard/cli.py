@@ -32,10 +32,22 @@ console = Console()
 errors = Console(stderr=True)
 
 
+# Commands that hold no secret of ours run on any settings; every other one fails closed (startup.py).
+RUNS_ON_ANY_SETTINGS = frozenset({"migrate", "demo", "ivr-sim"})
+
+
 @app.callback()
-def _setup() -> None:
+def _setup(context: typer.Context) -> None:
+    from roamcard import startup
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if context.invoked_subcommand not in RUNS_ON_ANY_SETTINGS:
+        try:
+            startup.check(settings, warn=False)  # the server warns once it has started
+        except startup.StartupRefused as exc:
+            errors.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
 
 
 @app.command()
@@ -47,10 +59,17 @@ def migrate() -> None:
 
 @app.command()
 def demo() -> None:
-    """Load the demo catalogue and demo cards (demo mode only). Safe to run again."""
+    """Load the demo catalogue and demo cards (demo mode only, never in production). Safe to run again."""
     from roamcard.demo import load_demo
 
-    if not get_settings().demo_mode:
+    settings = get_settings()
+    if settings.environment == "production":
+        errors.print(
+            "[red]refusing to load demo data in production: the demo cards' passwords are public. "
+            "For a local try-out set ROAMCARD_ENVIRONMENT=development (make run does).[/red]"
+        )
+        raise typer.Exit(2)
+    if not settings.demo_enabled:
         errors.print("[red]demo data is only loaded in demo mode (ROAMCARD_DEMO_MODE=true)[/red]")
         raise typer.Exit(2)
 
@@ -303,7 +322,7 @@ def ivr_sim(
         call = simulator.Simulator(
             http,
             public_base_url=settings.public_base_url,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
+            auth_token=settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else "",
             caller=caller,
             say=say,
             keys=keys,
@@ -680,3 +699,40 @@ def reconcile_bill(
         errors.print("[red]reconcile: differences found[/red]")
         raise typer.Exit(1)
     console.print("[green]reconcile: every line matches[/green]")
+
+
+# -- purpose keys (issue 9, item 8) -------------------------------------------------------------------
+keys_app = typer.Typer(help="Purpose keys derived from ROAMCARD_SECRET_KEY (docs/security.md).")
+keys_app.info.no_args_is_help = True
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret (staff TOTP, dealer API secrets) under the current
+    ROAMCARD_SECRET_KEY, so ROAMCARD_SECRET_KEY_PREVIOUS can then be dropped. Safe to run again."""
+    from rich.progress import Progress
+
+    from roamcard import keys, rotation
+
+    database = get_database()
+    progress = _progress()
+    assert isinstance(progress, Progress)
+    with progress:
+        task = progress.add_task("re-encrypting", total=rotation.count(database))
+        report = rotation.rotate(database, on_progress=lambda n: progress.advance(task, n))
+    table = Table(title=f"Stored secrets, now under key {keys.current('staff-totp').key_id}")
+    for column in ("what", "re-encrypted", "already current"):
+        table.add_column(column)
+    for name, resealed in report.resealed.items():
+        table.add_row(name, str(resealed), str(report.current[name]))
+    console.print(table)
+    for name, row_id in report.unreadable:
+        errors.print(f"[red]{name}: row {row_id} opens with no configured key; left as it is[/red]")
+    if not report.ok:
+        errors.print(
+            "[red]keys rotate: some secrets could not be read; keep ROAMCARD_SECRET_KEY_PREVIOUS set "
+            "(staff: roamcard staff reset-totp enrols a new authenticator)[/red]"
+        )
+        raise typer.Exit(1)
+    console.print("[green]keys rotate: every stored secret is under the current key[/green]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -10,8 +11,14 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRETS = frozenset(
-    {"dev-only-secret-change-me", "whsec_dev_sandbox_change_me", "dev-only-twilio-token"}
+    {
+        "dev-only-secret-change-me",
+        "whsec_dev_sandbox_change_me",
+        "dev-only-twilio-token",
+        "dev-only-voucher-pepper",
+    }
 )
+DEVELOPMENT_TWILIO_TOKEN = "dev-only-twilio-token"  # noqa: S105 (a development default, refused in production)
 
 
 class Settings(BaseSettings):
@@ -24,9 +31,12 @@ class Settings(BaseSettings):
     sandbox_webhook_secret: SecretStr = SecretStr("whsec_dev_sandbox_change_me")
     public_base_url: str = "http://127.0.0.1:8000"
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Fail closed: production unless told otherwise (`make run` says development, the tests say test).
+    environment: Literal["development", "test", "production"] = "production"
     # Demo mode (SMS read back in the app, `roamcard demo`) and the sandbox gateway (free test payments)
-    # are on by default except in production, where each must be switched on explicitly.
+    # are on by default except in production. Production never runs demo mode (the server refuses to
+    # start with ROAMCARD_DEMO_MODE=true); the sandbox only with ROAMCARD_SANDBOX_ENABLED=true (staging,
+    # benchmarks), with a warning at start-up.
     demo_mode: bool | None = None
     sandbox_enabled: bool | None = None
     log_level: str = "INFO"
@@ -72,8 +82,9 @@ class Settings(BaseSettings):
     pos_signature_window_seconds: int = 300
 
     # Phone channel (IVR hotline and agent console). The IVR answers only requests signed with this token
-    # (Twilio's X-Twilio-Signature); in production it refuses to run on the development value.
-    twilio_auth_token: SecretStr = SecretStr("dev-only-twilio-token")
+    # (Twilio's X-Twilio-Signature). Unset in production: the hotline is off; set, it must be the real
+    # token (the server refuses to start on a development value). Outside production: a development token.
+    twilio_auth_token: SecretStr | None = None
     # Where "0: speak to an agent" transfers the call (E.164); unset: the IVR says no agent is available.
     agent_phone: str | None = None
     ivr_voice_zh: str = "Polly.Zhiyu"
@@ -120,22 +131,63 @@ class Settings(BaseSettings):
             self.demo_mode = self.environment != "production"
         if self.sandbox_enabled is None:
             self.sandbox_enabled = self.environment != "production"
+        if self.twilio_auth_token is None and self.environment != "production":
+            self.twilio_auth_token = SecretStr(DEVELOPMENT_TWILIO_TOKEN)
         return self
 
-    @model_validator(mode="after")
-    def _no_development_secrets_in_production(self) -> Settings:
-        if self.environment == "production":
-            for name in ("secret_key", "sandbox_webhook_secret", "voucher_pepper"):
-                value: SecretStr = getattr(self, name)
-                if value.get_secret_value() in DEVELOPMENT_SECRETS or len(value.get_secret_value()) < 32:
-                    raise ValueError(
-                        f"ROAMCARD_{name.upper()} must be set to a random value of 32+ characters"
-                    )
-        return self
+    @property
+    def demo_enabled(self) -> bool:
+        """Demo mode as the code must read it: never in production, whatever ROAMCARD_DEMO_MODE says."""
+        return bool(self.demo_mode) and self.environment != "production"
+
+    def startup_problems(self) -> list[SettingProblem]:
+        """Why these settings are not safe to serve production with (empty outside production). Each
+        problem names the setting's environment variable, never its value (startup.py logs them)."""
+        if self.environment != "production":
+            return []
+        problems = []
+        for name, field in type(self).model_fields.items():
+            if field.annotation not in (SecretStr, SecretStr | None):
+                continue
+            value: SecretStr | None = getattr(self, name)
+            if value is None:
+                if name in REQUIRED_SECRETS:
+                    problems.append(SettingProblem(name, "is not set"))
+                continue
+            text = value.get_secret_value()
+            minimum = 1 if name in PROVIDER_SECRETS else MIN_SECRET_LENGTH
+            if text in DEVELOPMENT_SECRETS or text.startswith("dev-only"):
+                problems.append(SettingProblem(name, "is unset or a development value"))
+            elif len(text) < minimum:
+                problems.append(SettingProblem(name, f"must be a random value of {minimum}+ characters"))
+        if self.demo_mode:
+            problems.append(SettingProblem("demo_mode", "cannot be on in production"))
+        return problems
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# -- Start-up checks (issue 9, fail closed) ----------------------------------------------------------
+# Secrets the server cannot run without; every other SecretStr setting is checked when it is set.
+REQUIRED_SECRETS = frozenset({"secret_key", "sandbox_webhook_secret", "voucher_pepper"})
+# Issued by a gateway in its own format: only checked for being set and not a development value.
+PROVIDER_SECRETS = frozenset({"wechatpay_apiv3_key", "stripe_secret_key", "stripe_webhook_secret"})
+MIN_SECRET_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    setting: str  # the field name; `env_name` is what the operator sets
+    problem: str
+
+    @property
+    def env_name(self) -> str:
+        return f"ROAMCARD_{self.setting.upper()}"
+
+    def __str__(self) -> str:
+        return f"{self.env_name} {self.problem}"
 
 
 @lru_cache
@@ -143,4 +195,4 @@ def get_settings() -> Settings:
     return Settings()
 
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["SettingProblem", "Settings", "get_settings"]

@@ -1,7 +1,7 @@
 """Engines and sessions.
 
 SQLite: WAL, a busy timeout, and `BEGIN IMMEDIATE` for write transactions, so two writers queue instead of
-failing with "database is locked" when a read transaction later tries to write (DESIGN.md §8).
+failing with "database is locked" when a read transaction later tries to write (docs/architecture.md).
 Read-only sessions use a deferred BEGIN so readers never wait for the writer.
 Within one process, writers also queue on a lock before `BEGIN IMMEDIATE` and are woken the moment the
 previous writer commits; SQLite's own busy handler (which sleeps in steps of up to 100 ms) then only

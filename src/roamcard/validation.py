@@ -17,9 +17,9 @@ MESSAGES: dict[str, str] = {
     "model_attributes_type": lazy("The request body must be a JSON object."),
     "dict_type": lazy("The request body must be a JSON object."),
     "extra_forbidden": lazy("This field is not allowed."),
-    "int_type": lazy("Enter a whole number of minor units (1000 means 10.00)."),
-    "int_parsing": lazy("Enter a whole number of minor units (1000 means 10.00)."),
-    "int_from_float": lazy("Enter a whole number of minor units (1000 means 10.00)."),
+    "int_type": lazy("Enter a whole number."),
+    "int_parsing": lazy("Enter a whole number."),
+    "int_from_float": lazy("Enter a whole number."),
     "string_type": lazy("Enter text here."),
     "string_too_short": lazy("This field is too short."),
     "string_too_long": lazy("This field is too long."),
@@ -30,6 +30,14 @@ MESSAGES: dict[str, str] = {
     "less_than": lazy("Enter a number less than {lt}."),
 }
 CUSTOM_TYPES = {"card_number_invalid", "password_invalid", "password_missing", "phone_invalid"}
+# A money field (`amount`, `*_amount`, `amount_minor`) says what its whole number counts.
+INTEGER_TYPES = {"int_type", "int_parsing", "int_from_float"}
+AMOUNT_MESSAGE = lazy("Enter a whole number of minor units (1000 means 10.00).")
+
+
+def _is_amount(location: Sequence[Any]) -> bool:
+    names = [str(part) for part in location if isinstance(part, str)]
+    return bool(names) and (names[-1] == "amount" or "amount" in names[-1].split("_"))
 
 
 def field_message(error: dict[str, Any], language: str | None = None) -> str:
@@ -37,6 +45,8 @@ def field_message(error: dict[str, Any], language: str | None = None) -> str:
     if kind in CUSTOM_TYPES:
         return i18n.gettext(error["msg"], language)
     template = MESSAGES.get(kind)
+    if kind in INTEGER_TYPES and _is_amount(error.get("loc", ())):
+        template = AMOUNT_MESSAGE
     if template is None:
         return i18n.gettext("This value is not valid.", language)
     context = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, int | float | str)}

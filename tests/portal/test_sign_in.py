@@ -224,10 +224,11 @@ class TestForms:
         self, client: TestClient, card: Card, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         token = csrf(client.get("/").text)
+        import roamcard.csrf
         import roamcard.portal.security as security
 
         issued = int(token.split(".")[0])
-        monkeypatch.setattr(security.time, "time", lambda: issued + security.CSRF_MAX_AGE_SECONDS + 5)
+        monkeypatch.setattr(roamcard.csrf.time, "time", lambda: issued + security.CSRF_MAX_AGE_SECONDS + 5)
         response = client.post(
             "/login",
             data={"card_number": card.card_number, "password": DEFAULT_PASSWORD, "csrf_token": token},

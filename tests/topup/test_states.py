@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from roamcard.db import Database
-from roamcard.kit.state_machine import IllegalTransition
+from roamcard.lifecycle import IllegalTransition
 from roamcard.models import StateTransition
 from roamcard.topup.service.create import create_topup
 from roamcard.topup.states import TopupStatus, topup_machine

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from roamcard.kit.schemas import CardNumber, LoginPassword
+from roamcard.card.numbers import CardNumber, LoginPassword
 
 
 class SessionCreate(BaseModel):

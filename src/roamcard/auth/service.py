@@ -7,7 +7,6 @@ they are kept even though the request fails (`keeps_changes`).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from roamcard.config import get_settings
 from roamcard.errors import AppError, TooManyRequests, Unauthorized
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
+from roamcard.kit.tokens import hash_token
 from roamcard.models import Card, CardSession
 
 
@@ -48,10 +48,6 @@ class IssuedToken:
     token: str
     expires_at: datetime
     card: Card
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def ip_failure_limit() -> FailureLimit:

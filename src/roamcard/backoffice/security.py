@@ -1,24 +1,23 @@
 """Back-office cookies, CSRF tokens and response headers.
 
 The portal's CSRF helpers (portal/security.py) bind tokens to the card holder's `rc_session` cookie; the
-back office binds them to the staff session instead, with the same construction: an HMAC (keyed with
-ROAMCARD_SECRET_KEY) over what identifies this browser — the staff session cookie once signed in, a random
-pre-sign-in cookie before — and the time of issue. Cookies are HttpOnly, SameSite=Strict, limited to
-/admin, and Secure whenever the public URL is https.
+back office binds them to the staff session instead, with the same construction (roamcard/csrf.py, in its
+own scope): an HMAC under the "csrf" purpose key over what identifies this browser — the staff session
+cookie once signed in, a random pre-sign-in cookie before — and the time of issue. Cookies are HttpOnly,
+SameSite=Strict, limited to /admin, and Secure whenever the public URL is https.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 from typing import TypeVar
 
 from fastapi import Request, Response
 
+from roamcard import csrf
 from roamcard.config import get_settings
 from roamcard.errors import AppError
+from roamcard.kit.tokens import hash_token
 
 SESSION_COOKIE = "rc_staff"
 BROWSER_COOKIE = "rc_staff_pre"
@@ -68,27 +67,16 @@ def keep_browser_id(request: Request, response: Response) -> None:
 def _binding(request: Request, session_token: str | None) -> str:
     token = session_token if session_token is not None else request.cookies.get(SESSION_COOKIE)
     if token:
-        return "staff:" + hashlib.sha256(token.encode()).hexdigest()
+        return "staff:" + hash_token(token)
     return "browser:" + browser_id(request)
 
 
-def _sign(binding: str, issued_at: int) -> str:
-    secret = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(secret, f"staff-csrf:{binding}:{issued_at}".encode(), hashlib.sha256).hexdigest()
-
-
 def issue_csrf_token(request: Request, session_token: str | None = None) -> str:
-    issued_at = int(time.time())
-    return f"{issued_at}.{_sign(_binding(request, session_token), issued_at)}"
+    return csrf.issue("staff-csrf", _binding(request, session_token))
 
 
 def verify_csrf_token(request: Request, token: str | None) -> None:
-    issued, _, signature = (token or "").partition(".")
-    if not issued.isdigit() or not signature:
-        raise StaffFormExpired()
-    if not -60 <= time.time() - int(issued) <= CSRF_MAX_AGE_SECONDS:
-        raise StaffFormExpired()
-    if not hmac.compare_digest(_sign(_binding(request, None), int(issued)), signature):
+    if not csrf.valid("staff-csrf", token, [_binding(request, None)], max_age_seconds=CSRF_MAX_AGE_SECONDS):
         raise StaffFormExpired()
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 import phonenumbers
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from roamcard.kit import luhn
 
@@ -80,3 +83,39 @@ def display_phone(e164: str) -> str:
 def mask_phone(e164: str) -> str:
     """`+86 138****8000`: enough for its owner to recognise, not enough to call."""
     return e164[:-8] + "****" + e164[-4:] if len(e164) > 8 else "****"
+
+
+# -- request field types (errors carry our own codes so they can be localised: validation.py) ---------
+def _card_number(value: str) -> str:
+    try:
+        return normalise_card_number(value)
+    except InvalidCardNumber as exc:
+        raise PydanticCustomError("card_number_invalid", str(exc)) from None
+
+
+def _password(value: str) -> str:
+    try:
+        return validate_password(value)
+    except InvalidPassword as exc:
+        raise PydanticCustomError("password_invalid", str(exc)) from None
+
+
+def _phone(value: str) -> str:
+    try:
+        return normalise_phone(value)
+    except InvalidPhone as exc:
+        raise PydanticCustomError("phone_invalid", str(exc)) from None
+
+
+def _login_password(value: str) -> str:
+    if not value:
+        raise PydanticCustomError("password_missing", "Enter the service password.")
+    if len(value) > 64:
+        raise PydanticCustomError("password_invalid", "The service password has 6 to 12 digits.")
+    return value
+
+
+CardNumber = Annotated[str, AfterValidator(_card_number)]
+ServicePassword = Annotated[str, AfterValidator(_password)]
+LoginPassword = Annotated[str, AfterValidator(_login_password)]
+PhoneNumber = Annotated[str, AfterValidator(_phone)]

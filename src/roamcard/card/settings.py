@@ -7,15 +7,13 @@ though the request fails.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from roamcard.auth.service import hash_token
+from roamcard import keys
 from roamcard.card import numbers, passwords
 from roamcard.card import settings_repository as repository
 from roamcard.config import get_settings
@@ -23,6 +21,7 @@ from roamcard.errors import AppError, TooManyRequests, ValidationFailed
 from roamcard.i18n import LANGUAGES
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
+from roamcard.kit.tokens import hash_token
 from roamcard.models import Card, PhoneChange
 from roamcard.notification import service as notifications
 
@@ -162,9 +161,13 @@ class PendingPhoneChange:
 
 
 def _code_hash(change_card_id: int, code: str) -> str:
-    """Keyed, so a leaked table does not give up a million-guess code."""
-    secret = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(secret, f"phone-change:{change_card_id}:{code}".encode(), hashlib.sha256).hexdigest()
+    """Keyed (the "phone-code" purpose key, with its id), so a leaked table does not give up a
+    million-guess code, and a code sent just before a key rotation still works during it."""
+    return keys.mac("phone-code", f"phone-change:{change_card_id}:{code}".encode())
+
+
+def _code_matches(code_hash: str, change_card_id: int, code: str) -> bool:
+    return keys.verify_mac("phone-code", f"phone-change:{change_card_id}:{code}".encode(), code_hash)
 
 
 def start_phone_change(session: Session, card: Card, *, new_phone: str) -> PhoneChange:
@@ -227,7 +230,7 @@ def confirm_phone_change(session: Session, card: Card, *, code: str) -> str:
         raise PhoneCodeExhausted()
     if change.expires_at <= now:
         raise PhoneCodeExpired()
-    if not hmac.compare_digest(change.code_hash, _code_hash(card.id, code)):
+    if not _code_matches(change.code_hash, card.id, code):
         used = repository.count_wrong_code(session, change.id, CODE_MAX_ATTEMPTS)
         if used is None or used >= CODE_MAX_ATTEMPTS:
             raise PhoneCodeExhausted()

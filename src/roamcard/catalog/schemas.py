@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from roamcard.catalog.states import ProductKind
 from roamcard.kit.money import SUPPORTED_CURRENCIES
+from roamcard.kit.schemas import MoneyOut
 from roamcard.ledger.assets import CURRENCY_ASSETS, Asset
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -84,11 +85,6 @@ class CatalogFile(BaseModel):
         if duplicates:
             raise ValueError(f"duplicate product ids: {sorted(duplicates)}")
         return self
-
-
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str
 
 
 class CustomAmountOut(BaseModel):

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from roamcard.catalog.schemas import CustomAmountOut, MoneyOut, ProductOut
+from roamcard.catalog.schemas import CustomAmountOut, ProductOut
 from roamcard.catalog.states import ProductKind
 from roamcard.config import get_settings
 from roamcard.i18n import current_language
+from roamcard.kit.schemas import MoneyOut
 from roamcard.models import Product
 
 

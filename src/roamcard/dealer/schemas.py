@@ -5,9 +5,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roamcard.card.numbers import CardNumber
 from roamcard.dealer.service.statement import SaleTotals, Statement
 from roamcard.kit.money import Money
-from roamcard.kit.schemas import CardNumber, MoneyOut
+from roamcard.kit.schemas import MoneyOut
 from roamcard.models import DealerSale, TopupOrder, VoucherBatch
 
 ExternalId = Annotated[

@@ -14,19 +14,20 @@ We refuse timestamps more than `pos_signature_window_seconds` away from our cloc
 before (so a captured request cannot be replayed; a retry is a new request with a new nonce, made safe by
 the dealer's `external_id`).
 
-The API secret is derived, not stored: HMAC-SHA256 of the server secret (ROAMCARD_SECRET_KEY) over the key
-id and a random salt kept on the dealer row. The database alone never yields it, and it is shown once,
-when the dealer (or a new key) is created. Changing ROAMCARD_SECRET_KEY changes every dealer's secret.
+The API secret is random (256 bits), shown once when the dealer (or a new key) is created, and stored
+encrypted under the "dealer-api" purpose key (keys.py), bound to its key id: the database alone never
+yields it, and a rotation of ROAMCARD_SECRET_KEY keeps every till working (`roamcard keys rotate`
+re-encrypts the stored secrets under the new key; docs/security.md).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
+import secrets
 
-from roamcard.config import get_settings
+from roamcard import keys
 
 VERSION = "v1"
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -36,10 +37,21 @@ NONCE_HEADER = "Roamcard-Nonce"
 SIGNATURE_HEADER = "Roamcard-Signature"
 
 
-def derive_secret(api_key_id: str, salt: str, server_secret: str | None = None) -> str:
-    key = (server_secret or get_settings().secret_key.get_secret_value()).encode()
-    digest = hmac.new(key, f"roamcard-dealer-api:{api_key_id}:{salt}".encode(), hashlib.sha256).digest()
-    return "rcs_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+PURPOSE = "dealer-api"
+
+
+def new_secret() -> str:
+    return "rcs_" + secrets.token_urlsafe(32)
+
+
+def seal(api_key_id: str, secret: str) -> str:
+    """The secret as stored on the dealer row (it only opens for this key id)."""
+    return keys.encrypt(PURPOSE, secret, context=api_key_id.encode())
+
+
+def unseal(api_key_id: str, sealed: str) -> str:
+    """Raises keys.UnknownKey (the key was rotated out) or ValueError (tampered, or another key id)."""
+    return keys.decrypt(PURPOSE, sealed, context=api_key_id.encode())
 
 
 def canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from roamcard.kit.state_machine import StateMachine
+from roamcard.lifecycle import StateMachine
 from roamcard.models import Dealer
 
 

@@ -1,4 +1,4 @@
-"""Idempotent creates (DESIGN.md §3.6).
+"""Idempotent creates (docs/architecture.md).
 
 The key row is inserted first, in the same transaction as the create. A concurrent request with the same
 key blocks on the unique index until the first commits (PostgreSQL) or waits for the write lock (SQLite),

@@ -34,7 +34,7 @@ def public_url(url: URL) -> str:
 
 def auth_token() -> str:
     settings = get_settings()
-    token = settings.twilio_auth_token.get_secret_value()
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
     if not token or (settings.environment == "production" and token in DEVELOPMENT_SECRETS):
         raise HotlineNotConfigured()
     return token

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+# China Standard Time, the time Alipay and WeChat Pay stamp and bill in (no daylight saving since 1991,
+# so a fixed offset, which needs no tz database).
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 

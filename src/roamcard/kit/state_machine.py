@@ -1,24 +1,41 @@
 """A lifecycle as data: a table of allowed transitions, applied by conditional UPDATE.
 
 `UPDATE … SET status=:to WHERE id=:id AND status=:from`: losing the race is a normal outcome (False),
-not an error. Every won transition is recorded with its time.
+not an error. Every won transition is recorded with its time through the `history` recorder the machine
+is built with (kit stays domain-free: roamcard/lifecycle.py binds it to the `state_transitions` table).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from roamcard.kit import clock
-from roamcard.models import StateTransition
 
 
 class IllegalTransition(ValueError):
     pass
+
+
+class HistoryRecorder(Protocol):
+    """Records one transition in the caller's transaction (`from_status` is None for a creation)."""
+
+    def __call__(
+        self,
+        session: Session,
+        *,
+        entity_type: str,
+        entity_id: str,
+        from_status: str | None,
+        to_status: str,
+        reason: str | None,
+        at: datetime,
+    ) -> None: ...
 
 
 class StateMachine:
@@ -28,12 +45,14 @@ class StateMachine:
         model: Any,
         transitions: Mapping[Any, Iterable[StrEnum]],
         *,
+        history: HistoryRecorder,
         id_attribute: str = "id",
     ):
         """`id_attribute`: the model's column that names the entity in updates and in the history (a
         public id such as a dealer's `dlr_…`, where the primary key is an internal integer)."""
         self.entity_type = entity_type
         self.model = model
+        self.history = history
         self.transitions = {source: frozenset(targets) for source, targets in transitions.items()}
         self._id_column = getattr(model, id_attribute)
 
@@ -46,7 +65,7 @@ class StateMachine:
     def transition(
         self,
         session: Session,
-        entity_id: str,
+        entity_id: str | int,
         source: StrEnum | str,
         target: StrEnum | str,
         *,
@@ -65,22 +84,21 @@ class StateMachine:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        session.add(
-            StateTransition(
-                entity_type=self.entity_type,
-                entity_id=entity_id,
-                from_status=str(source),
-                to_status=str(target),
-                reason=reason,
-                at=now,
-            )
+        self.history(
+            session,
+            entity_type=self.entity_type,
+            entity_id=str(entity_id),
+            from_status=str(source),
+            to_status=str(target),
+            reason=reason,
+            at=now,
         )
         return True
 
     def transition_from_any(
         self,
         session: Session,
-        entity_id: str,
+        entity_id: str | int,
         sources: Iterable[StrEnum | str],
         target: StrEnum | str,
         *,
@@ -95,13 +113,13 @@ class StateMachine:
                 return str(source)
         return None
 
-    def record_creation(self, session: Session, entity_id: str, status: StrEnum | str) -> None:
-        session.add(
-            StateTransition(
-                entity_type=self.entity_type,
-                entity_id=entity_id,
-                from_status=None,
-                to_status=str(status),
-                at=clock.now(),
-            )
+    def record_creation(self, session: Session, entity_id: str | int, status: StrEnum | str) -> None:
+        self.history(
+            session,
+            entity_type=self.entity_type,
+            entity_id=str(entity_id),
+            from_status=None,
+            to_status=str(status),
+            reason=None,
+            at=clock.now(),
         )

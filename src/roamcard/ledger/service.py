@@ -1,4 +1,4 @@
-"""Double-entry ledger (DESIGN.md §3.2).
+"""Double-entry ledger (docs/architecture.md).
 
 A transfer moves a positive amount of one asset from a debit account to a credit account. It is
 append-only and keyed by a business key, so applying it twice is a no-op. Card-side accounts cache their

@@ -10,8 +10,8 @@ from roamcard.models.base import Base, BigIntPK, UTCDateTime
 
 class Dealer(Base):
     """A shop or distributor. Its prepaid float is a ledger account in its currency (lower bound 0).
-    The POS API secret is not stored: it is derived from the server secret and `api_key_salt`, so the
-    database alone never yields it (see dealer/signing.py)."""
+    The POS API secret is stored only encrypted under the "dealer-api" purpose key, bound to its key id,
+    so the database alone never yields it (see dealer/signing.py)."""
 
     __tablename__ = "dealers"
 
@@ -24,6 +24,6 @@ class Dealer(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     float_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     api_key_id: Mapped[str] = mapped_column(String(40), unique=True)
-    api_key_salt: Mapped[str] = mapped_column(String(64))
+    api_secret_encrypted: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -27,6 +27,6 @@ class MessageOut(BaseModel):
 
 @router.get("/messages", response_model=list[MessageOut])
 def list_messages(card: CurrentCard, session: ReadSessionDep) -> list[MessageOut]:
-    if not get_settings().demo_mode:
+    if not get_settings().demo_enabled:
         raise NotFound()
     return [MessageOut.model_validate(n) for n in repository.list_for_card(session, card.id)]

@@ -1,4 +1,4 @@
-"""SMS segment counting: GSM-7 160/153 characters, UCS-2 (any Chinese) 70/67 (DESIGN.md §6)."""
+"""SMS segment counting: GSM-7 160/153 characters, UCS-2 (any Chinese) 70/67 (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from roamcard.card.numbers import CardNumber, LoginPassword
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.i18n import gettext
 from roamcard.kit.money import Money
-from roamcard.kit.schemas import CardNumber, LoginPassword
 from roamcard.portal.security import valid_timezone
 from roamcard.validation import field_message
 

@@ -137,7 +137,7 @@ def begin(request: Request) -> View:
         csrf_token=security.issue_csrf_token(request),
         path=request.url.path,
         return_to=_return_to(request),
-        demo_mode=bool(get_settings().demo_mode),
+        demo_mode=get_settings().demo_enabled,
     )
     request.state.view = view
     return view
@@ -283,5 +283,5 @@ MaybeSignedIn = Annotated[Card | None, Depends(_maybe)]
 
 
 def demo_only() -> None:
-    if not get_settings().demo_mode:
+    if not get_settings().demo_enabled:
         raise NotFound()

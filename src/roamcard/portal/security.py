@@ -1,22 +1,20 @@
 """Cookies and CSRF tokens for the portal.
 
 The session cookie holds the same opaque token the API hands out (only its hash is stored), so sign-in,
-lock-out and expiry are the API's rules. A CSRF token is an HMAC over a random per-browser cookie, `rc_csrf`,
-renewed at every sign-in and sign-out (so it is per session), and the time it was issued: a form from another
-site, another session or too long ago is refused. Both cookies are HttpOnly.
+lock-out and expiry are the API's rules. A CSRF token (roamcard/csrf.py) is bound to a random per-browser
+cookie, `rc_csrf`, renewed at every sign-in and sign-out (so it is per session), and the time it was issued:
+a form from another site, another session or too long ago is refused. Both cookies are HttpOnly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request, Response
 
+from roamcard import csrf
 from roamcard.config import get_settings
 from roamcard.errors import AppError
 from roamcard.i18n import negotiate, normalise_language
@@ -77,29 +75,15 @@ def end_session(response: Response) -> None:
     set_cookie(response, BROWSER_COOKIE, new_browser_id(), max_age=YEAR_SECONDS)
 
 
-def _sign(binding: str, issued_at: int) -> str:
-    secret = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(secret, f"csrf:{binding}:{issued_at}".encode(), hashlib.sha256).hexdigest()
-
-
 def issue_csrf_token(request: Request, now: float | None = None) -> str:
     bindings = _bindings(request)
-    issued_at = int(now if now is not None else time.time())
-    return f"{issued_at}.{_sign(bindings[0], issued_at)}" if bindings else ""
+    return csrf.issue("csrf", bindings[0], now) if bindings else ""
 
 
 def verify_csrf_token(request: Request, token: str | None, now: float | None = None) -> None:
     """Raise FormExpired unless `token` was issued to this browser within CSRF_MAX_AGE_SECONDS."""
-    issued, _, signature = (token or "").partition(".")
-    if not issued.isdigit() or not signature:
+    if not csrf.valid("csrf", token, _bindings(request), max_age_seconds=CSRF_MAX_AGE_SECONDS, now=now):
         raise FormExpired()
-    age = (now if now is not None else time.time()) - int(issued)
-    if not -60 <= age <= CSRF_MAX_AGE_SECONDS:
-        raise FormExpired()
-    for binding in _bindings(request):
-        if hmac.compare_digest(_sign(binding, int(issued)), signature):
-            return
-    raise FormExpired()
 
 
 def language_for(request: Request) -> str:

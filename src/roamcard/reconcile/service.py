@@ -4,19 +4,20 @@ Beijing time for Alipay and WeChat Pay, UTC for Stripe)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from roamcard.kit.clock import BEIJING
 from roamcard.models import Payment, Refund
 from roamcard.payment.states import PaymentStatus
 from roamcard.reconcile.parsers import GatewayLine
 from roamcard.refund.states import RefundStatus
 
 TIMEZONES: dict[str, tzinfo] = {
-    "alipay": timezone(timedelta(hours=8)),
-    "wechat_pay": timezone(timedelta(hours=8)),
+    "alipay": BEIJING,
+    "wechat_pay": BEIJING,
     "stripe": UTC,
 }
 

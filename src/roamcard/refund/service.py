@@ -1,4 +1,4 @@
-"""Refunds (DESIGN.md §3): requested by the card holder, decided by staff, and then
+"""Refunds (docs/architecture.md): requested by the card holder, decided by staff, and then
 
 1. approval reverses the ledger first (the value the order left on the card goes back to `issued`), so it
    cannot be spent while the gateway works;

@@ -9,7 +9,6 @@ failure, enrolment and sign-out is written to the audit log. Services never comm
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from roamcard.config import get_settings
 from roamcard.errors import AppError, TooManyRequests, Unauthorized
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
+from roamcard.kit.tokens import hash_token
 from roamcard.models import StaffMember, StaffSession
 from roamcard.staff import repository, totp
 from roamcard.staff.roles import Permission, Role, can
@@ -105,10 +105,6 @@ class StaffContext:
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
             raise StaffForbidden()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def normalise_email(raw: str) -> str:

@@ -1,7 +1,10 @@
 """TOTP (RFC 6238) with pyotp, read against the injectable clock; secrets encrypted at rest.
 
-The secret is encrypted with a Fernet key derived from ROAMCARD_SECRET_KEY, so a copy of the database alone
-does not let anyone mint codes. A code is accepted within one 30-second step either side, and never twice
+The secret is encrypted under the "staff-totp" purpose key (keys.py), so a copy of the database alone does
+not let anyone mint codes; the ciphertext names its key, so staff keep signing in across a rotation of
+ROAMCARD_SECRET_KEY, and `roamcard keys rotate` re-encrypts them under the new key. Secrets enrolled
+before purpose keys (Fernet, keyed with a hash of the master secret) are still read, and rewritten by
+`roamcard keys rotate`. A code is accepted within one 30-second step either side, and never twice
 (the step it belonged to is remembered)."""
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from collections.abc import Iterator
 
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
 
+from roamcard import keys
 from roamcard.config import get_settings
 from roamcard.kit import clock
 
@@ -22,10 +27,16 @@ INTERVAL_SECONDS = 30
 VALID_WINDOW = 1
 
 
-def _fernet() -> Fernet:
-    secret = get_settings().secret_key.get_secret_value().encode()
-    key = hashlib.sha256(b"roamcard-staff-totp:" + secret).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+PURPOSE = "staff-totp"
+
+
+def _legacy_fernets() -> Iterator[Fernet]:
+    """The keys secrets were encrypted with before purpose keys: one per configured master secret."""
+    settings = get_settings()
+    for master in (settings.secret_key, settings.secret_key_previous):
+        if master is not None:
+            key = hashlib.sha256(b"roamcard-staff-totp:" + master.get_secret_value().encode()).digest()
+            yield Fernet(base64.urlsafe_b64encode(key))
 
 
 def new_secret() -> str:
@@ -33,14 +44,27 @@ def new_secret() -> str:
 
 
 def encrypt(secret: str) -> str:
-    return _fernet().encrypt(secret.encode()).decode()
+    return keys.encrypt(PURPOSE, secret)
+
+
+def is_current(token: str) -> bool:
+    """Whether `token` is already encrypted under the current key (`roamcard keys rotate` skips it)."""
+    return token.partition(".")[0] == keys.current(PURPOSE).key_id
 
 
 def decrypt(token: str) -> str:
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken as exc:  # the secret key changed: the staff member enrols again
-        raise ValueError("TOTP secret cannot be decrypted with the current secret key") from exc
+    """Raises ValueError when no configured key opens it: the staff member enrols again."""
+    if "." in token:  # "<key id>.<sealed>"; Fernet tokens are url-safe base64, never a dot
+        try:
+            return keys.decrypt(PURPOSE, token)
+        except (keys.UnknownKey, ValueError) as exc:
+            raise ValueError("TOTP secret cannot be decrypted with the configured secret keys") from exc
+    for fernet in _legacy_fernets():
+        try:
+            return fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            continue
+    raise ValueError("TOTP secret cannot be decrypted with the configured secret keys")
 
 
 def provisioning_uri(secret: str, email: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from roamcard.kit.state_machine import StateMachine
+from roamcard.lifecycle import StateMachine
 from roamcard.models import TopupOrder
 
 
@@ -30,7 +30,7 @@ class Channel(StrEnum):
 S = TopupStatus
 TRANSITIONS = {
     S.PENDING_PAYMENT: {S.PAID, S.EXPIRED, S.FAILED, S.UNKNOWN},
-    # The gateway did not answer: only a query settles it (DESIGN.md §3.4).
+    # The gateway did not answer: only a query settles it (docs/architecture.md).
     S.UNKNOWN: {S.PENDING_PAYMENT, S.PAID, S.FAILED, S.EXPIRED},
     S.PAID: {S.FULFILLED},
     S.FULFILLED: set(),

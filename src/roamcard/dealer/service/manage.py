@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +29,7 @@ class DealerProblem(ValueError):
 @dataclass(frozen=True)
 class CreatedDealer:
     dealer: Dealer
-    api_secret: str  # shown once; never stored
+    api_secret: str  # shown once; stored only encrypted
 
 
 def float_account(session: Session, dealer: Dealer) -> LedgerAccount:
@@ -66,6 +65,7 @@ def create_dealer(
         session, f"dealer:{public_id}:float:{currency}", currency, AccountKind.DEALER_FLOAT, lower_bound=0
     )
     now = clock.now()
+    api_key_id, api_secret = new_id("dk"), signing.new_secret()
     dealer = Dealer(
         public_id=public_id,
         name=name,
@@ -74,14 +74,14 @@ def create_dealer(
         commission_bps=commission_bps,
         timezone=timezone,
         float_account_id=account.id,
-        api_key_id=new_id("dk"),
-        api_key_salt=secrets.token_hex(16),
+        api_key_id=api_key_id,
+        api_secret_encrypted=signing.seal(api_key_id, api_secret),
         created_at=now,
         updated_at=now,
     )
     session.add(dealer)
     session.flush()
-    return CreatedDealer(dealer, signing.derive_secret(dealer.api_key_id, dealer.api_key_salt))
+    return CreatedDealer(dealer, api_secret)
 
 
 def credit_float(session: Session, dealer: Dealer, amount: int, *, reference: str | None = None) -> Money:

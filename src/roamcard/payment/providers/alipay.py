@@ -12,7 +12,7 @@ gateway with respx) and stamps requests in Beijing time, as Alipay expects.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.config import Settings, get_settings
 from roamcard.kit import clock
+from roamcard.kit.clock import BEIJING
 from roamcard.kit.money import Money
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
@@ -40,7 +41,6 @@ from roamcard.payment.providers.base import (
 
 log = structlog.get_logger("roamcard.payment.alipay")
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 SUCCESS = "10000"
 PAID_STATUSES = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
 # Answers that say "try again later", not "no".

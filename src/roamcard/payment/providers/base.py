@@ -3,7 +3,7 @@
 In-process providers (the sandbox) get the caller's session and are called inside its transaction.
 Remote gateways (`remote = True`: Alipay, WeChat Pay, Stripe) get `session=None` and a detached payment:
 they are only ever called outside a write transaction, so no database lock is held while waiting on
-the network (DESIGN.md §8). Every call is keyed by our own ids, so calling again is safe.
+the network (docs/architecture.md). Every call is keyed by our own ids, so calling again is safe.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from roamcard.models import Payment
 
 
 class GatewayUnavailable(Exception):
-    """Timeout, connection error or 5xx: the outcome is unknown, never failed (DESIGN.md §3.4)."""
+    """Timeout, connection error or 5xx: the outcome is unknown, never failed (docs/architecture.md)."""
 
 
 class GatewayRejected(Exception):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +27,7 @@ from wechatpayv3.type import RequestType
 from wechatpayv3.utils import build_authorization
 
 from roamcard.config import Settings, get_settings
+from roamcard.kit.clock import BEIJING
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
     Checkout,
@@ -43,7 +43,6 @@ from roamcard.payment.providers.base import (
 
 log = structlog.get_logger("roamcard.payment.wechat_pay")
 
-BEIJING = timezone(timedelta(hours=8))
 NOTIFICATION_WINDOW_SECONDS = 300
 RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "SYSTEMERROR"})
 TRADE_STATES = {
