@@ -72,7 +72,6 @@ class TestProductionSecrets:
             ("sandbox_webhook_secret", "whsec_dev_sandbox_change_me"),
             ("twilio_auth_token", "dev-only-twilio-token"),
             ("twilio_auth_token", LEAKY),
-            ("refunds_staff_token", LEAKY),
             ("stripe_webhook_secret", ""),
         ],
     )
