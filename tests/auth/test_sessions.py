@@ -66,7 +66,7 @@ class TestSignIn:
             assert attempts.locked_until(session, attempts.CARD, card_number) is None
 
     def test_failures_are_limited_per_client_ip(self, client: TestClient, database: Database) -> None:
-        limit = get_settings().login_ip_max_failures
+        limit = get_settings().login_ip_limit
         with database.transaction() as session:
             numbers = [make_card(session).card_number for _ in range(limit // 4 + 2)]
         statuses = [login(client, numbers[i // 4], "11111111").status_code for i in range(limit)]
