@@ -10,12 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from roamcard.auth import attempts
 from roamcard.auth import service as auth_service
 from roamcard.card import numbers, passwords
 from roamcard.card import settings as card_settings
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import AppError
+from roamcard.kit.clock import FrozenClock
 from roamcard.models import Card
 from roamcard.staff import service as staff_service
 from tests.backoffice.console import STAFF_PASSWORD, make_staff
@@ -301,3 +303,20 @@ class TestPasswordChecksHoldNoWriteLock:
             slow.release.set()
             checker.join()
         assert failures == []
+
+
+class TestForgetting:
+    def test_counts_untouched_for_a_day_are_forgotten_but_not_a_running_lock(
+        self, client: TestClient, database: Database, frozen_clock: FrozenClock
+    ) -> None:
+        with database.transaction() as session:
+            card = make_card(session).card_number
+        old = numbers.new_card_number(serial=777_000_002)
+        login(client, old, WRONG)
+        frozen_clock.advance(hours=25)
+        for _ in range(5):
+            login(client, card, WRONG)  # locked now
+        with database.transaction() as session:
+            assert attempts.purge_stale(session) == 1
+            assert attempts.attempts(session, attempts.CARD, old) == 0
+            assert attempts.locked_until(session, attempts.CARD, card) is not None

@@ -25,6 +25,8 @@ from roamcard.models.base import UTCDateTime
 
 CARD = "card"
 STAFF = "staff"
+# A count nobody has added to for this long is forgotten (so the table does not keep every number typed).
+FORGET_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,17 @@ def attempts(session: Session, scope: str, subject: str) -> int:
         )
         or 0
     )
+
+
+def purge_stale(session: Session) -> int:
+    """Forget counts untouched for FORGET_AFTER whose lock (if any) has ended; returns how many."""
+    now = clock.now()
+    result = session.execute(
+        delete(SignInAttempt)
+        .where(
+            SignInAttempt.updated_at < now - FORGET_AFTER,
+            (SignInAttempt.locked_until.is_(None)) | (SignInAttempt.locked_until <= now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ on many workers at once (every change is a conditional transition)."""
 
 from __future__ import annotations
 
+from roamcard.auth import attempts as sign_in_attempts
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.jobs.worker import Worker
@@ -36,12 +37,18 @@ def purge_pos_nonces(database: Database) -> int:
         return pos_auth.purge_old_nonces(session)
 
 
+def purge_sign_in_attempts(database: Database) -> int:
+    with database.transaction() as session:
+        return sign_in_attempts.purge_stale(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_pos_nonces,
+    purge_sign_in_attempts,  # auth: forgotten sign-in counts
 )
 
 
