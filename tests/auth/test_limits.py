@@ -66,7 +66,7 @@ def settings_override(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 class TestUnknownNumbersLookIssued:
     def test_an_unknown_and_an_issued_number_answer_alike_and_both_run_argon2(
-        self, client: TestClient, database: Database, verify_calls: VerifyCounter
+        self, client: TestClient, database: Database, verify_calls: VerifyCounter, frozen_clock: FrozenClock
     ) -> None:
         with database.transaction() as session:
             issued = make_card(session).card_number
