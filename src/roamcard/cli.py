@@ -368,6 +368,53 @@ def _progress() -> object:
     )
 
 
+def _set_card_status(card_number: str, status_name: str, reason: str, by: str | None) -> None:
+    """Suspend or resume a card, audited like the console's action (actor `cli:<who>`, role `cli`)."""
+    from roamcard.audit.service import Actor
+    from roamcard.backoffice import service as console_service
+    from roamcard.card import numbers
+    from roamcard.card.states import CardStatus
+    from roamcard.errors import AppError
+
+    try:
+        number = numbers.normalise_card_number(card_number)
+    except numbers.InvalidCardNumber as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    actor = Actor(staff_id=None, email=f"cli:{by or _operator()}"[:254], role="cli")
+    failure: AppError | None = None
+    with get_database().transaction() as session:
+        try:
+            card = console_service.get_card(session, number)
+            console_service.change_status(session, actor, card, CardStatus(status_name), reason)
+        except console_service.ActionFailed as exc:
+            failure = exc  # its `….failed` audit entry commits with this transaction
+        except AppError as exc:
+            errors.print(f"[red]{exc.detail('en')}[/red]")
+            raise typer.Exit(2) from None
+    if failure is not None:
+        errors.print(f"[red]{failure.detail('en')}[/red]")
+        raise typer.Exit(2)
+    console.print(f"{number}: {status_name}")
+
+
+CardReason = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
+CardNumberArgument = Annotated[str, typer.Argument(help="The card number (spaces allowed).")]
+
+
+@cards_app.command("suspend")
+def suspend_card(card_number: CardNumberArgument, reason: CardReason, by: By = None) -> None:
+    """Suspend a card (reported lost, fraud): every signed-in session ends; sign-in, settings, top-ups and
+    refunds are refused; emergency help stays open."""
+    _set_card_status(card_number, "suspended", reason, by)
+
+
+@cards_app.command("resume")
+def resume_card(card_number: CardNumberArgument, reason: CardReason, by: By = None) -> None:
+    """Make a suspended card active again."""
+    _set_card_status(card_number, "active", reason, by)
+
+
 @vouchers_app.command("generate")
 def generate_vouchers(
     batch: Annotated[str, typer.Option(help="A new batch name, e.g. 2026-12-USD10.")],

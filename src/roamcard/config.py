@@ -53,7 +53,10 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = 12 * 3600
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
+    # Sign-in limits (auth; docs/security.md): wrong passwords per (client IP, card number) or (client IP,
+    # staff e-mail), and a ceiling of wrong passwords per client IP whatever the name, both per window.
     login_ip_max_failures: int = 30
+    login_ip_limit: int = 300
     login_ip_window_seconds: int = 15 * 60
 
     payment_window_seconds: int = 30 * 60

@@ -59,7 +59,18 @@ def _current_card(session: ReadSessionDep, token: TokenDep) -> Card:
     return auth_service.card_for_token(session, token)
 
 
+# The signed-in card, whatever its status. Only for reading the card and for emergency help (SOS,
+# emergency contacts and numbers), which a suspension must never cut off.
 CurrentCard = Annotated[Card, Depends(_current_card)]
+
+
+def _active_card(card: CurrentCard) -> Card:
+    return auth_service.require_active(card)
+
+
+# The signed-in card, refused with 403 `card_suspended` unless it is active: settings, top-ups, refunds,
+# anything that changes the card or moves money. Emergency routes must use `CurrentCard` instead.
+ActiveCard = Annotated[Card, Depends(_active_card)]
 
 
 def client_ip(request: Request) -> str:
@@ -67,3 +78,11 @@ def client_ip(request: Request) -> str:
 
 
 ClientIP = Annotated[str, Depends(client_ip)]
+
+
+def _active_card_for_update(session: SessionDep, token: TokenDep) -> Card:
+    return auth_service.require_active(auth_service.card_for_token(session, token))
+
+
+# `ActiveCard`, loaded in the request's write session (for handlers that change the card in it).
+ActiveCardForUpdate = Annotated[Card, Depends(_active_card_for_update)]

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from roamcard.auth import attempts
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.kit import clock
-from roamcard.models import Card
 from tests.factories import DEFAULT_PASSWORD, make_card
 
 
@@ -62,11 +62,11 @@ class TestSignIn:
             login(client, card_number, "11111111")
         assert login(client, card_number, DEFAULT_PASSWORD).status_code == 201
         with database.reading() as session:
-            card = session.query(Card).filter_by(card_number=card_number).one()
-            assert (card.failed_logins, card.locked_until) == (0, None)
+            assert attempts.attempts(session, attempts.CARD, card_number) == 0
+            assert attempts.locked_until(session, attempts.CARD, card_number) is None
 
     def test_failures_are_limited_per_client_ip(self, client: TestClient, database: Database) -> None:
-        limit = get_settings().login_ip_max_failures
+        limit = get_settings().login_ip_limit
         with database.transaction() as session:
             numbers = [make_card(session).card_number for _ in range(limit // 4 + 2)]
         statuses = [login(client, numbers[i // 4], "11111111").status_code for i in range(limit)]

@@ -231,6 +231,7 @@ class TestSettings:
         page.goto("/settings")
         live_server.shot(page, "settings-desktop")
         page.fill("#phone", "+1 415 555 0199")
+        page.fill("#password", DEFAULT_PASSWORD)
         page.click("[data-testid=phone-form] button[type=submit]")
         page.wait_for_url("**/settings/phone")
         assert "+141****0199" in page.text_content("[data-testid=code-sent]")

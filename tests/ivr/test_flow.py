@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from roamcard import i18n
+from roamcard.card import numbers
+from roamcard.card import service as card_service
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.ivr import prompts
@@ -18,6 +20,7 @@ from roamcard.kit.clock import FrozenClock
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import Asset
 from roamcard.models import Base, Card, IvrCall, Notification, Payment, TopupOrder
+from tests.factories import make_card
 from tests.ivr.conftest import PASSWORD
 from tests.ivr.phone import Phone
 
@@ -310,14 +313,65 @@ class TestPaymentLinkBySms:
         with database.reading() as session:
             assert session.scalars(select(TopupOrder)).all() == []
 
-    def test_a_suspended_card_is_told_to_speak_to_an_agent(
+    def test_a_card_suspended_during_the_call_is_told_to_speak_to_an_agent(
         self, phone: Phone, card: Card, database: Database
     ) -> None:
-        with database.transaction() as session:
-            session.get(Card, card.id).status = "suspended"  # type: ignore[union-attr]
         phone.sign_in(card.card_number, PASSWORD)
+        with database.transaction() as session:
+            card_service.suspend(session, session.get(Card, card.id), reason="lost")  # type: ignore[arg-type]
         assert phone.press("3").said[0] == ("cmn-CN", zh(prompts.CARD_SUSPENDED))
         assert phone.press("2").said[0] == ("cmn-CN", zh(prompts.CARD_SUSPENDED))
+
+
+class TestSuspendedCards:
+    def test_the_right_password_hears_the_websites_message_then_an_agent(
+        self, phone: Phone, card: Card, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(get_settings(), "agent_phone", "+18005550100")
+        with database.transaction() as session:
+            card_service.suspend(session, session.get(Card, card.id), reason="lost")  # type: ignore[arg-type]
+        turn = phone.sign_in(card.card_number, PASSWORD)
+        assert turn.said[0] == ("cmn-CN", zh("This card is suspended. Call customer service."))
+        assert turn.said[1] == ("cmn-CN", zh(prompts.TRANSFERRING))
+        assert turn.dial == "+18005550100"
+        assert _call(database, phone).card_id is None
+
+    def test_a_wrong_password_is_just_wrong(self, phone: Phone, card: Card, database: Database) -> None:
+        with database.transaction() as session:
+            card_service.suspend(session, session.get(Card, card.id), reason="lost")  # type: ignore[arg-type]
+        turn = phone.sign_in(card.card_number, "11111111")
+        assert turn.said[0] == ("cmn-CN", zh("The card number or service password is wrong."))
+        assert zh("This card is suspended. Call customer service.") not in turn.text
+
+
+class TestHotlineLimits:
+    def test_the_caller_number_is_no_identity_the_card_and_the_call_are(
+        self, client: TestClient, card: Card, database: Database
+    ) -> None:
+        """Wrong passwords under one spoofed `From` number do not lock out another card called from it."""
+        with database.transaction() as session:
+            other = make_card(session, password=PASSWORD)
+        spoofed = "+8613800000001"
+        unknown = iter(numbers.new_card_number(serial=500_000_000 + i) for i in range(36))
+        for _ in range(12):  # twelve calls of three wrong sign-ins, over 36 numbers, from one "number"
+            caller = Phone(client, caller=spoofed)
+            caller.start()
+            caller.press("1")
+            for _ in range(3):
+                caller.press(next(unknown))
+                caller.press("11111111")
+        assert Phone(client, caller=spoofed).sign_in(other.card_number, PASSWORD).said == [
+            ("cmn-CN", zh(prompts.MENU))
+        ]
+
+    def test_one_call_ends_after_three_wrong_sign_ins(self, phone: Phone, card: Card) -> None:
+        phone.start()
+        phone.press("1")
+        for _ in range(2):
+            phone.press(card.card_number)
+            phone.press("11111111")
+        phone.press(card.card_number)
+        assert phone.press("11111111").hangup
 
 
 class TestCallState:

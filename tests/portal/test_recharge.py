@@ -149,6 +149,6 @@ class TestStartingTheRecharge:
             assert stored is not None
             stored.status = "suspended"
         response = signed_in.post("/recharge/confirm", data=fields, headers=EN)
-        assert response.status_code == 409
+        assert response.status_code == 403
         assert "suspended" in (form_error(response.text) or "")
         assert order_count(database) == 0

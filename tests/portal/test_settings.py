@@ -93,7 +93,12 @@ class TestChangePhone:
     def test_code_sent_to_the_new_number_binds_it(
         self, signed_in: TestClient, card: Card, database: Database
     ) -> None:
-        started = post_form(signed_in, "/settings", "/settings/phone", {"phone": "+1 415 555 0123"})
+        started = post_form(
+            signed_in,
+            "/settings",
+            "/settings/phone",
+            {"phone": "+1 415 555 0123", "password": DEFAULT_PASSWORD},
+        )
         assert started.headers["location"] == "/settings/phone"
         page = signed_in.get("/settings/phone", headers=EN).text
         assert "+141****0123" in page
@@ -108,7 +113,9 @@ class TestChangePhone:
     def test_a_wrong_code_counts_and_five_use_it_up(
         self, signed_in: TestClient, card: Card, database: Database
     ) -> None:
-        post_form(signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE})
+        post_form(
+            signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE, "password": DEFAULT_PASSWORD}
+        )
         code = sent_code(database)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
         first = post_form(
@@ -127,7 +134,9 @@ class TestChangePhone:
     def test_a_code_expires_after_ten_minutes(
         self, signed_in: TestClient, card: Card, database: Database, frozen_clock: FrozenClock
     ) -> None:
-        post_form(signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE})
+        post_form(
+            signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE, "password": DEFAULT_PASSWORD}
+        )
         frozen_clock.advance(minutes=10, seconds=1)
         response = post_form(
             signed_in, "/settings/phone", "/settings/phone/confirm", {"code": sent_code(database)}, headers=EN
@@ -136,7 +145,9 @@ class TestChangePhone:
         assert reload(database, card).phone == card.phone
 
     def test_a_used_form_sent_again_changes_nothing(self, signed_in: TestClient, database: Database) -> None:
-        post_form(signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE})
+        post_form(
+            signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE, "password": DEFAULT_PASSWORD}
+        )
         code = sent_code(database)
         post_form(signed_in, "/settings/phone", "/settings/phone/confirm", {"code": code})
         again = post_form(signed_in, "/settings/phone", "/settings/phone/confirm", {"code": code}, headers=EN)
@@ -145,12 +156,24 @@ class TestChangePhone:
         )
 
     def test_bad_numbers_are_marked(self, signed_in: TestClient, card: Card) -> None:
-        html = post_form(signed_in, "/settings", "/settings/phone", {"phone": "13800138000"}, headers=EN).text
+        html = post_form(
+            signed_in,
+            "/settings",
+            "/settings/phone",
+            {"phone": "13800138000", "password": DEFAULT_PASSWORD},
+            headers=EN,
+        ).text
         assert (
             field_error(html, "phone")
             == "Enter the phone number with its country code, e.g. +86 138 0013 8000."
         )
-        same = post_form(signed_in, "/settings", "/settings/phone", {"phone": card.phone}, headers=EN).text
+        same = post_form(
+            signed_in,
+            "/settings",
+            "/settings/phone",
+            {"phone": card.phone, "password": DEFAULT_PASSWORD},
+            headers=EN,
+        ).text
         assert field_error(same, "phone") == "This number is already bound to your card."
 
 
@@ -189,7 +212,9 @@ class TestLanguageAndTimeZone:
 
 class TestDemoMessages:
     def test_shows_the_sms_that_would_have_been_sent(self, signed_in: TestClient, database: Database) -> None:
-        post_form(signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE})
+        post_form(
+            signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE, "password": DEFAULT_PASSWORD}
+        )
         html = signed_in.get("/demo/sms", headers=EN).text
         assert sent_code(database) in html
         assert "+1 415-555-0123" in html
@@ -213,3 +238,47 @@ class TestDashboard:
         assert "+86138****8000" in html
         assert "Active" in html
         assert "No active packs" in html
+
+
+class TestRebindingNeedsThePassword:
+    """A stolen session alone must not move the bound phone (and then receive a password-reset SMS)."""
+
+    def test_without_the_password_no_code_is_sent(
+        self, signed_in: TestClient, card: Card, database: Database
+    ) -> None:
+        missing = post_form(signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE}, headers=EN)
+        empty = post_form(
+            signed_in, "/settings", "/settings/phone", {"phone": NEW_PHONE, "password": ""}, headers=EN
+        )
+        assert missing.status_code == empty.status_code == 422
+        assert field_error(missing.text, "password") == "This field is required."
+        assert field_error(empty.text, "password")
+        assert messages(database, NEW_PHONE) == []
+
+    def test_a_wrong_password_sends_no_code_and_counts_like_a_wrong_sign_in(
+        self, signed_in: TestClient, card: Card, database: Database
+    ) -> None:
+        for _ in range(4):
+            response = post_form(
+                signed_in,
+                "/settings",
+                "/settings/phone",
+                {"phone": NEW_PHONE, "password": "00000000"},
+                headers=EN,
+            )
+            assert field_error(response.text, "password") == "The current service password is wrong."
+        assert messages(database, NEW_PHONE) == []
+        locked = post_form(
+            signed_in,
+            "/settings",
+            "/settings/phone",
+            {"phone": NEW_PHONE, "password": "00000000"},
+            headers=EN,
+        )
+        assert locked.status_code == 429
+        web = signed_in.post(
+            "/api/v1/sessions", json={"card_number": card.card_number, "password": DEFAULT_PASSWORD}
+        )
+        assert web.json()["code"] == "login_locked"
+        assert messages(database, NEW_PHONE) == []
+        assert reload(database, card).phone == card.phone

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from roamcard.auth import attempts
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.kit.clock import FrozenClock
@@ -19,9 +20,7 @@ WRONG_ZH = "卡号或服务密码错误。"
 
 def failed_logins(database: Database, card: Card) -> int:
     with database.reading() as session:
-        found = session.get(Card, card.id)
-        assert found is not None
-        return found.failed_logins
+        return attempts.attempts(session, attempts.CARD, card.card_number)
 
 
 class TestLandingPage:

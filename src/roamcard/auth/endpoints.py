@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from roamcard.auth import service
 from roamcard.auth.schemas import SessionCreate, SessionOut
+from roamcard.db import get_database
 from roamcard.deps import ClientIP, SessionDep, TokenDep
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
@@ -13,10 +14,14 @@ router = APIRouter(prefix="/api/v1", tags=["sessions"])
     "/sessions",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionOut,
-    responses={401: {"description": "Wrong card number or password"}, 429: {"description": "Locked out"}},
+    responses={
+        401: {"description": "Wrong card number or password"},
+        403: {"description": "Right password, but the card is suspended (card_suspended)"},
+        429: {"description": "Locked out"},
+    },
 )
-def create_session(body: SessionCreate, session: SessionDep, ip: ClientIP) -> SessionOut:
-    issued = service.login(session, card_number=body.card_number, password=body.password, client_ip=ip)
+def create_session(body: SessionCreate, ip: ClientIP) -> SessionOut:
+    issued = service.login(get_database(), card_number=body.card_number, password=body.password, client_ip=ip)
     return SessionOut(token=issued.token, expires_at=issued.expires_at)
 
 

@@ -27,3 +27,13 @@ def revoke(session: Session, token_hash: str, now: datetime) -> None:
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def revoke_all_for_card(session: Session, card_id: int, now: datetime) -> int:
+    result = session.execute(
+        update(CardSession)
+        .where(CardSession.card_id == card_id, CardSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

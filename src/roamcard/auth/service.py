@@ -1,23 +1,33 @@
 """Card sign-in with the card number and service password.
 
-Lock-outs: five wrong passwords lock a card for 15 minutes; failures are also limited per client IP.
-A wrong card number and a wrong password get the same answer. Failure counters are recorded outcomes:
-they are kept even though the request fails (`keeps_changes`).
+Limits (docs/security.md): five wrong passwords in a row lock a card number for 15 minutes, counted per
+number whether or not it is issued (auth/attempts.py), so an unknown number gets the same answers, and the
+same argon2 work, as a real one. Wrong passwords are also limited per (client IP, card number), and every
+client IP has a ceiling (`ROAMCARD_LOGIN_IP_LIMIT`) so that one address cannot walk the number space, while
+travellers behind one airport NAT do not lock each other out.
+
+The password is checked with no write transaction open: the attempt is counted in a short transaction of
+its own, argon2 runs, and only then does a second short transaction record the outcome. So sign-ins never
+hold SQLite's writer lock while argon2 runs, and top-ups and webhooks are never queued behind them.
+
+A suspended card is refused (403 `card_suspended`) only after its right password, so the answer tells
+nothing to whoever does not know the password.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from roamcard.auth import repository
+from roamcard.auth import attempts, repository
 from roamcard.card import passwords
 from roamcard.card import repository as card_repository
+from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
+from roamcard.db import Database
 from roamcard.errors import AppError, TooManyRequests, Unauthorized
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
@@ -38,6 +48,12 @@ class LoginLocked(TooManyRequests):
     keeps_changes = True
 
 
+class CardSuspended(AppError):
+    status_code = 403
+    code = "card_suspended"
+    message = "This card is suspended. Call customer service."
+
+
 class SessionExpired(Unauthorized):
     code = "session_expired"
     message = "Your session has ended. Sign in again."
@@ -50,47 +66,105 @@ class IssuedToken:
     card: Card
 
 
-def ip_failure_limit() -> FailureLimit:
+def client_limits(namespace: str, client_key: str, subject: str) -> list[tuple[FailureLimit, str]]:
+    """Wrong passwords per (client, sign-in name), and the ceiling per client whatever the name
+    (`ROAMCARD_LOGIN_IP_LIMIT`). Card and staff sign-ins each have their own `namespace`."""
     settings = get_settings()
-    return FailureLimit(
-        "login-ip",
-        settings.login_ip_max_failures,
-        settings.login_ip_window_seconds,
-        settings.rate_limit_storage_url,
-    )
+    storage = settings.rate_limit_storage_url
+    window = settings.login_ip_window_seconds
+    return [
+        (
+            FailureLimit(f"{namespace}-ip-name", settings.login_ip_max_failures, window, storage),
+            f"{client_key}|{subject}",
+        ),
+        (FailureLimit(f"{namespace}-ip", settings.login_ip_limit, window, storage), client_key),
+    ]
 
 
-def login(session: Session, *, card_number: str, password: str, client_ip: str) -> IssuedToken:
+def client_retry_after(limits: list[tuple[FailureLimit, str]]) -> int | None:
+    for limit, key in limits:
+        retry_after = limit.retry_after(key)
+        if retry_after is not None:
+            return retry_after
+    return None
+
+
+def record_client_failure(limits: list[tuple[FailureLimit, str]]) -> None:
+    for limit, key in limits:
+        limit.record_failure(key)
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of one attempt at a card's password."""
+
+    card: Card | None  # the card when the password was right; None for a wrong one or an unknown number
+    retry_after_seconds: int | None  # set when the number is locked (before, or by this wrong attempt)
+    verified: bool  # False when the number was already locked and nothing was checked
+
+
+def attempt_card_password(database: Database, card_number: str, password: str) -> PasswordCheck:
+    """Spend one of the number's attempts (committed at once), then check the password with no
+    transaction open: argon2 against the card's hash, or against a dummy hash for an unknown number, so
+    both take the same time. Shared by sign-in, the password change and phone rebinding; the caller
+    records a right password with `signed_in(session, card)` in its own write transaction."""
     settings = get_settings()
-    ip_limit = ip_failure_limit()
-    retry_after = ip_limit.retry_after(client_ip)
-    if retry_after is not None:
-        raise LoginLocked(retry_after)
-
-    now = clock.now()
-    card = card_repository.get_by_card_number(session, card_number)
+    with database.transaction() as session:
+        spent = attempts.reserve(
+            session,
+            attempts.CARD,
+            card_number,
+            max_failures=settings.login_max_failures,
+            lockout_seconds=settings.login_lockout_seconds,
+        )
+        card = card_repository.get_by_card_number(session, card_number)
+    if isinstance(spent, attempts.Locked):
+        return PasswordCheck(card=None, retry_after_seconds=spent.retry_after_seconds, verified=False)
     if card is None:
         passwords.burn_verification_time(password)
-        ip_limit.record_failure(client_ip)
-        raise InvalidCredentials()
-    if card.locked_until and card.locked_until > now:
-        raise LoginLocked(math.ceil((card.locked_until - now).total_seconds()))
-    if not passwords.verify_password(card.password_hash, password):
-        ip_limit.record_failure(client_ip)
-        locks_at = card.failed_logins + 1 >= settings.login_max_failures
-        card_repository.record_failed_login(
-            session,
-            card.id,
-            settings.login_max_failures,
-            now + timedelta(seconds=settings.login_lockout_seconds),
-        )
-        if locks_at:
-            raise LoginLocked(settings.login_lockout_seconds)
-        raise InvalidCredentials()
+        right = False
+    else:
+        right = passwords.verify_password(card.password_hash, password)
+    if right:
+        return PasswordCheck(card=card, retry_after_seconds=None, verified=True)
+    locked = settings.login_lockout_seconds if spent.last else None
+    return PasswordCheck(card=None, retry_after_seconds=locked, verified=True)
 
-    if card.failed_logins or card.locked_until:
-        card_repository.clear_failed_logins(session, card.id)
-    return issue_token(session, card)
+
+def check_password(database: Database, *, card_number: str, password: str, client_key: str) -> Card:
+    """Sign-in's check: the card behind a right password, or `LoginLocked` (429), `InvalidCredentials`
+    (401, the same answer for an unknown number) or `CardSuspended` (403, only after the right password).
+    `client_key` is the client IP (or, on the hotline, the call)."""
+    limits = client_limits("login", client_key, card_number)
+    retry_after = client_retry_after(limits)
+    if retry_after is not None:
+        raise LoginLocked(retry_after)
+    checked = attempt_card_password(database, card_number, password)
+    if checked.card is None:
+        if checked.verified:
+            record_client_failure(limits)
+        if checked.retry_after_seconds is not None:
+            raise LoginLocked(checked.retry_after_seconds)
+        raise InvalidCredentials()
+    card = checked.card
+    if card.status != CardStatus.ACTIVE.value:
+        with database.transaction() as session:
+            signed_in(session, card)
+        raise CardSuspended()
+    return card
+
+
+def signed_in(session: Session, card: Card) -> None:
+    """Record a right password: the card number's failure count starts again."""
+    attempts.clear(session, attempts.CARD, card.card_number)
+
+
+def login(database: Database, *, card_number: str, password: str, client_ip: str) -> IssuedToken:
+    """The request's whole use case (it commits): check the password, then issue a session token."""
+    card = check_password(database, card_number=card_number, password=password, client_key=client_ip)
+    with database.transaction() as session:
+        signed_in(session, card)
+        return issue_token(session, card)
 
 
 def issue_token(session: Session, card: Card) -> IssuedToken:
@@ -105,11 +179,25 @@ def issue_token(session: Session, card: Card) -> IssuedToken:
 
 
 def card_for_token(session: Session, token: str) -> Card:
+    """The card of a live session, whatever its status (emergency help must still reach it)."""
     card = repository.get_live_session_card(session, hash_token(token), clock.now())
     if card is None:
         raise SessionExpired()
     return card
 
 
+def require_active(card: Card) -> Card:
+    """Refuse a card that is not active (sign-in, settings, top-ups, refunds). Never used for emergency
+    help: SOS, emergency contacts and emergency numbers must stay open to a suspended card."""
+    if card.status != CardStatus.ACTIVE.value:
+        raise CardSuspended()
+    return card
+
+
 def logout(session: Session, token: str) -> None:
     repository.revoke(session, hash_token(token), clock.now())
+
+
+def revoke_all_sessions(session: Session, card_id: int) -> int:
+    """End every signed-in session of the card (a suspension); returns how many were live."""
+    return repository.revoke_all_for_card(session, card_id, clock.now())

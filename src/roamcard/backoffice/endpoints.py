@@ -18,6 +18,7 @@ from roamcard.backoffice import service as console
 from roamcard.backoffice.views import STYLESHEET, Page, render
 from roamcard.card.numbers import mask_phone
 from roamcard.card.states import CardStatus
+from roamcard.db import get_database
 from roamcard.deps import ClientIP, SessionDep
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.i18n import gettext, lazy
@@ -110,14 +111,13 @@ def login_page(request: Request, expired: bool = False) -> Response:
 @router.post("/login", dependencies=[CsrfChecked])
 def login(
     request: Request,
-    session: SessionDep,
     ip: ClientIP,
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=200)],
 ) -> Response:
     try:
-        issued = staff_service.sign_in(session, email=email, password=password, client_ip=ip)
-    except AppError as error:  # recorded outcomes (failure counter, audit): the session still commits
+        issued = staff_service.sign_in(get_database(), email=email, password=password, client_ip=ip)
+    except AppError as error:  # recorded outcomes (failure counter, audit) are already committed
         return render(_page(request), "login.html", status_code=error.status_code, error=error.detail())
     response = _see_other("/admin/totp" if issued.staff.totp_enrolled_at else "/admin/enrol")
     security.set_cookie(response, security.SESSION_COOKIE, issued.token)

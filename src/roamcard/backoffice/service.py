@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from roamcard.audit import service as audit
+from roamcard.audit.service import Actor
+from roamcard.auth import attempts
 from roamcard.backoffice import repository
 from roamcard.card import numbers, passwords
-from roamcard.card import repository as card_repository
 from roamcard.card import service as card_service
 from roamcard.card.service import CardOverview
 from roamcard.card.states import CardStatus
@@ -122,6 +124,7 @@ class CardFile:
     orders: list[OrderView]
     messages: list[SmsView]
     products: Sequence[Product]
+    locked_until: datetime | None  # sign-in locked after wrong passwords
 
 
 def card_file(session: Session, context: StaffContext, card: Card) -> CardFile:
@@ -148,6 +151,7 @@ def card_file(session: Session, context: StaffContext, card: Card) -> CardFile:
         orders=orders,
         messages=messages,
         products=phone_products(session, card),
+        locked_until=attempts.locked_until(session, attempts.CARD, card.card_number),
     )
 
 
@@ -177,6 +181,31 @@ def _audited(
     """Check the role and the reason, run the action in a savepoint, and write one audit entry either way:
     `action` with its after-state, or `action + ".failed"` with the error's code."""
     context.require(permission)
+    return _recorded(
+        session,
+        context.actor,
+        action,
+        target_type=target_type,
+        target_id=target_id,
+        card=card,
+        reason=reason,
+        before=before,
+        run=run,
+    )
+
+
+def _recorded(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: str,
+    card: Card | None,
+    reason: str | None,
+    before: dict[str, Any] | None,
+    run: Callable[[], tuple[T, dict[str, Any]]],
+) -> T:
     why = check_reason(reason)
     card_id = card.id if card is not None else None
     try:
@@ -185,7 +214,7 @@ def _audited(
     except AppError as error:
         audit.record(
             session,
-            context.actor,
+            actor,
             action + ".failed",
             target_type=target_type,
             target_id=target_id,
@@ -197,7 +226,7 @@ def _audited(
         raise ActionFailed(error) from error
     audit.record(
         session,
-        context.actor,
+        actor,
         action,
         target_type=target_type,
         target_id=target_id,
@@ -276,7 +305,7 @@ def reset_password(session: Session, context: StaffContext, card: Card, reason: 
         new_password = numbers.new_password()
         settings_repository.set_password_hash(session, card.id, passwords.hash_password(new_password))
         ended = settings_repository.revoke_other_sessions(session, card.id, None, now)
-        card_repository.clear_failed_logins(session, card.id)
+        attempts.clear(session, attempts.CARD, card.card_number)
         notifications.queue_sms(
             session,
             card,
@@ -288,7 +317,7 @@ def reset_password(session: Session, context: StaffContext, card: Card, reason: 
         session.refresh(card)
         return None, {"sessions_ended": ended, "sms_to": numbers.mask_phone(card.phone), "locked": False}
 
-    locked = bool(card.locked_until and card.locked_until > clock.now())
+    locked = attempts.locked_until(session, attempts.CARD, card.card_number) is not None
     _audited(
         session,
         context,
@@ -306,20 +335,25 @@ def reset_password(session: Session, context: StaffContext, card: Card, reason: 
 def set_status(
     session: Session, context: StaffContext, card: Card, target: CardStatus, reason: str | None
 ) -> None:
-    permission = Permission.SUSPEND_CARD if target is CardStatus.SUSPENDED else Permission.UNSUSPEND_CARD
-    source = CardStatus.ACTIVE if target is CardStatus.SUSPENDED else CardStatus.SUSPENDED
+    """Suspend (every signed-in session ends) or resume a card from the console."""
+    context.require(Permission.SUSPEND_CARD if target is CardStatus.SUSPENDED else Permission.UNSUSPEND_CARD)
+    change_status(session, context.actor, card, target, reason)
+
+
+def change_status(session: Session, actor: Actor, card: Card, target: CardStatus, reason: str | None) -> None:
+    """Suspend or resume through the card's state machine, audited as `card.suspended` / `card.unsuspended`
+    (or `….failed`) with the reason; the console and `roamcard cards suspend|resume` both come here."""
+    change = card_service.suspend if target is CardStatus.SUSPENDED else card_service.resume
     before = {"status": card.status}
 
     def run() -> tuple[None, dict[str, Any]]:
-        if not repository.claim_status(session, card.id, source.value, target.value):
+        if not change(session, card, reason=check_reason(reason)):
             raise CardStatusUnchanged(status=target.value)
-        session.refresh(card)
         return None, {"status": card.status}
 
-    _audited(
+    _recorded(
         session,
-        context,
-        permission,
+        actor,
         "card.suspended" if target is CardStatus.SUSPENDED else "card.unsuspended",
         target_type="card",
         target_id=card.card_number,

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from roamcard.card.numbers import LoginPassword
 from roamcard.card.service import CardOverview
 from roamcard.kit.schemas import MoneyOut, Schema
 
@@ -32,3 +35,26 @@ class CardOut(Schema):
             balance=MoneyOut.of(view.balance),
             allowances=[AllowanceOut.model_validate(a) for a in view.allowances],
         )
+
+
+class PhoneChangeCreate(BaseModel):
+    """Rebind the card to another phone: the current service password, then a code sent to the new number."""
+
+    model_config = ConfigDict(extra="forbid")
+    phone: str = Field(max_length=32, description="The new number, E.164 (+8613800138000)")
+    current_password: LoginPassword
+
+
+class PhoneChangeConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=12, description="The 6-digit code sent to the new number")
+
+
+class PhoneChangeOut(Schema):
+    new_phone: str
+    expires_at: datetime
+    tries_left: int
+
+
+class PhoneOut(Schema):
+    phone: str

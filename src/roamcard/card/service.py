@@ -1,4 +1,4 @@
-"""Issuing cards and reading their state."""
+"""Issuing cards, suspending and resuming them, and reading their state."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from roamcard.auth import service as auth_service
 from roamcard.card import numbers, passwords, repository
-from roamcard.card.states import CardStatus
+from roamcard.card.states import CardStatus, card_machine
 from roamcard.config import get_settings
 from roamcard.errors import AppError
 from roamcard.i18n import LANGUAGES
@@ -56,13 +57,35 @@ def issue_card(
         phone=phone,
         language=language,
         currency=currency,
-        failed_logins=0,
         created_at=clock.now(),
     )
     session.add(card)
     session.flush()
+    card_machine.record_creation(session, card.id, CardStatus.ACTIVE)
     ledger.wallet_account(session, card.id, currency)
     return IssuedCard(card=card, password=password)
+
+
+def suspend(session: Session, card: Card, *, reason: str) -> bool:
+    """Suspend an active card and end every signed-in session of it at once. False when it was not active.
+    Sign-in, settings, top-ups and refunds are refused from now on; emergency help is not."""
+    if not card_machine.transition(
+        session, card.id, CardStatus.ACTIVE, CardStatus.SUSPENDED, reason=reason[:200]
+    ):
+        return False
+    auth_service.revoke_all_sessions(session, card.id)
+    session.refresh(card)
+    return True
+
+
+def resume(session: Session, card: Card, *, reason: str) -> bool:
+    """Make a suspended card active again (its holder signs in anew). False when it was not suspended."""
+    if not card_machine.transition(
+        session, card.id, CardStatus.SUSPENDED, CardStatus.ACTIVE, reason=reason[:200]
+    ):
+        return False
+    session.refresh(card)
+    return True
 
 
 def _unused_card_number(session: Session) -> str:

@@ -1,8 +1,13 @@
 """What a card holder changes on their own card: the service password (current one required), the bound
-phone (proven by a 6-digit code sent by SMS to the new number) and the language of their messages.
+phone (current password required, then proven by a 6-digit code sent by SMS to the new number) and the
+language of their messages.
 
-Services never commit. Wrong codes are recorded outcomes (`keeps_changes`), so the try counter sticks even
-though the request fails.
+Services never commit, except the two that check the current password (`change_password`,
+`start_phone_change`): they take the `Database`, because argon2 must run with no write transaction open
+(auth.service.attempt_card_password), and commit their outcome in one short transaction. Wrong current
+passwords spend the card number's sign-in attempts, so these forms are no way around the lock-out, and a
+stolen session alone cannot move the bound phone. Wrong codes are recorded outcomes (`keeps_changes`), so
+the try counter sticks even though the request fails.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from roamcard import keys
+from roamcard.auth import service as auth_service
 from roamcard.card import numbers, passwords
 from roamcard.card import settings_repository as repository
-from roamcard.config import get_settings
+from roamcard.db import Database
 from roamcard.errors import AppError, TooManyRequests, ValidationFailed
 from roamcard.i18n import LANGUAGES
 from roamcard.kit import clock
-from roamcard.kit.ratelimit import FailureLimit
 from roamcard.kit.tokens import hash_token
 from roamcard.models import Card, PhoneChange
 from roamcard.notification import service as notifications
@@ -30,8 +35,6 @@ CODE_VALIDITY = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 # Codes one card may request per hour (each is an SMS the operator pays for).
 CODES_PER_HOUR = 5
-PASSWORD_MAX_FAILURES = 5
-PASSWORD_FAILURE_WINDOW_SECONDS = 15 * 60
 
 
 class WrongCurrentPassword(ValidationFailed):
@@ -101,45 +104,43 @@ def card_tail(card: Card) -> str:
     return card.card_number[-4:]
 
 
-# -- service password -------------------------------------------------------------------------------
-def _password_failures() -> FailureLimit:
-    return FailureLimit(
-        "password-change",
-        PASSWORD_MAX_FAILURES,
-        PASSWORD_FAILURE_WINDOW_SECONDS,
-        get_settings().rate_limit_storage_url,
-    )
+# -- service password ---------------------------------------------------------------------------------
+def _check_current_password(database: Database, card: Card, password: str) -> None:
+    """The card's own password, counted as a sign-in attempt on its number (no transaction open)."""
+    checked = auth_service.attempt_card_password(database, card.card_number, password)
+    if checked.retry_after_seconds is not None:
+        raise PasswordChangeLocked(checked.retry_after_seconds)
+    if checked.card is None or checked.card.id != card.id:
+        raise WrongCurrentPassword()
 
 
 def change_password(
-    session: Session, card: Card, *, current_password: str, new_password: str, keep_token: str | None = None
+    database: Database, card: Card, *, current_password: str, new_password: str, keep_token: str | None = None
 ) -> None:
     """Check the current password, set the new one, end every other signed-in session, tell the bound phone.
-    Wrong current passwords count like wrong logins, so this form is no way around the lock-out."""
+    Commits (see the module's docstring)."""
     try:
         new_password = numbers.validate_password(new_password)
     except numbers.InvalidPassword as exc:
         raise ValidationFailed("new_password", str(exc)) from None
-    failures = _password_failures()
-    retry_after = failures.retry_after(str(card.id))
-    if retry_after is not None:
-        raise PasswordChangeLocked(retry_after)
-    if not passwords.verify_password(card.password_hash, current_password):
-        failures.record_failure(str(card.id))
-        raise WrongCurrentPassword()
+    _check_current_password(database, card, current_password)
     if new_password == current_password:
         raise ValidationFailed("new_password", "Choose a password different from the current one.")
-    now = clock.now()
-    repository.set_password_hash(session, card.id, passwords.hash_password(new_password))
-    repository.revoke_other_sessions(session, card.id, hash_token(keep_token) if keep_token else None, now)
-    session.refresh(card)
-    notifications.queue_sms(
-        session,
-        card,
-        "password_changed",
-        key=f"password-changed:{card.id}:{now.isoformat()}",
-        card_tail=card_tail(card),
-    )
+    new_hash = passwords.hash_password(new_password)  # argon2 again: before the write transaction
+    with database.transaction() as session:
+        now = clock.now()
+        auth_service.signed_in(session, card)
+        repository.set_password_hash(session, card.id, new_hash)
+        repository.revoke_other_sessions(
+            session, card.id, hash_token(keep_token) if keep_token else None, now
+        )
+        notifications.queue_sms(
+            session,
+            card,
+            "password_changed",
+            key=f"password-changed:{card.id}:{now.isoformat()}",
+            card_tail=card_tail(card),
+        )
 
 
 # -- language ---------------------------------------------------------------------------------------
@@ -170,14 +171,24 @@ def _code_matches(code_hash: str, change_card_id: int, code: str) -> bool:
     return keys.verify_mac("phone-code", f"phone-change:{change_card_id}:{code}".encode(), code_hash)
 
 
-def start_phone_change(session: Session, card: Card, *, new_phone: str) -> PhoneChange:
-    """Send a fresh code to the new number; any earlier code stops working."""
+def start_phone_change(
+    database: Database, card: Card, *, new_phone: str, current_password: str
+) -> PhoneChange:
+    """Check the current password, then send a fresh code to the new number; any earlier code stops
+    working. Commits (see the module's docstring)."""
     try:
         phone = numbers.normalise_phone(new_phone)
     except numbers.InvalidPhone as exc:
         raise ValidationFailed("phone", str(exc)) from None
     if phone == card.phone:
         raise ValidationFailed("phone", "This number is already bound to your card.")
+    _check_current_password(database, card, current_password)
+    with database.transaction() as session:
+        auth_service.signed_in(session, card)
+        return _send_phone_code(session, card, phone)
+
+
+def _send_phone_code(session: Session, card: Card, phone: str) -> PhoneChange:
     now = clock.now()
     if repository.count_phone_changes_since(session, card.id, now - timedelta(hours=1)) >= CODES_PER_HOUR:
         raise PhoneCodeLimit(3600)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from roamcard.db import get_database
 from roamcard.deps import SessionDep
 from roamcard.ivr import service, signature
 from roamcard.ivr.states import Step
@@ -38,7 +39,7 @@ def _twiml(reply: Reply) -> Response:
 
 
 def _caller(params: dict[str, str]) -> str:
-    """The caller's number is the client key for sign-in limits; withheld numbers fall back to the call."""
+    """The caller's number, as the caller says it (recorded on the call; never used as an identity)."""
     return params.get("From") or params.get("CallSid", "unknown")
 
 
@@ -48,7 +49,7 @@ def voice(params: TwilioParams, session: SessionDep) -> Response:
 
 
 @router.post("/step/{step}", response_class=Response, responses=ERRORS)
-def step(step: str, params: TwilioParams, session: SessionDep) -> Response:
+def step(step: str, params: TwilioParams) -> Response:
     known = step if step in {s.value for s in Step} else None
     turn = service.Turn(
         call_sid=params.get("CallSid", ""),
@@ -56,7 +57,7 @@ def step(step: str, params: TwilioParams, session: SessionDep) -> Response:
         step=Step(known) if known else None,
         digits=params.get("Digits"),
     )
-    return _twiml(service.answer(session, turn))
+    return _twiml(service.answer(get_database(), turn))
 
 
 @router.post("/status", status_code=204, responses=ERRORS)

@@ -15,3 +15,8 @@ def get_for_update(session: Session, call_sid: str) -> IvrCall | None:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
+
+
+def get(session: Session, call_sid: str) -> IvrCall | None:
+    """The call's row, unlocked (to read where the call is before its step's transaction)."""
+    return session.scalars(select(IvrCall).where(IvrCall.call_sid == call_sid)).one_or_none()

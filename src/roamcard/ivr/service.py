@@ -5,6 +5,11 @@
 The call's state lives in `ivr_calls`, keyed by CallSid, so any server process can take the next step.
 Each entry has MAX_TRIES tries (a wrong or silent answer uses one), then a polite goodbye. Digits typed
 for the service password or a PIN are passed on and forgotten: never stored, never logged.
+
+The caller's number (`From`) is chosen by the caller, so it is no identity: wrong passwords are limited
+per card number (as on the website) and per call (the call is the client key, and MAX_TRIES sign-ins end
+it). A typed password is checked before the step's write transaction opens (`answer`), so argon2 never
+runs while the call row and SQLite's writer lock are held.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from roamcard.card import numbers
 from roamcard.card import service as card_service
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
-from roamcard.db import attempt, insert_ignoring_conflict
+from roamcard.db import Database, attempt, insert_ignoring_conflict
 from roamcard.errors import AppError, TooManyRequests, ValidationFailed
 from roamcard.i18n import gettext
 from roamcard.ivr import prompts, repository, speech
@@ -91,8 +96,43 @@ def start(session: Session, *, call_sid: str, caller: str) -> Reply:
     return _prompt(session, call, Reply(call.language))
 
 
-def answer(session: Session, turn: Turn) -> Reply:
-    """POST /ivr/step/{step}: the caller typed something (or nothing) at `turn.step`."""
+@dataclass(frozen=True)
+class SignInCheck:
+    """A typed service password, checked before the step's transaction: the card, or the refusal."""
+
+    card_number: str
+    card: Card | None
+    error: AppError | None
+
+
+def answer(database: Database, turn: Turn) -> Reply:
+    """POST /ivr/step/{step}: the caller typed something (or nothing) at `turn.step`. The request's whole
+    use case (it commits): a password is checked first with no transaction open, then one short write
+    transaction moves the call on."""
+    checked = _check_password(database, turn)
+    with database.transaction() as session:
+        return _answer(session, turn, checked)
+
+
+def _check_password(database: Database, turn: Turn) -> SignInCheck | None:
+    digits = (turn.digits or "").strip()
+    if turn.step is not Step.PASSWORD or not digits:
+        return None
+    with database.reading() as session:
+        call = repository.get(session, turn.call_sid)
+        card_number = call.card_number if call is not None and call.step == Step.PASSWORD.value else None
+    if card_number is None:
+        return None
+    try:
+        card = auth_service.check_password(
+            database, card_number=card_number, password=digits, client_key=f"ivr-call:{turn.call_sid}"
+        )
+    except AppError as error:
+        return SignInCheck(card_number=card_number, card=None, error=error)
+    return SignInCheck(card_number=card_number, card=card, error=None)
+
+
+def _answer(session: Session, turn: Turn, checked: SignInCheck | None) -> Reply:
     call = repository.get_for_update(session, turn.call_sid)
     if call is None:
         return start(session, call_sid=turn.call_sid, caller=turn.caller)
@@ -106,8 +146,12 @@ def answer(session: Session, turn: Turn) -> Reply:
     digits = (turn.digits or "").strip()
     if not digits:
         return _retry(session, call, reply, prompts.NO_INPUT)
-    handler = HANDLERS[Step(call.step)]
-    result = handler(session, call, reply, digits)
+    if call.step == Step.PASSWORD.value:
+        if checked is None or checked.card_number != call.card_number:
+            return _prompt(session, call, reply)  # the call moved on while the password was checked
+        result = _password(session, call, reply, checked)
+    else:
+        result = HANDLERS[Step(call.step)](session, call, reply, digits)
     session.flush()
     log.info("ivr.step", call_sid=call.call_sid, step=turn.step.value, next_step=call.step)
     return result
@@ -219,33 +263,40 @@ def _card_number(session: Session, call: IvrCall, reply: Reply, digits: str) -> 
     return _go(session, call, Step.PASSWORD, reply)
 
 
-def _password(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
-    assert call.card_number is not None
-    card_number = call.card_number
-    try:
-        issued = _guarded(
-            session,
-            lambda: auth_service.login(
-                session, card_number=card_number, password=digits, client_ip=f"ivr:{call.caller}"
-            ),
-        )
-    except TooManyRequests as error:  # the card (or this caller) is locked out, as on the website
+def _password(session: Session, call: IvrCall, reply: Reply, checked: SignInCheck) -> Reply:
+    error = checked.error
+    if isinstance(error, TooManyRequests):  # the card (or this call) is locked out, as on the website
         reply.say_text(error.detail(reply.language))
         return _end(call, reply, Outcome.LOCKED, prompts.GOODBYE)
-    except AppError as error:
-        call.sign_in_failures += 1
+    if isinstance(error, auth_service.CardSuspended):  # the right password: say so, then an agent helps
         reply.say_text(error.detail(reply.language))
+        return _to_agent(call, reply)
+    if error is not None or checked.card is None:
+        call.sign_in_failures += 1
+        if error is not None:
+            reply.say_text(error.detail(reply.language))
         if call.sign_in_failures >= MAX_TRIES:
             return _end(call, reply, Outcome.GAVE_UP, prompts.GAVE_UP)
         call.card_number = None
         reply.say(prompts.SIGN_IN_AGAIN)
         return _go(session, call, Step.CARD_NUMBER, reply)
-    # The call is the session: the API token login issued is not needed by anyone.
-    auth_service.logout(session, issued.token)
-    call.card_id = issued.card.id
+    # The call is the session: no API token is issued.
+    auth_service.signed_in(session, checked.card)
+    call.card_id = checked.card.id
     call.sign_in_failures = 0
-    log.info("ivr.signed_in", call_sid=call.call_sid, card_id=issued.card.id)
+    log.info("ivr.signed_in", call_sid=call.call_sid, card_id=checked.card.id)
     return _go(session, call, Step.MENU, reply)
+
+
+def _to_agent(call: IvrCall, reply: Reply) -> Reply:
+    agent = get_settings().agent_phone
+    if not agent:
+        return _end(call, reply, Outcome.GOODBYE, prompts.NO_AGENT)
+    reply.say(prompts.TRANSFERRING)
+    reply.dial(agent)
+    call.step = Step.ENDED.value
+    call.outcome = Outcome.TRANSFERRED.value
+    return reply
 
 
 def _menu(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
@@ -267,15 +318,10 @@ def _menu(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
             return _go(session, call, Step.MENU, reply)
         return _go(session, call, Step.PRODUCT, reply)
     if digits == SPEAK_TO_AGENT:
-        agent = get_settings().agent_phone
-        if not agent:
+        if not get_settings().agent_phone:
             reply.say(prompts.NO_AGENT)
             return _go(session, call, Step.MENU, reply)
-        reply.say(prompts.TRANSFERRING)
-        reply.dial(agent)
-        call.step = Step.ENDED.value
-        call.outcome = Outcome.TRANSFERRED.value
-        return reply
+        return _to_agent(call, reply)
     if digits == REPEAT:
         return _go(session, call, Step.MENU, reply)
     return _retry(session, call, reply, prompts.NOT_AN_OPTION)
@@ -303,7 +349,7 @@ def _pin(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
         _guarded(
             session,
             lambda: voucher_service.redeem(
-                session, card, digits, channel=Channel.IVR, client_key=f"ivr:{call.caller}"
+                session, card, digits, channel=Channel.IVR, client_key=f"ivr-call:{call.call_sid}"
             ),
         )
     except TooManyRequests as error:
@@ -348,7 +394,6 @@ Handler = Callable[[Session, IvrCall, Reply, str], Reply]
 HANDLERS: dict[Step, Handler] = {
     Step.LANGUAGE: _language,
     Step.CARD_NUMBER: _card_number,
-    Step.PASSWORD: _password,
     Step.MENU: _menu,
     Step.PIN: _pin,
     Step.PRODUCT: _product,

@@ -4,6 +4,7 @@ on many workers at once (every change is a conditional transition)."""
 from __future__ import annotations
 
 from roamcard import tasks
+from roamcard.auth import attempts as sign_in_attempts
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.idempotency import service as idempotency
@@ -43,6 +44,11 @@ def purge_idempotency_keys(database: Database) -> int:
         return idempotency.purge_expired(session)
 
 
+def purge_sign_in_attempts(database: Database) -> int:
+    with database.transaction() as session:
+        return sign_in_attempts.purge_stale(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
@@ -50,6 +56,7 @@ SWEEPERS = (
     expire_lapsed_vouchers,
     purge_pos_nonces,
     purge_idempotency_keys,
+    purge_sign_in_attempts,  # auth: forgotten sign-in counts
 )
 
 

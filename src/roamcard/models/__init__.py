@@ -21,6 +21,7 @@ from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
 from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
+from roamcard.models.sign_in_attempt import SignInAttempt
 from roamcard.models.staff_member import StaffMember
 from roamcard.models.staff_session import StaffSession
 from roamcard.models.state_transition import StateTransition
@@ -52,6 +53,7 @@ __all__ = [
     "Product",
     "Refund",
     "SandboxCharge",
+    "SignInAttempt",
     "StaffMember",
     "StaffSession",
     "StateTransition",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roamcard.models.base import Base, BigIntPK, UTCDateTime
@@ -18,6 +18,4 @@ class Card(Base):
     phone: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(8))
     currency: Mapped[str] = mapped_column(String(3))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,11 +17,12 @@ from roamcard.payment.client import client_context
 from roamcard.portal import forms, pages, recharge, security
 from roamcard.portal.history import export_csv, parse_query
 from roamcard.portal.routing import (
+    ActiveSignedIn,
+    ActiveSignedInForUpdate,
     FormDep,
     MaybeSignedIn,
     PortalRoute,
     SignedInDep,
-    SignedInForUpdate,
     ViewDep,
     demo_only,
     error_page,
@@ -51,9 +52,11 @@ def landing(request: Request, card: MaybeSignedIn, view: ViewDep, session: ReadS
 
 @router.post("/login")
 @error_page(pages.landing)
-def login(form: FormDep, session: SessionDep, ip: ClientIP) -> Response:
+def login(form: FormDep, ip: ClientIP) -> Response:
     login = forms.parse(forms.LoginForm, form)
-    issued = auth_service.login(session, card_number=login.card_number, password=login.password, client_ip=ip)
+    issued = auth_service.login(
+        get_database(), card_number=login.card_number, password=login.password, client_ip=ip
+    )
     response = see_other(security.safe_next(login.next))
     security.start_session(response, issued.token)
     return response
@@ -98,14 +101,14 @@ def recharge_page(request: Request, signed: SignedInDep, view: ViewDep, session:
 
 @router.post("/recharge/review", response_class=HTMLResponse)
 @error_page(pages.recharge_page)
-def review(signed: SignedInDep, form: FormDep, view: ViewDep, session: ReadSessionDep) -> Response:
+def review(signed: ActiveSignedIn, form: FormDep, view: ViewDep, session: ReadSessionDep) -> Response:
     choice = forms.parse(forms.RechargeChoice, form)
     return pages.review_page(view, signed.card, recharge.review(session, signed.card, choice))
 
 
 @router.post("/recharge/confirm")
 @error_page(pages.recharge_page)
-def confirm(request: Request, signed: SignedInDep, form: FormDep) -> Response:
+def confirm(request: Request, signed: ActiveSignedIn, form: FormDep) -> Response:
     """Place the order (the gateway is called with no transaction open), then: a QR code to scan on a
     desktop, the gateway's page on a phone or for cards, the status page when the outcome is not known yet
     ("confirming payment") or when the form was sent before."""
@@ -134,7 +137,9 @@ def recharge_card_page(signed: SignedInDep, view: ViewDep, session: ReadSessionD
 
 @router.post("/recharge/card")
 @error_page(pages.recharge_card_page)
-def redeem_card(signed: SignedInForUpdate, form: FormDep, session: SessionDep, ip: ClientIP) -> Response:
+def redeem_card(
+    signed: ActiveSignedInForUpdate, form: FormDep, session: SessionDep, ip: ClientIP
+) -> Response:
     """A recharge card's PIN: the order is paid by the card and fulfilled at once. Every error (each one a
     recorded attempt, committed) is shown next to the PIN field; the PIN itself is never shown again."""
     pin = forms.parse(forms.VoucherForm, form).pin
@@ -206,14 +211,14 @@ def settings(request: Request, signed: SignedInDep, view: ViewDep, session: Read
 
 @router.post("/settings/password")
 @error_page(pages.settings_page)
-def change_password(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
+def change_password(signed: ActiveSignedIn, form: FormDep) -> Response:
     change = forms.parse(forms.PasswordForm, form)
     if change.new_password != change.confirm_password:
         raise forms.FormInvalid(
             {"confirm_password": forms.gettext("The two new passwords are not the same.")}
         )
     card_settings.change_password(
-        session,
+        get_database(),
         signed.card,
         current_password=change.current_password,
         new_password=change.new_password,
@@ -224,8 +229,14 @@ def change_password(signed: SignedInForUpdate, form: FormDep, session: SessionDe
 
 @router.post("/settings/phone")
 @error_page(pages.settings_page)
-def start_phone_change(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
-    card_settings.start_phone_change(session, signed.card, new_phone=forms.parse(forms.PhoneForm, form).phone)
+def start_phone_change(signed: ActiveSignedIn, form: FormDep) -> Response:
+    change = forms.parse(forms.PhoneForm, form)
+    try:
+        card_settings.start_phone_change(
+            get_database(), signed.card, new_phone=change.phone, current_password=change.password
+        )
+    except card_settings.WrongCurrentPassword as error:
+        raise forms.FormInvalid({"password": error.detail()}) from error
     return see_other("/settings/phone")
 
 
@@ -236,7 +247,7 @@ def phone_code(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> R
 
 @router.post("/settings/phone/confirm")
 @error_page(pages.phone_code_page)
-def confirm_phone_change(signed: SignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
+def confirm_phone_change(signed: ActiveSignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
     card_settings.confirm_phone_change(session, signed.card, code=forms.parse(forms.CodeForm, form).code)
     return see_other("/settings?saved=phone")
 

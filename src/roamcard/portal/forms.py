@@ -154,8 +154,9 @@ class PasswordForm(Form):
 
 class PhoneForm(Form):
     phone: Annotated[str, Field(max_length=32)]
+    password: Annotated[str, Field(max_length=64)]  # the current one (the password form has that id)
 
-    @field_validator("phone")
+    @field_validator("phone", "password")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         return _required(value)

@@ -262,9 +262,26 @@ def _writing(request: Request, session: SessionDep) -> SignedIn:
     return _signed_in(request, session)
 
 
-# The card of the signed-in visitor, loaded in the request's read session or in its write session.
+# The card of the signed-in visitor, loaded in the request's read session or in its write session,
+# whatever its status (for pages that only show the card, and for emergency help).
 SignedInDep = Annotated[SignedIn, Depends(_reading)]
 SignedInForUpdate = Annotated[SignedIn, Depends(_writing)]
+
+
+def _active(signed: SignedInDep) -> SignedIn:
+    auth_service.require_active(signed.card)
+    return signed
+
+
+def _active_for_update(signed: SignedInForUpdate) -> SignedIn:
+    auth_service.require_active(signed.card)
+    return signed
+
+
+# The same, refused with 403 `card_suspended` unless the card is active: recharges and settings. Emergency
+# help must use SignedInDep.
+ActiveSignedIn = Annotated[SignedIn, Depends(_active)]
+ActiveSignedInForUpdate = Annotated[SignedIn, Depends(_active_for_update)]
 
 
 def _maybe(request: Request, session: ReadSessionDep) -> Card | None:

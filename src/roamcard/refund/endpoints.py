@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse, Response
 
-from roamcard.deps import CurrentCard, ReadSessionDep, SessionDep
+from roamcard.deps import ActiveCard, CurrentCard, ReadSessionDep, SessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.schemas import MoneyOut
 from roamcard.refund import service
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["refunds"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Missing or malformed Idempotency-Key"},
     401: {"description": "Not signed in"},
+    403: {"description": "The card is suspended (card_suspended)"},
     404: {"description": "No such top-up"},
     409: {"description": "Nothing left to refund, or Idempotency-Key reused with a different body"},
     422: {"description": "Amount above what can be refunded, or a pack asked for in part"},
@@ -35,7 +36,7 @@ def request_refund(
     topup_id: str,
     body: RefundCreate,
     request: Request,
-    card: CurrentCard,
+    card: ActiveCard,
     session: SessionDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from roamcard.models import StaffMember, StaffSession
@@ -19,24 +19,6 @@ def list_all(session: Session) -> Sequence[StaffMember]:
 
 def get_session(session: Session, token_hash: str) -> StaffSession | None:
     return session.scalars(select(StaffSession).where(StaffSession.token_hash == token_hash)).one_or_none()
-
-
-def record_failed_login(session: Session, staff_id: int, max_failures: int, locked_until: datetime) -> None:
-    """Count a failure; the one reaching `max_failures` locks the account and restarts the count."""
-    session.execute(
-        update(StaffMember)
-        .where(StaffMember.id == staff_id)
-        .values(
-            locked_until=case(
-                (StaffMember.failed_logins + 1 >= max_failures, locked_until),
-                else_=StaffMember.locked_until,
-            ),
-            failed_logins=case(
-                (StaffMember.failed_logins + 1 >= max_failures, 0), else_=StaffMember.failed_logins + 1
-            ),
-        )
-        .execution_options(synchronize_session=False)
-    )
 
 
 def claim_totp_step(session: Session, staff_id: int, step: int) -> bool:

@@ -3,13 +3,15 @@
 A sign-in is a session row whose cookie is random (only its SHA-256 is stored). Until the second factor is
 passed the session grants nothing but the code page (or, on first sign-in, TOTP enrolment). A session ends
 after `staff_session_idle_seconds` without a request and at `staff_session_max_seconds` in any case.
-Wrong passwords lock the account like cards are locked; wrong codes are limited per account. Every sign-in,
-failure, enrolment and sign-out is written to the audit log. Services never commit.
+Wrong passwords lock the e-mail address like card numbers are locked (auth/attempts.py: counted before
+argon2 runs, per address whether or not it has an account, so an unknown address gets the same answers and
+the same work), with the same per-client limits; wrong codes are limited per account. Every sign-in,
+failure, enrolment and sign-out is written to the audit log. Services never commit, except `sign_in`, which
+checks the password with no write transaction open and commits its outcome itself.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,8 +20,11 @@ from sqlalchemy.orm import Session
 
 from roamcard.audit import service as audit
 from roamcard.audit.service import Actor
+from roamcard.auth import attempts
+from roamcard.auth import service as auth_service
 from roamcard.card import passwords
 from roamcard.config import get_settings
+from roamcard.db import Database
 from roamcard.errors import AppError, TooManyRequests, Unauthorized
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
@@ -129,7 +134,6 @@ def create_staff(session: Session, *, email: str, role: str, password: str) -> S
         email=email,
         role=role,
         password_hash=passwords.hash_password(password),
-        failed_logins=0,
         created_at=clock.now(),
     )
     session.add(member)
@@ -160,51 +164,67 @@ def _totp_failures() -> FailureLimit:
     )
 
 
-def sign_in(session: Session, *, email: str, password: str, client_ip: str) -> IssuedStaffSession:
-    """First factor. Returns a session that still needs the second factor."""
+def sign_in(database: Database, *, email: str, password: str, client_ip: str) -> IssuedStaffSession:
+    """First factor. Returns a session that still needs the second factor. Commits: the attempt is counted
+    in one short transaction, argon2 runs with none open, the outcome is recorded in another."""
     settings = get_settings()
-    now = clock.now()
     address = email.strip().lower()[:254]
-    member = repository.get_by_email(session, address)
-    failure = Actor(staff_id=None, email=address, role="-", client_ip=client_ip)
+    limits = auth_service.client_limits("staff-login", client_ip, address)
+    retry_after = auth_service.client_retry_after(limits)
+    if retry_after is not None:
+        raise StaffLocked(retry_after)
+    with database.transaction() as session:
+        spent = attempts.reserve(
+            session,
+            attempts.STAFF,
+            address,
+            max_failures=settings.staff_login_max_failures,
+            lockout_seconds=settings.staff_login_lockout_seconds,
+        )
+        member = repository.get_by_email(session, address)
+    if isinstance(spent, attempts.Locked):
+        raise StaffLocked(spent.retry_after_seconds)
     if member is None or member.disabled_at is not None:
         passwords.burn_verification_time(password)
-        audit.record(session, failure, "staff.sign_in_failed", target_type="staff", target_id=address)
-        raise StaffInvalidCredentials()
-    failure = Actor(staff_id=member.id, email=member.email, role=member.role, client_ip=client_ip)
-    if member.locked_until and member.locked_until > now:
-        raise StaffLocked(math.ceil((member.locked_until - now).total_seconds()))
-    if not passwords.verify_password(member.password_hash, password):
-        locks = member.failed_logins + 1 >= settings.staff_login_max_failures
-        repository.record_failed_login(
-            session,
-            member.id,
-            settings.staff_login_max_failures,
-            now + timedelta(seconds=settings.staff_login_lockout_seconds),
-        )
-        audit.record(
-            session,
-            failure,
-            "staff.sign_in_failed",
-            target_type="staff",
-            target_id=str(member.id),
-            after={"locked": locks},
-        )
-        if locks:
+        member = None
+        right = False
+    else:
+        right = passwords.verify_password(member.password_hash, password)
+
+    if not right:
+        auth_service.record_client_failure(limits)
+        with database.transaction() as session:
+            if member is None:
+                failure = Actor(staff_id=None, email=address, role="-", client_ip=client_ip)
+                audit.record(session, failure, "staff.sign_in_failed", target_type="staff", target_id=address)
+            else:
+                failure = Actor(staff_id=member.id, email=member.email, role=member.role, client_ip=client_ip)
+                audit.record(
+                    session,
+                    failure,
+                    "staff.sign_in_failed",
+                    target_type="staff",
+                    target_id=str(member.id),
+                    after={"locked": spent.last},
+                )
+        if spent.last:
             raise StaffLocked(settings.staff_login_lockout_seconds)
         raise StaffInvalidCredentials()
-    member.failed_logins = 0
-    member.locked_until = None
-    token = "rcs_" + secrets.token_urlsafe(32)
-    row = StaffSession(
-        token_hash=hash_token(token),
-        staff_id=member.id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + SIGN_IN_WINDOW,
-    )
-    session.add(row)
-    session.flush()
+
+    assert member is not None
+    with database.transaction() as session:
+        attempts.clear(session, attempts.STAFF, address)
+        now = clock.now()
+        token = "rcs_" + secrets.token_urlsafe(32)
+        row = StaffSession(
+            token_hash=hash_token(token),
+            staff_id=member.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + SIGN_IN_WINDOW,
+        )
+        session.add(row)
+        session.flush()
     return IssuedStaffSession(token=token, session=row, staff=member)
 
 

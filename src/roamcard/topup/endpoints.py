@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from roamcard.db import get_database
-from roamcard.deps import CurrentCard, ReadSessionDep
+from roamcard.deps import ActiveCard, CurrentCard, ReadSessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.payment.client import client_context
 from roamcard.topup import receipt
@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["top-ups"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Missing or malformed Idempotency-Key"},
     401: {"description": "Not signed in"},
-    409: {"description": "Idempotency-Key reused with a different body, or card suspended"},
+    403: {"description": "The card is suspended (card_suspended)"},
+    409: {"description": "Idempotency-Key reused with a different body"},
     422: {"description": "Invalid field (unknown product, currency, amount out of range)"},
 }
 
@@ -33,7 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create(
     body: TopupCreate,
     request: Request,
-    card: CurrentCard,
+    card: ActiveCard,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     stored = place_topup(
