@@ -47,10 +47,10 @@ def drop_previous(settings: config.Settings) -> None:
 
 def second_factor(database: Database, member: StaffMember, secret: str) -> None:
     """The TOTP step of a staff sign-in, as the back office runs it."""
+    issued = staff_service.sign_in(
+        database, email=member.email, password="correct horse battery", client_ip="203.0.113.9"
+    )
     with database.transaction() as session:
-        issued = staff_service.sign_in(
-            session, email=member.email, password="correct horse battery", client_ip="203.0.113.9"
-        )
         context = staff_service.load(session, issued.token, "203.0.113.9", verified=False)
         staff_service.verify_totp(session, context, pyotp.TOTP(secret).at(clock.now()))
 
