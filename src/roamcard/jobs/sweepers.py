@@ -7,6 +7,7 @@ from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
+from roamcard.payment import service as payment_service
 from roamcard.topup.service import expire
 from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
@@ -36,12 +37,25 @@ def purge_pos_nonces(database: Database) -> int:
         return pos_auth.purge_old_nonces(session)
 
 
+# -- payments (issue 9): nothing stays unknown, no verified notification is lost
+def final_sweep_unknown_payments(database: Database) -> int:
+    with database.transaction() as session:
+        return payment_service.queue_final_sweep(session)
+
+
+def redrive_unhandled_notifications(database: Database) -> int:
+    with database.transaction() as session:
+        return payment_service.redrive_unhandled_events(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_pos_nonces,
+    final_sweep_unknown_payments,
+    redrive_unhandled_notifications,
 )
 
 

@@ -8,6 +8,7 @@ from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
 from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
+from roamcard.models.dispute import Dispute
 from roamcard.models.idempotency_key import IdempotencyKey
 from roamcard.models.inbox_event import InboxEvent
 from roamcard.models.ivr_call import IvrCall
@@ -21,6 +22,7 @@ from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
 from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
+from roamcard.models.signed_link import SignedLink
 from roamcard.models.staff_member import StaffMember
 from roamcard.models.staff_session import StaffSession
 from roamcard.models.state_transition import StateTransition
@@ -39,6 +41,7 @@ __all__ = [
     "CardSession",
     "Dealer",
     "DealerSale",
+    "Dispute",
     "IdempotencyKey",
     "InboxEvent",
     "IvrCall",
@@ -52,6 +55,7 @@ __all__ = [
     "Product",
     "Refund",
     "SandboxCharge",
+    "SignedLink",
     "StaffMember",
     "StaffSession",
     "StateTransition",

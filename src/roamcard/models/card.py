@@ -21,3 +21,5 @@ class Card(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Top-ups paused while a chargeback is reviewed (not a suspension: the card keeps working).
+    topup_held_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

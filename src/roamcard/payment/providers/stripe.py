@@ -21,9 +21,11 @@ import structlog
 from sqlalchemy.orm import Session
 
 from roamcard.config import Settings, get_settings
+from roamcard.kit import clock
 from roamcard.kit.clock import as_utc
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
+    AlreadyPaid,
     Checkout,
     GatewayRejected,
     GatewayUnavailable,
@@ -85,11 +87,13 @@ class StripeProvider:
 
     # -- payments ---------------------------------------------------------------------------------
     def _session_params(self, payment: Payment) -> dict[str, Any]:
-        """Deterministic from the payment row, so a retry is the same request (idempotency key)."""
-        created = as_utc(payment.created_at)
+        """Deterministic from the payment row, so a retry is the same request (idempotency key). The
+        session's end counts from when the create was first sent (`checkout_sent_at`), not from the
+        order's creation: a session opened late must still ask Stripe for its 30-minute minimum."""
+        sent = as_utc(payment.checkout_sent_at) if payment.checkout_sent_at else clock.now()
         expires = max(
-            as_utc(payment.expires_at) if payment.expires_at else created,
-            created + timedelta(seconds=MIN_SESSION_SECONDS),
+            as_utc(payment.expires_at) if payment.expires_at else sent,
+            sent + timedelta(seconds=MIN_SESSION_SECONDS),
         )
         metadata = {"payment_id": payment.id, "order_id": payment.order_id}
         return_url = f"{self.public_base_url}/topups/{payment.order_id}"
@@ -158,9 +162,8 @@ class StripeProvider:
             self.client.v1.checkout.sessions.expire(payment.provider_reference)
         except stripe_sdk.StripeError as exc:
             error = _translate(exc)
-            if isinstance(error, GatewayRejected):  # complete or expired already
-                log.info("stripe.close_nothing_to_do", payment_id=payment.id, detail=str(error))
-                return
+            if isinstance(error, GatewayRejected):  # not open any more: complete (paid) or expired
+                raise AlreadyPaid(str(error)) from exc
             raise error from exc
 
     # -- refunds ----------------------------------------------------------------------------------
