@@ -278,6 +278,7 @@ class TestPaymentLinkBySms:
             payment = session.scalars(select(Payment).where(Payment.order_id == order.id)).one()
             sms = session.scalars(select(Notification).where(Notification.template == "payment_link")).one()
         assert (order.channel, order.product_id, order.status) == ("ivr", "balance-10", "pending_payment")
+        assert payment.id not in sms.body  # our own page, not the gateway's
         assert sms.phone == "+14155550123"
         assert re.search(r"http://testserver/pay/link/lnk_[0-9a-z]+\.[0-9a-f]{8}\.[0-9a-f]{32} ", sms.body)
         assert "$10.00" in sms.body

@@ -13,8 +13,8 @@ from roamcard.kit import clock
 from tests.payment.flows import (
     MOBILE,
     books_balance,
-    held,
     drain,
+    held,
     inbox,
     order_topup,
     payment_of,

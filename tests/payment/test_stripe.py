@@ -13,8 +13,8 @@ from roamcard.db import Database
 from roamcard.kit import clock
 from tests.payment.flows import (
     books_balance,
-    held,
     drain,
+    held,
     inbox,
     order_topup,
     payment_of,

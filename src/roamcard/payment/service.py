@@ -543,8 +543,14 @@ def _final_outcome(session: Session, payment_id: str, remote: RemotePayment | No
         mark_failed(session, payment_id, reason=f"final sweep: {remote.status.value}")
         return
     payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is not None:
-        expire_payment(session, payment, source=PaymentStatus.UNKNOWN)
+    if payment is None:
+        return
+    if remote is not None and remote.checkout is not None and payment.provider_reference is None:
+        # Learnt only now (a create whose answer was lost): the close must know what to close.
+        payment.provider_reference = remote.checkout.provider_reference
+        payment.checkout_url = remote.checkout.checkout_url
+        session.flush()
+    expire_payment(session, payment, source=PaymentStatus.UNKNOWN)
 
 
 # -- notifications (inbox) ------------------------------------------------------------------------

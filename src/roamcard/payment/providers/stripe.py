@@ -38,8 +38,10 @@ from roamcard.payment.providers.base import (
 
 log = structlog.get_logger("roamcard.payment.stripe")
 
-# Stripe wants a Checkout Session to live at least 30 minutes; our own window closes it earlier if shorter.
-MIN_SESSION_SECONDS = 31 * 60
+# Stripe wants a Checkout Session to live at least 30 minutes from its creation. We ask for two hours from
+# when the create is first sent, so the very same request can still be re-sent after a timeout; our own
+# expiry closes the session at the end of our payment window anyway.
+MIN_SESSION_SECONDS = 2 * 3600
 PAID = frozenset({"paid", "no_payment_required"})
 REFUND_STATES = {
     "succeeded": RefundOutcome.SUCCEEDED,
@@ -136,8 +138,16 @@ class StripeProvider:
         try:
             if payment.provider_reference:
                 checkout = self.client.v1.checkout.sessions.retrieve(payment.provider_reference)
-            else:  # the create timed out: the same request again tells us what Stripe made
-                checkout = self._open_session(payment)
+            else:  # the create timed out: the same request again tells us what Stripe made...
+                try:
+                    made = self._open_session(payment)
+                except GatewayRejected as exc:
+                    if _refused_param(exc) == "expires_at":
+                        # Only a request Stripe never processed is validated again: nothing was made.
+                        return RemotePayment(RemoteStatus.NOT_FOUND)
+                    raise
+                # ...as it was then (Stripe replays the first answer): ask for the session as it is now.
+                checkout = self.client.v1.checkout.sessions.retrieve(str(made.id))
         except stripe_sdk.StripeError as exc:
             raise _translate(exc) from exc
         checkout = _plain(checkout)
@@ -222,6 +232,11 @@ class StripeProvider:
             raise stripe_sdk.SignatureVerificationError(
                 "Timestamp in the future", signature_header, raw_body.decode("utf-8", "replace")
             )
+
+
+def _refused_param(exc: Exception) -> str | None:
+    cause = exc.__cause__
+    return getattr(cause, "param", None) if isinstance(cause, stripe_sdk.InvalidRequestError) else None
 
 
 def _plain(obj: Any) -> dict[str, Any]:
