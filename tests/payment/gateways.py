@@ -124,6 +124,14 @@ class FakeAlipay:
                 "trade_status": trade["status"],
                 "total_amount": trade["total_amount"],
             }
+        elif method == "alipay.trade.close" and trade is not None and trade["status"] != "WAIT_BUYER_PAY":
+            # Alipay closes only an unpaid trade; a paid (or closed) one answers a business error.
+            answer = {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": "ACQ.TRADE_STATUS_ERROR",
+                "sub_msg": "交易状态不合法",
+            }
         elif method == "alipay.trade.close":
             assert trade is not None
             trade["status"] = "TRADE_CLOSED"
@@ -272,6 +280,8 @@ class FakeWeChatPay:
             )
         if path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
             out_trade_no = path.split("/")[-2]
+            if self.trades.get(out_trade_no, {}).get("trade_state") == "SUCCESS":
+                return self.signed(400, {"code": "ORDERPAID", "message": "订单已支付"})
             self.trades.setdefault(out_trade_no, {})["trade_state"] = "CLOSED"
             return self.signed(204, None)
         if path.startswith("/v3/pay/transactions/out-trade-no/"):

@@ -29,7 +29,7 @@ from tests.payment.flows import (
     statuses,
     wallet,
 )
-from tests.payment.gateways import FakeStripe, installed
+from tests.payment.gateways import FakeAlipay, FakeStripe, FakeWeChatPay, installed
 
 EN = {"Accept-Language": "en"}
 
@@ -213,3 +213,30 @@ def test_the_delays_are_settings() -> None:
     settings = get_settings()
     assert (settings.payment_final_sweep_after_seconds, settings.inbox_redrive_after_seconds) == (86400, 900)
     assert Payment.final_sweep_at is not None
+
+
+class TestAlreadyPaidAtCloseOnChineseGateways:
+    """The gateway did not answer at expiry (expired anyway), then was paid before our close got
+    through: Alipay answers ACQ.TRADE_STATUS_ERROR, WeChat Pay ORDERPAID; both become late payments."""
+
+    @pytest.mark.parametrize("gateway", ["alipay", "wechat_pay"])
+    def test_paid_before_the_close_is_refunded(
+        self, database: Database, client: TestClient, frozen_clock: clock.FrozenClock, gateway: str
+    ) -> None:
+        fake = FakeAlipay() if gateway == "alipay" else FakeWeChatPay()
+        with installed(fake):  # type: ignore[type-var]
+            card_id, auth = signed_in(database, client)
+            order_id = order_topup(client, auth, gateway).json()["id"]
+            fake.down = True
+            frozen_clock.advance(hours=1)
+            drain(database, sweep=True)
+            assert statuses(database, order_id) == ("expired", "expired")
+            fake.pay(payment_of(database, order_id).id)
+            fake.down = False
+            frozen_clock.advance(hours=1)  # the close job's retry
+            drain(database)
+            assert statuses(database, order_id) == ("expired", "succeeded")
+            [refund] = refunds_of(database, order_id)
+            assert (refund.kind, refund.amount) == ("late_payment", 7200)
+            assert wallet(database, card_id) == 0
+            assert books_balance(database)
