@@ -7,7 +7,8 @@ from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
-from roamcard.payment import service as payment_service
+from roamcard.payment import expiry as payment_expiry
+from roamcard.payment import inbox as payment_inbox
 from roamcard.topup.service import expire
 from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
@@ -40,12 +41,12 @@ def purge_pos_nonces(database: Database) -> int:
 # -- payments (issue 9): nothing stays unknown, no verified notification is lost
 def final_sweep_unknown_payments(database: Database) -> int:
     with database.transaction() as session:
-        return payment_service.queue_final_sweep(session)
+        return payment_expiry.queue_final_sweep(session)
 
 
 def redrive_unhandled_notifications(database: Database) -> int:
     with database.transaction() as session:
-        return payment_service.redrive_unhandled_events(session)
+        return payment_inbox.redrive_unhandled_events(session)
 
 
 SWEEPERS = (

@@ -4,6 +4,8 @@ Remote gateways are never called inside a write transaction: the payment row is 
 gateway is called with no transaction open, and its answer is recorded in a second short transaction
 (`call_create_checkout` + `record_checkout`). A timeout leaves the payment unknown; a sweeper job asks the
 gateway until it settles. In-process providers (the sandbox) keep working inside the caller's transaction.
+Expiry and the final sweep of what stays unknown are in `payment.expiry`; held and re-driven notifications
+in `payment.inbox`; the payment link by SMS in `payment.links`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.ledger import service as ledger
-from roamcard.metrics import INBOX_EVENTS_REDRIVEN, PAYMENT_NOTIFICATION_MISMATCHES, PAYMENTS_FINAL_SWEPT
 from roamcard.models import InboxEvent, Payment, TopupOrder
 from roamcard.payment import repository
+from roamcard.payment.inbox import hold_mismatch
 from roamcard.payment.providers import (
     accepts_currency,
     get_provider,
@@ -37,7 +39,6 @@ from roamcard.payment.providers import (
     provider_for_method,
 )
 from roamcard.payment.providers.base import (
-    AlreadyPaid,
     Checkout,
     ClientContext,
     GatewayMismatch,
@@ -329,7 +330,7 @@ def as_remote_payment(answer: RemoteStatus | RemotePayment) -> RemotePayment:
     return answer if isinstance(answer, RemotePayment) else RemotePayment(answer)
 
 
-def _apply_success(session: Session, payment_id: str, remote: RemotePayment, *, reason: str) -> bool:
+def apply_success(session: Session, payment_id: str, remote: RemotePayment, *, reason: str) -> bool:
     """The gateway says it was paid: check what was paid against our payment, then record the success
     (a closed order gets its late payment refunded by `mark_succeeded`)."""
     payment = session.get(Payment, payment_id, populate_existing=True)
@@ -352,7 +353,7 @@ def apply_remote_status(session: Session, payment_id: str, remote: RemotePayment
     if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
         return
     if remote.status is RemoteStatus.SUCCEEDED:
-        _apply_success(session, payment_id, remote, reason="settled by query")
+        apply_success(session, payment_id, remote, reason="settled by query")
     elif remote.status in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
         mark_failed(session, payment_id, reason=f"settled by query: {remote.status.value}")
     elif payment_machine.transition(
@@ -367,190 +368,6 @@ def apply_remote_status(session: Session, payment_id: str, remote: RemotePayment
             TopupStatus.PENDING_PAYMENT,
             reason="gateway reports it open",
         )
-
-
-# -- expiry: ask first, then expire and close -----------------------------------------------------
-# Lock order (docs/CONVENTIONS.md, "Lock order"): a payment's row before its order's row, everywhere.
-def expire_unpaid(session: Session, order_id: str) -> None:
-    """An order whose payment window passed. Its gateway is asked first, so a payment made in the last
-    seconds (its notification still on the way) fulfils the order instead of becoming a late payment.
-    An in-process gateway is asked right here; a remote one by a job, with no transaction open."""
-    payments = repository.list_open_for_orders(session, [order_id])
-    if not payments:
-        topup_machine.transition(
-            session,
-            order_id,
-            TopupStatus.PENDING_PAYMENT,
-            TopupStatus.EXPIRED,
-            reason="payment window passed",
-        )
-        return
-    for payment in payments:
-        if payment.status != PaymentStatus.PENDING.value:
-            continue
-        provider = get_provider(payment.provider)
-        if is_remote(provider):
-            enqueue(
-                session,
-                "payment.expire_after_query",
-                {"payment_id": payment.id},
-                dedupe_key=f"{payment.id}:expire",
-            )
-            continue
-        try:
-            remote: RemotePayment | None = as_remote_payment(provider.query(session, payment))
-        except GatewayUnavailable:
-            remote = None
-        _expire_or_settle(session, payment.id, remote)
-
-
-def expire_after_query(database: Database, payment_id: str) -> None:
-    """The `payment.expire_after_query` job. No answer from the gateway still expires the payment: the
-    close that follows retries, and a payment it finds is treated as a late payment."""
-    with database.reading() as session:
-        payment = session.get(Payment, payment_id)
-        if payment is None or payment.status != PaymentStatus.PENDING.value:
-            return
-    try:
-        remote: RemotePayment | None = as_remote_payment(get_provider(payment.provider).query(None, payment))
-    except (GatewayUnavailable, GatewayRejected) as exc:
-        log.warning("payment.expiry_query_unanswered", payment_id=payment_id, error=str(exc)[:200])
-        remote = None
-    with database.transaction() as session:
-        _expire_or_settle(session, payment_id, remote)
-
-
-def _expire_or_settle(session: Session, payment_id: str, remote: RemotePayment | None) -> None:
-    if remote is not None and remote.status is RemoteStatus.SUCCEEDED:
-        _apply_success(session, payment_id, remote, reason="paid: found by the query before expiry")
-        return
-    payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is not None:
-        expire_payment(session, payment)
-
-
-def expire_payment(
-    session: Session, payment: Payment, *, source: PaymentStatus = PaymentStatus.PENDING
-) -> None:
-    """Expire the payment, then its order (payment before order), and close the payment at the gateway
-    too, so a late payment cannot land silently. A remote gateway is closed by a job."""
-    reason = "payment window passed" if source is PaymentStatus.PENDING else "final sweep: still unknown"
-    if not payment_machine.transition(session, payment.id, source, PaymentStatus.EXPIRED, reason=reason):
-        return
-    order_source = TopupStatus.PENDING_PAYMENT if source is PaymentStatus.PENDING else TopupStatus.UNKNOWN
-    topup_machine.transition(session, payment.order_id, order_source, TopupStatus.EXPIRED, reason=reason)
-    provider = get_provider(payment.provider)
-    if is_remote(provider):
-        enqueue(
-            session,
-            "payment.close_at_gateway",
-            {"payment_id": payment.id},
-            dedupe_key=f"{payment.id}:close",
-        )
-        return
-    try:
-        provider.close(session, payment)
-    except AlreadyPaid:
-        remote = as_remote_payment(provider.query(session, payment))
-        if remote.status is RemoteStatus.SUCCEEDED:
-            _apply_success(session, payment.id, remote, reason="paid before the close: a late payment")
-    except GatewayUnavailable:
-        log.warning("payment.close_unknown", payment_id=payment.id)
-
-
-def close_at_gateway(database: Database, payment_id: str) -> None:
-    """The `payment.close_at_gateway` job. No answer: raise, and the job retries. "Already paid": the
-    money is there, so it is recorded as a late payment (and refunded), not dropped."""
-    with database.reading() as session:
-        payment = session.get(Payment, payment_id)
-        if payment is None:
-            return
-    provider = get_provider(payment.provider)
-    try:
-        provider.close(None, payment)
-        return
-    except AlreadyPaid as exc:
-        log.warning("payment.close_already_paid", payment_id=payment_id, detail=str(exc)[:200])
-    remote = as_remote_payment(provider.query(None, payment))  # GatewayUnavailable -> retry
-    if remote.status is not RemoteStatus.SUCCEEDED:
-        log.info("payment.close_not_paid", payment_id=payment_id, remote_status=remote.status.value)
-        return
-    with database.transaction() as session:
-        _apply_success(session, payment_id, remote, reason="paid before the close: a late payment")
-
-
-# -- the final sweep: nothing stays unknown forever -----------------------------------------------
-def queue_final_sweep(session: Session, *, limit: int = 200) -> int:
-    """Unknown payments opened longer ago than the final-sweep delay (their settle job has given up by
-    then, or is about to): one `payment.final_sweep` job each."""
-    cutoff = clock.now() - timedelta(seconds=get_settings().payment_final_sweep_after_seconds)
-    queued = 0
-    for payment_id in repository.list_unknown_for_final_sweep(session, cutoff, limit):
-        queued += enqueue(
-            session, "payment.final_sweep", {"payment_id": payment_id}, dedupe_key=f"{payment_id}:final-sweep"
-        )
-    return queued
-
-
-def final_sweep(database: Database, payment_id: str) -> None:
-    """Ask the gateway one last time: paid → settle (fulfil, or refund a late payment); failed or never
-    made → fail; still open or no answer → expire, and close at the gateway. Either way the payment is
-    marked, so the back office lists what needed it."""
-    with database.reading() as session:
-        payment = session.get(Payment, payment_id)
-        if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
-            return
-    provider = get_provider(payment.provider)
-    remote: RemotePayment | None = None
-    if is_remote(provider):
-        try:
-            remote = as_remote_payment(provider.query(None, payment))
-        except (GatewayUnavailable, GatewayRejected) as exc:
-            log.warning("payment.final_sweep_unanswered", payment_id=payment_id, error=str(exc)[:200])
-    with database.transaction() as session:
-        if not is_remote(provider):
-            try:
-                remote = as_remote_payment(provider.query(session, payment))
-            except GatewayUnavailable:
-                remote = None
-        _final_outcome(session, payment_id, remote)
-
-
-def _final_outcome(session: Session, payment_id: str, remote: RemotePayment | None) -> None:
-    marked = session.execute(
-        update(Payment)
-        .where(
-            Payment.id == payment_id,
-            Payment.status == PaymentStatus.UNKNOWN.value,
-            Payment.final_sweep_at.is_(None),
-        )
-        .values(final_sweep_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
-    if marked.rowcount != 1:  # type: ignore[attr-defined]
-        return
-    outcome = remote.status.value if remote is not None else "no answer"
-    log.warning("payment.final_sweep", payment_id=payment_id, remote_status=outcome)
-    PAYMENTS_FINAL_SWEPT.labels(outcome=outcome).inc()
-    if remote is not None and remote.status is RemoteStatus.SUCCEEDED:
-        try:
-            with session.begin_nested():
-                _apply_success(session, payment_id, remote, reason="final sweep: paid")
-        except GatewayMismatch:
-            pass  # stays unknown, listed for staff (logged by _apply_success)
-        return
-    if remote is not None and remote.status in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
-        mark_failed(session, payment_id, reason=f"final sweep: {remote.status.value}")
-        return
-    payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is None:
-        return
-    if remote is not None and remote.checkout is not None and payment.provider_reference is None:
-        # Learnt only now (a create whose answer was lost): the close must know what to close.
-        payment.provider_reference = remote.checkout.provider_reference
-        payment.checkout_url = remote.checkout.checkout_url
-        session.flush()
-    expire_payment(session, payment, source=PaymentStatus.UNKNOWN)
 
 
 # -- notifications (inbox) ------------------------------------------------------------------------
@@ -626,73 +443,6 @@ def store_in_inbox(session: Session, source: str, event_id: str, event_type: str
     if inserted:
         enqueue(session, "payment.process_event", {"source": source, "event_id": event_id})
     return inserted
-
-
-MISMATCH = "amount_mismatch"
-
-
-def hold_mismatch(
-    session: Session,
-    source: str,
-    event_id: str,
-    event_type: str,
-    raw_body: bytes,
-    *,
-    payment_id: str,
-    received: str,
-) -> bool:
-    """A verified notification whose amount or currency is not what we asked for. Refusing it would
-    only make the gateway send it again for days; it is acknowledged, kept in the inbox held for staff
-    (never handled automatically), counted in a metric and logged (ids and amounts only)."""
-    inserted = insert_ignoring_conflict(
-        session,
-        InboxEvent,
-        {
-            "source": source,
-            "event_id": event_id,
-            "event_type": event_type[:64],
-            "body": raw_body.decode("utf-8"),
-            "received_at": clock.now(),
-            "held_reason": MISMATCH,
-        },
-    )
-    if inserted:
-        PAYMENT_NOTIFICATION_MISMATCHES.labels(source=source).inc()
-        log.error(
-            "webhook.mismatch_held",
-            source=source,
-            event_id=event_id,
-            payment_id=payment_id,
-            received=received[:64],
-        )
-    return inserted
-
-
-def redrive_unhandled_events(session: Session, *, limit: int = 100) -> int:
-    """Verified notifications still unhandled after the re-drive delay (their job died, or was lost):
-    queue their handling again, at most once per delay each. Handling is idempotent."""
-    now = clock.now()
-    before = now - timedelta(seconds=get_settings().inbox_redrive_after_seconds)
-    queued = 0
-    for event in repository.list_unhandled_events(session, before, limit):
-        claimed = session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id == event.id, InboxEvent.handled_at.is_(None))
-            .where(
-                InboxEvent.redriven_at.is_(None)
-                if event.redriven_at is None
-                else InboxEvent.redriven_at == event.redriven_at
-            )
-            .values(redriven_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            continue  # another worker took it
-        log.warning("inbox.redriven", source=event.source, event_id=event.event_id)
-        INBOX_EVENTS_REDRIVEN.labels(source=event.source).inc()
-        enqueue(session, "payment.process_event", {"source": event.source, "event_id": event.event_id})
-        queued += 1
-    return queued
 
 
 def process_event(session: Session, source: str, event_id: str) -> None:

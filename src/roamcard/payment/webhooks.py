@@ -20,6 +20,7 @@ from roamcard.config import get_settings
 from roamcard.errors import NotFound
 from roamcard.kit.money import Money
 from roamcard.models import Payment, Refund
+from roamcard.payment.inbox import hold_mismatch
 from roamcard.payment.providers import get_provider
 from roamcard.payment.providers.alipay import AlipayProvider
 from roamcard.payment.providers.stripe import StripeProvider
@@ -27,7 +28,6 @@ from roamcard.payment.providers.wechat_pay import WeChatPayProvider
 from roamcard.payment.service import (
     WebhookRejected,
     WebhookUnknownPayment,
-    hold_mismatch,
     store_in_inbox,
 )
 

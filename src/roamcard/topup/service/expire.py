@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
-from roamcard.payment import service as payment_service
+from roamcard.payment import expiry as payment_expiry
 from roamcard.topup import repository
 
 STUCK_PAID_AFTER_SECONDS = 60
@@ -19,7 +19,7 @@ def expire_unpaid(session: Session, *, limit: int = 500) -> int:
     first, then order: docs/CONVENTIONS.md, "Lock order"). Returns how many were looked at."""
     order_ids = repository.list_unpaid_past_window(session, clock.now(), limit)
     for order_id in order_ids:
-        payment_service.expire_unpaid(session, order_id)
+        payment_expiry.expire_unpaid(session, order_id)
     return len(order_ids)
 
 
