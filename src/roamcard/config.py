@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     stripe_max_network_retries: int = 2
     # One call to a gateway; past it the outcome is unknown and a sweeper asks again.
     gateway_timeout_seconds: float = 15.0
+    # -- Payment loose ends (issue 9: unknown, lost notifications). A payment still unknown this long
+    # after it was opened is settled by a final query or expired and closed at the gateway; a verified
+    # notification still unhandled this long after it arrived is handled again.
+    payment_final_sweep_after_seconds: int = 24 * 3600
+    inbox_redrive_after_seconds: int = 15 * 60
 
     @field_validator("public_base_url")
     @classmethod

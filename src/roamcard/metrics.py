@@ -20,3 +20,20 @@ REFUNDS_NEEDING_ATTENTION = Gauge(
     "(late_payment_failed). Alert when above 0.",
     ["problem"],
 )
+# Payments (issue 9): alert on any increase of these.
+PAYMENT_NOTIFICATION_MISMATCHES = Counter(
+    "roamcard_payment_notification_mismatches_total",
+    "Verified gateway notifications whose amount or currency does not match our records (held for staff).",
+    ["source"],
+)
+PAYMENTS_FINAL_SWEPT = Counter(
+    "roamcard_payments_final_swept_total",
+    "Payments still unknown at the final-sweep delay, by what the last query answered.",
+    ["outcome"],
+)
+INBOX_EVENTS_REDRIVEN = Counter(
+    "roamcard_inbox_events_redriven_total",
+    "Verified notifications left unhandled and queued again.",
+    ["source"],
+)
+DISPUTES_OPENED = Counter("roamcard_disputes_opened_total", "Chargebacks recorded.", ["provider"])

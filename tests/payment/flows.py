@@ -73,6 +73,11 @@ def inbox(database: Database) -> int:
     return count(database, InboxEvent)
 
 
+def held(database: Database) -> int:
+    """Verified notifications held for staff (an amount mismatch), never handled automatically."""
+    return count(database, InboxEvent, InboxEvent.held_reason.is_not(None), InboxEvent.handled_at.is_(None))
+
+
 def refunds_of(database: Database, order_id: str) -> list[Refund]:
     with database.reading() as session:
         found = list(

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from wechatpayv3.utils import load_private_key, load_public_key, rsa_sign
 
+from roamcard.kit import clock
 from roamcard.models import Payment
 from roamcard.payment import providers
 from roamcard.payment.providers.alipay import AlipayProvider
@@ -122,6 +123,14 @@ class FakeAlipay:
                 "trade_no": trade.get("trade_no", ""),
                 "trade_status": trade["status"],
                 "total_amount": trade["total_amount"],
+            }
+        elif method == "alipay.trade.close" and trade is not None and trade["status"] != "WAIT_BUYER_PAY":
+            # Alipay closes only an unpaid trade; a paid (or closed) one answers a business error.
+            answer = {
+                "code": "40004",
+                "msg": "Business Failed",
+                "sub_code": "ACQ.TRADE_STATUS_ERROR",
+                "sub_msg": "交易状态不合法",
             }
         elif method == "alipay.trade.close":
             assert trade is not None
@@ -271,6 +280,8 @@ class FakeWeChatPay:
             )
         if path.startswith("/v3/pay/transactions/out-trade-no/") and path.endswith("/close"):
             out_trade_no = path.split("/")[-2]
+            if self.trades.get(out_trade_no, {}).get("trade_state") == "SUCCESS":
+                return self.signed(400, {"code": "ORDERPAID", "message": "订单已支付"})
             self.trades.setdefault(out_trade_no, {})["trade_state"] = "CLOSED"
             return self.signed(204, None)
         if path.startswith("/v3/pay/transactions/out-trade-no/"):
@@ -396,6 +407,7 @@ class FakeStripe:
     refund_status: str = "succeeded"
     lose_answers: bool = False  # do the work, then time out before answering (the answer is lost)
     refuse_refunds: str | None = None  # answer refund creates with this error code (e.g. charge_disputed)
+    pay_on_expire: bool = False  # the payer completes the session just before our expire call lands
 
     def __post_init__(self) -> None:
         self.webhook_secret = "whsec_" + secrets.token_hex(16)
@@ -437,6 +449,20 @@ class FakeStripe:
 
     def _answer(self, method: str, path: str, form: dict[str, str]) -> dict[str, Any] | httpx.Response:
         if method == "POST" and path == "/v1/checkout/sessions":
+            # Stripe refuses a session that would live less than 30 minutes or more than 24 hours.
+            now = clock.now().timestamp()
+            if not now + 30 * 60 <= int(form["expires_at"]) <= now + 24 * 3600:
+                return httpx.Response(
+                    400,
+                    json={
+                        "error": {
+                            "type": "invalid_request_error",
+                            "param": "expires_at",
+                            "message": "The `expires_at` timestamp must be between 30 minutes and 24 hours "
+                            "from Checkout Session creation.",
+                        }
+                    },
+                )
             session_id = f"cs_test_{secrets.token_hex(8)}"
             self.sessions[session_id] = {
                 "id": session_id,
@@ -463,6 +489,8 @@ class FakeStripe:
                     404, json={"error": {"type": "invalid_request_error", "code": "resource_missing"}}
                 )
             if method == "POST" and parts[-1] == "expire":
+                if self.pay_on_expire and found["status"] == "open":
+                    self.pay(found["client_reference_id"])
                 if found["status"] != "open":
                     return httpx.Response(
                         400, json={"error": {"type": "invalid_request_error", "message": "not open"}}
@@ -527,6 +555,31 @@ class FakeStripe:
         found = self.session_of(payment_id)
         found.update(status="complete", payment_status="paid", payment_intent=f"pi_{secrets.token_hex(8)}")
         return dict(found)
+
+    def dispute(
+        self, payment_intent: str, *, amount: int, currency: str = "usd", status: str = "needs_response"
+    ) -> dict[str, Any]:
+        """A Dispute object as Stripe sends it in `charge.dispute.*` events."""
+        found = getattr(self, "_disputes", {})
+        self._disputes = found
+        dispute = found.setdefault(
+            payment_intent,
+            {
+                "id": f"dp_{secrets.token_hex(8)}",
+                "object": "dispute",
+                "amount": amount,
+                "currency": currency,
+                "charge": f"ch_{secrets.token_hex(8)}",
+                "payment_intent": payment_intent,
+                "reason": "fraudulent",
+                "is_charge_refundable": False,
+                "livemode": False,
+                "metadata": {},
+                "created": int(time.time()),
+            },
+        )
+        dispute["status"] = status
+        return dict(dispute)
 
     def event(
         self, event_type: str, obj: dict[str, Any], *, event_id: str | None = None, **extra: Any

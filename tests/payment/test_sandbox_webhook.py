@@ -78,8 +78,8 @@ class TestVerification:
             ("stale", 400),
             ("future", 400),
             ("tampered_body", 400),
-            ("amount_mismatch", 422),
-            ("currency_mismatch", 422),
+            ("amount_mismatch", 200),
+            ("currency_mismatch", 200),
             ("unknown_payment", 404),
             ("malformed_json", 400),
         ],
@@ -118,9 +118,14 @@ class TestVerification:
         response = client.post("/webhooks/sandbox", content=body, headers=headers)
 
         assert response.status_code == expected_status
-        assert response.headers["content-type"] == "application/problem+json"
+        mismatch = case in ("amount_mismatch", "currency_mismatch")
+        # A mismatch is acknowledged (so the gateway stops retrying) and held for staff; nothing changes.
+        assert (response.headers["content-type"] == "application/problem+json") != mismatch
         build_worker(database).drain()
-        assert count(database, InboxEvent) == 0
+        assert count(database, InboxEvent) == (1 if mismatch else 0)
+        assert count(database, InboxEvent, InboxEvent.held_reason == "amount_mismatch") == (
+            1 if mismatch else 0
+        )
         assert wallet_balance(database, card_id) == 0
         with database.reading() as session:
             assert session.get(Payment, payment.id).status == "pending"  # type: ignore[union-attr]

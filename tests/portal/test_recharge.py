@@ -102,7 +102,7 @@ class TestStartingTheRecharge:
         html = review(signed_in, product_id="data-1gb-7d")
         response = signed_in.post("/recharge/confirm", data=confirm_fields(html), follow_redirects=False)
         assert response.status_code == 303
-        assert response.headers["location"].startswith("http://testserver/sandbox/checkout/pay_")
+        assert response.headers["location"].startswith("http://testserver/sandbox/checkout/lnk_")
         with database.reading() as session:
             order = session.scalars(select(TopupOrder)).one()
         assert (order.channel, order.product_id, order.price_amount, order.price_currency) == (

@@ -442,6 +442,58 @@ def retry_refund(
     return _see_other("/admin/refunds?done=retried")
 
 
+# -- payments needing attention, chargebacks (finance) -------------------------------------------------
+@router.get("/payments")
+def payment_issues_page(request: Request, session: SessionDep, context: Staff) -> Response:
+    issues = console.payment_issues(session, context)
+    return render(_page(request, context), "payments.html", issues=issues)
+
+
+def _disputes_page(
+    request: Request,
+    session: SessionDep,
+    context: StaffContext,
+    *,
+    notice: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    page = _page(request, context)
+    found = console.disputes(session, context)
+    cards = {d.card_id: card for d in found if (card := session.get(Card, d.card_id)) is not None}
+    return render(
+        page,
+        "disputes.html",
+        status_code=error.status_code if error else 200,
+        disputes=found,
+        cards=cards,
+        notice=page._(DISPUTE_RELEASED) if notice == "released" else None,
+        error=_describe(error) if error else None,
+    )
+
+
+DISPUTE_RELEASED = lazy("The top-up hold of this dispute was lifted.")
+
+
+@router.get("/disputes")
+def disputes_page(
+    request: Request, session: SessionDep, context: Staff, done: Annotated[str, Query(max_length=20)] = ""
+) -> Response:
+    return _disputes_page(request, session, context, notice=done)
+
+
+@router.post("/disputes/{dispute_id}/release", dependencies=[CsrfChecked])
+def release_dispute_hold(
+    request: Request, session: SessionDep, context: Staff, dispute_id: str, reason: Reason
+) -> Response:
+    try:
+        console.release_dispute_hold(session, context, dispute_id, reason)
+    except AppError as error:
+        if isinstance(error, staff_service.StaffForbidden):
+            raise
+        return _disputes_page(request, session, context, error=error)
+    return _see_other("/admin/disputes?done=released")
+
+
 # -- audit log (supervisors) ---------------------------------------------------------------------------
 def _day(text: str) -> datetime | None:
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -21,13 +21,26 @@ from roamcard.card import numbers, passwords
 from roamcard.card import service as card_service
 from roamcard.card.service import CardOverview
 from roamcard.card.states import CardStatus
+from roamcard.config import get_settings
 from roamcard.db import attempt
+from roamcard.dispute import repository as dispute_repository
+from roamcard.dispute import service as dispute_service
 from roamcard.errors import AppError, Conflict, NotFound, ValidationFailed
 from roamcard.ivr.payment_link import phone_products, product_name, send_payment_link
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger.formatting import describe_amount
-from roamcard.models import Card, Notification, Payment, Product, Refund, StateTransition, TopupOrder
+from roamcard.models import (
+    Card,
+    Dispute,
+    InboxEvent,
+    Notification,
+    Payment,
+    Product,
+    Refund,
+    StateTransition,
+    TopupOrder,
+)
 from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notifications
 from roamcard.payment import repository as payment_repository
@@ -467,6 +480,64 @@ def retry_refund(session: Session, context: StaffContext, refund_id: str, *, rea
         "refund.retried",
         target_type="refund",
         target_id=refund_id,
+        card=session.get(Card, found.card_id) if found else None,
+        reason=reason,
+        before=before,
+        run=run,
+    )
+
+
+# -- payments needing attention, and chargebacks (finance) ---------------------------------------------
+@dataclass(frozen=True)
+class PaymentIssues:
+    final_swept: Sequence[Payment]  # still unknown at the final-sweep delay: settled or expired by it
+    held: Sequence[InboxEvent]  # verified notifications whose amount did not match, held for staff
+    stuck: Sequence[InboxEvent]  # re-driven and still not handled
+
+
+def payment_issues(session: Session, context: StaffContext) -> PaymentIssues:
+    context.require(Permission.VIEW_PAYMENT_ISSUES)
+    before = clock.now() - timedelta(seconds=get_settings().inbox_redrive_after_seconds)
+    return PaymentIssues(
+        final_swept=payment_repository.list_final_swept(session),
+        held=payment_repository.list_held_events(session),
+        stuck=payment_repository.list_stuck_events(session, before),
+    )
+
+
+def disputes(session: Session, context: StaffContext) -> Sequence[Dispute]:
+    context.require(Permission.DECIDE_DISPUTE)
+    return dispute_repository.list_recent(session)
+
+
+def release_dispute_hold(
+    session: Session, context: StaffContext, dispute_id: str, reason: str | None
+) -> Dispute:
+    """Finance decided: the card may top up again (as far as this dispute goes). Audited."""
+    found = session.get(Dispute, dispute_id)
+    before = {"status": found.status, "hold": found.hold_released_at is None} if found else None
+
+    def run() -> tuple[Dispute, dict[str, Any]]:
+        dispute = dispute_service.release_hold(
+            session,
+            dispute_id,
+            staff_ref=f"staff:{context.staff.id}:{context.staff.email}"[:64],
+            reason=check_reason(reason),
+        )
+        card = session.get(Card, dispute.card_id)
+        return dispute, {
+            "status": dispute.status,
+            "hold": False,
+            "card_held": bool(card and card.topup_held_at),
+        }
+
+    return _audited(
+        session,
+        context,
+        Permission.DECIDE_DISPUTE,
+        "dispute.hold_released",
+        target_type="dispute",
+        target_id=dispute_id,
         card=session.get(Card, found.card_id) if found else None,
         reason=reason,
         before=before,

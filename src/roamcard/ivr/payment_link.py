@@ -1,8 +1,10 @@
 """A payment link by SMS: the phone channel's way to take a card payment without hearing card details
 (keying card numbers into a phone line would bring it into PCI scope). Used by the IVR menu and by agents.
 
-It is an ordinary top-up (`create_topup`, channel `ivr` or `agent`) whose checkout link goes to the bound
-phone; paying it completes the recharge like any other.
+It is an ordinary top-up (`create_topup`, channel `ivr` or `agent`). The SMS carries a link to our own
+page, `/pay/link/<token>` (payment/links.py), not the gateway's: a remote gateway's checkout cannot be
+opened inside the caller's transaction, so it is opened when the traveller arrives. Paying it completes the
+recharge like any other.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from roamcard.errors import AppError
 from roamcard.kit.money import Money
 from roamcard.models import Card, Payment, Product, TopupOrder
 from roamcard.notification import service as notifications
+from roamcard.payment import links
+from roamcard.payment.providers.base import ClientContext
+from roamcard.payment.states import PaymentStatus
 from roamcard.topup.service.create import create_topup
 from roamcard.topup.states import Channel
 
@@ -57,8 +62,9 @@ def send_payment_link(session: Session, card: Card, product_id: str, *, channel:
         currency=card.currency,
         payment_method=get_settings().phone_payment_method,
         channel=channel,
+        client=ClientContext(mobile=True),  # it is paid on the phone the link goes to
     )
-    if not payment.checkout_url:
+    if payment.status == PaymentStatus.FAILED.value:
         raise PaymentLinkUnavailable()
     notifications.queue_sms(
         session,
@@ -68,7 +74,7 @@ def send_payment_link(session: Session, card: Card, product_id: str, *, channel:
         card_tail=card.card_number[-4:],
         product=product_name(order, card.language),
         price=Money(order.price_amount, order.price_currency),
-        url=payment.checkout_url,
+        url=links.issue(session, payment, order.pay_by),
         minutes=get_settings().payment_window_seconds // 60,
     )
     return PaymentLink(order=order, payment=payment)

@@ -10,6 +10,8 @@ from roamcard.dealer.service import auth as pos_auth
 from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
+from roamcard.payment import expiry as payment_expiry
+from roamcard.payment import inbox as payment_inbox
 from roamcard.topup.service import expire
 from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
@@ -49,6 +51,17 @@ def purge_sign_in_attempts(database: Database) -> int:
         return sign_in_attempts.purge_stale(session)
 
 
+# -- payments (issue 9): nothing stays unknown, no verified notification is lost
+def final_sweep_unknown_payments(database: Database) -> int:
+    with database.transaction() as session:
+        return payment_expiry.queue_final_sweep(session)
+
+
+def redrive_unhandled_notifications(database: Database) -> int:
+    with database.transaction() as session:
+        return payment_inbox.redrive_unhandled_events(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
@@ -57,6 +70,8 @@ SWEEPERS = (
     purge_pos_nonces,
     purge_idempotency_keys,
     purge_sign_in_attempts,  # auth: forgotten sign-in counts
+    final_sweep_unknown_payments,
+    redrive_unhandled_notifications,
 )
 
 

@@ -8,6 +8,7 @@ from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
 from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
+from roamcard.models.dispute import Dispute
 from roamcard.models.idempotency_key import IdempotencyKey
 from roamcard.models.inbox_event import InboxEvent
 from roamcard.models.ivr_call import IvrCall
@@ -22,6 +23,7 @@ from roamcard.models.product import Product
 from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.sign_in_attempt import SignInAttempt
+from roamcard.models.signed_link import SignedLink
 from roamcard.models.staff_member import StaffMember
 from roamcard.models.staff_session import StaffSession
 from roamcard.models.state_transition import StateTransition
@@ -40,6 +42,7 @@ __all__ = [
     "CardSession",
     "Dealer",
     "DealerSale",
+    "Dispute",
     "IdempotencyKey",
     "InboxEvent",
     "IvrCall",
@@ -54,6 +57,7 @@ __all__ = [
     "Refund",
     "SandboxCharge",
     "SignInAttempt",
+    "SignedLink",
     "StaffMember",
     "StaffSession",
     "StateTransition",

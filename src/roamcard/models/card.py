@@ -19,3 +19,5 @@ class Card(Base):
     language: Mapped[str] = mapped_column(String(8))
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Top-ups paused while a chargeback is reviewed (not a suspension: the card keeps working).
+    topup_held_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -21,3 +21,7 @@ class InboxEvent(Base):
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Verified but not handled: why it waits for staff (an amount mismatch), never re-driven.
+    held_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When the sweeper last queued its handling again (an unhandled event is re-driven at most this often).
+    redriven_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -33,3 +33,8 @@ class Payment(Base):
     # The gateway's own id of the money movement (Alipay trade_no, WeChat transaction_id, Stripe
     # PaymentIntent), learnt from a verified notification or query.
     provider_transaction_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # When the checkout was first sent to the gateway: what it is told (Stripe expires_at) is computed
+    # from this, so a retry of the same create is the same request.
+    checkout_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Still unknown after the final-sweep delay: settled or expired by the final sweep (back office list).
+    final_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from roamcard.deps import ReadSessionDep, SessionDep
-from roamcard.payment import qr, service, webhooks
+from roamcard.db import get_database
+from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
+from roamcard.errors import AppError
+from roamcard.payment import links, qr, service, webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -26,7 +28,6 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
     responses={
         400: {"description": "Bad signature or body"},
         404: {"description": "Unknown payment"},
-        422: {"description": "Amount or currency mismatch"},
     },
 )
 def sandbox_notification(
@@ -44,7 +45,6 @@ def sandbox_notification(
     responses={
         400: {"description": "Bad signature, malformed body, or another merchant's"},
         404: {"description": "Unknown payment, or Alipay not configured"},
-        422: {"description": "Amount mismatch"},
     },
 )
 def alipay_notification(raw_body: RawBody, session: SessionDep) -> PlainTextResponse:
@@ -59,7 +59,6 @@ def alipay_notification(raw_body: RawBody, session: SessionDep) -> PlainTextResp
     responses={
         400: {"description": "Bad signature, stale timestamp, undecryptable resource, another merchant's"},
         404: {"description": "Unknown payment or refund, or WeChat Pay not configured"},
-        422: {"description": "Amount mismatch"},
     },
 )
 def wechat_pay_notification(raw_body: RawBody, request: Request, session: SessionDep) -> Response:
@@ -73,7 +72,6 @@ def wechat_pay_notification(raw_body: RawBody, request: Request, session: Sessio
     responses={
         400: {"description": "Bad Stripe-Signature, stale timestamp, another account"},
         404: {"description": "Unknown payment or refund, or Stripe not configured"},
-        422: {"description": "Amount or currency mismatch"},
     },
 )
 def stripe_notification(
@@ -87,6 +85,25 @@ def stripe_notification(
 
 # -- the QR page a desktop payer scans (WeChat Pay Native; any payment with a QR code) -------------
 pay_router = APIRouter(prefix="/pay", tags=["checkout"], include_in_schema=False)
+
+
+# -- the payment link texted by the hotline and agents: our page, which opens the checkout ------------
+@pay_router.get("/link/{token}", response_class=HTMLResponse)
+def payment_link_page(token: str, session: ReadSessionDep) -> HTMLResponse:
+    try:
+        return HTMLResponse(links.render_page(links.view(session, token)))
+    except AppError as error:
+        return HTMLResponse(links.render_error(error.detail()), status_code=error.status_code)
+
+
+@pay_router.post("/link/{token}", response_class=HTMLResponse)
+def open_payment_link(token: str, ip: ClientIP) -> Response:
+    """Spends the single-use token, opens the checkout (no transaction open while the gateway answers)
+    and sends the traveller there."""
+    try:
+        return RedirectResponse(links.open_link(get_database(), token, client_ip=ip), status_code=303)
+    except AppError as error:
+        return HTMLResponse(links.render_error(error.detail()), status_code=error.status_code)
 
 
 @pay_router.get("/{payment_id}", response_class=HTMLResponse)

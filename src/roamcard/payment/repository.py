@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from roamcard.models import InboxEvent, Payment
@@ -35,5 +35,67 @@ def list_unknown(session: Session, updated_before: datetime, limit: int) -> Sequ
     return session.scalars(
         select(Payment)
         .where(Payment.status == PaymentStatus.UNKNOWN.value, Payment.updated_at <= updated_before)
+        .limit(limit)
+    ).all()
+
+
+def list_unknown_for_final_sweep(session: Session, opened_before: datetime, limit: int) -> Sequence[str]:
+    return session.scalars(
+        select(Payment.id)
+        .where(
+            Payment.status == PaymentStatus.UNKNOWN.value,
+            Payment.created_at <= opened_before,
+            Payment.final_sweep_at.is_(None),
+        )
+        .order_by(Payment.created_at)
+        .limit(limit)
+    ).all()
+
+
+def list_final_swept(session: Session, limit: int = 100) -> Sequence[Payment]:
+    """What the final sweep had to settle or expire, newest first (the back office's list)."""
+    return session.scalars(
+        select(Payment)
+        .where(Payment.final_sweep_at.is_not(None))
+        .order_by(Payment.final_sweep_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def list_unhandled_events(session: Session, received_before: datetime, limit: int) -> Sequence[InboxEvent]:
+    """Verified notifications not handled yet and not held for staff, re-driven at most once per delay."""
+    return session.scalars(
+        select(InboxEvent)
+        .where(
+            InboxEvent.handled_at.is_(None),
+            InboxEvent.held_reason.is_(None),
+            InboxEvent.received_at <= received_before,
+            or_(InboxEvent.redriven_at.is_(None), InboxEvent.redriven_at <= received_before),
+        )
+        .order_by(InboxEvent.received_at)
+        .limit(limit)
+    ).all()
+
+
+def list_held_events(session: Session, limit: int = 100) -> Sequence[InboxEvent]:
+    return session.scalars(
+        select(InboxEvent)
+        .where(InboxEvent.held_reason.is_not(None), InboxEvent.handled_at.is_(None))
+        .order_by(InboxEvent.received_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def list_stuck_events(session: Session, received_before: datetime, limit: int = 100) -> Sequence[InboxEvent]:
+    """Re-driven at least once and still not handled: a job keeps failing on it."""
+    return session.scalars(
+        select(InboxEvent)
+        .where(
+            InboxEvent.handled_at.is_(None),
+            InboxEvent.held_reason.is_(None),
+            InboxEvent.redriven_at.is_not(None),
+            InboxEvent.received_at <= received_before,
+        )
+        .order_by(InboxEvent.received_at)
         .limit(limit)
     ).all()

@@ -4,6 +4,8 @@ Remote gateways are never called inside a write transaction: the payment row is 
 gateway is called with no transaction open, and its answer is recorded in a second short transaction
 (`call_create_checkout` + `record_checkout`). A timeout leaves the payment unknown; a sweeper job asks the
 gateway until it settles. In-process providers (the sandbox) keep working inside the caller's transaction.
+Expiry and the final sweep of what stays unknown are in `payment.expiry`; held and re-driven notifications
+in `payment.inbox`; the payment link by SMS in `payment.links`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.db import Database, insert_ignoring_conflict
+from roamcard.dispute import service as disputes
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
@@ -28,6 +31,7 @@ from roamcard.kit.ids import new_id
 from roamcard.ledger import service as ledger
 from roamcard.models import InboxEvent, Payment, TopupOrder
 from roamcard.payment import repository
+from roamcard.payment.inbox import hold_mismatch
 from roamcard.payment.providers import (
     accepts_currency,
     get_provider,
@@ -67,12 +71,6 @@ class WebhookUnknownPayment(WebhookRejected):
     status_code = 404
     code = "webhook_unknown_payment"
     message = "The notification names an unknown payment."
-
-
-class WebhookMismatch(WebhookRejected):
-    status_code = 422
-    code = "webhook_mismatch"
-    message = "The notification's amount or currency does not match the payment."
 
 
 class PaymentMethodUnavailable(ValidationFailed):
@@ -158,25 +156,36 @@ class CheckoutAttempt:
     checkout: Checkout | None = None
     rejected: str | None = None  # the gateway's no
     unavailable: str | None = None  # no answer: unknown
+    sent_at: datetime | None = None  # when the create was first sent (kept, so a retry is the same request)
 
 
 def call_create_checkout(payment: Payment) -> CheckoutAttempt:
     """Call the gateway with no transaction open. Anything but a clear answer is unknown: the gateway may
     have opened it, and only a query can tell."""
     provider = get_provider(payment.provider)
+    if payment.checkout_sent_at is None:
+        payment.checkout_sent_at = clock.now()  # a detached copy: recorded with the answer
+    sent_at = payment.checkout_sent_at
     try:
-        return CheckoutAttempt(checkout=provider.create_checkout(None, payment))
+        return CheckoutAttempt(checkout=provider.create_checkout(None, payment), sent_at=sent_at)
     except GatewayRejected as exc:
         log.warning("payment.create_rejected", payment_id=payment.id, error=str(exc))
-        return CheckoutAttempt(rejected=str(exc) or "rejected")
+        return CheckoutAttempt(rejected=str(exc) or "rejected", sent_at=sent_at)
     except Exception as exc:  # timeouts, 5xx, and anything we could not read
         log.warning("payment.create_unknown", payment_id=payment.id, error=f"{type(exc).__name__}: {exc}")
-        return CheckoutAttempt(unavailable=str(exc) or type(exc).__name__)
+        return CheckoutAttempt(unavailable=str(exc) or type(exc).__name__, sent_at=sent_at)
 
 
 def record_checkout(session: Session, payment_id: str, attempt: CheckoutAttempt) -> None:
     """The gateway's answer, in a short transaction. Conditional: a payment that moved on meanwhile
     (paid, expired, settled by a job) is left as it is."""
+    if attempt.sent_at is not None:
+        session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.checkout_sent_at.is_(None))
+            .values(checkout_sent_at=attempt.sent_at)
+            .execution_options(synchronize_session=False)
+        )
     payment = session.get(Payment, payment_id, populate_existing=True)
     if payment is None or payment.status != PaymentStatus.PENDING.value or payment.checkout_url is not None:
         return
@@ -321,24 +330,30 @@ def as_remote_payment(answer: RemoteStatus | RemotePayment) -> RemotePayment:
     return answer if isinstance(answer, RemotePayment) else RemotePayment(answer)
 
 
+def apply_success(session: Session, payment_id: str, remote: RemotePayment, *, reason: str) -> bool:
+    """The gateway says it was paid: check what was paid against our payment, then record the success
+    (a closed order gets its late payment refunded by `mark_succeeded`)."""
+    payment = session.get(Payment, payment_id, populate_existing=True)
+    if payment is None:
+        return False
+    if remote.amount is not None and (remote.amount, remote.currency) != (payment.amount, payment.currency):
+        log.error(
+            "payment.query_mismatch",
+            payment_id=payment_id,
+            remote_amount=remote.amount,
+            remote_currency=remote.currency,
+        )
+        raise GatewayMismatch(f"gateway reports {remote.amount} {remote.currency} for {payment_id}")
+    return mark_succeeded(session, payment_id, reason=reason, transaction_id=remote.transaction_id)
+
+
 def apply_remote_status(session: Session, payment_id: str, remote: RemotePayment) -> None:
     """What the gateway said about an unknown payment, applied once."""
     payment = session.get(Payment, payment_id, populate_existing=True)
     if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
         return
     if remote.status is RemoteStatus.SUCCEEDED:
-        if remote.amount is not None and (remote.amount, remote.currency) != (
-            payment.amount,
-            payment.currency,
-        ):
-            log.error(
-                "payment.query_mismatch",
-                payment_id=payment_id,
-                remote_amount=remote.amount,
-                remote_currency=remote.currency,
-            )
-            raise GatewayMismatch(f"gateway reports {remote.amount} {remote.currency} for {payment_id}")
-        mark_succeeded(session, payment_id, reason="settled by query", transaction_id=remote.transaction_id)
+        apply_success(session, payment_id, remote, reason="settled by query")
     elif remote.status in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
         mark_failed(session, payment_id, reason=f"settled by query: {remote.status.value}")
     elif payment_machine.transition(
@@ -353,36 +368,6 @@ def apply_remote_status(session: Session, payment_id: str, remote: RemotePayment
             TopupStatus.PENDING_PAYMENT,
             reason="gateway reports it open",
         )
-
-
-def expire_payment(session: Session, payment: Payment) -> None:
-    """Close the payment at the gateway too, so a late payment cannot land silently. A remote gateway is
-    closed by a job, outside this transaction."""
-    if payment_machine.transition(
-        session, payment.id, PaymentStatus.PENDING, PaymentStatus.EXPIRED, reason="payment window passed"
-    ):
-        provider = get_provider(payment.provider)
-        if is_remote(provider):
-            enqueue(
-                session,
-                "payment.close_at_gateway",
-                {"payment_id": payment.id},
-                dedupe_key=f"{payment.id}:close",
-            )
-            return
-        try:
-            provider.close(session, payment)
-        except GatewayUnavailable:
-            log.warning("payment.close_unknown", payment_id=payment.id)
-
-
-def close_at_gateway(database: Database, payment_id: str) -> None:
-    """The `payment.close_at_gateway` job. No answer: raise, and the job retries."""
-    with database.reading() as session:
-        payment = session.get(Payment, payment_id)
-        if payment is None:
-            return
-    get_provider(payment.provider).close(None, payment)
 
 
 # -- notifications (inbox) ------------------------------------------------------------------------
@@ -431,14 +416,15 @@ def accept_sandbox_notification(session: Session, raw_body: bytes, signature_hea
         log.warning("webhook.rejected", source="sandbox", reason="unknown payment", event_id=event.id)
         raise WebhookUnknownPayment()
     if (event.data.amount, event.data.currency) != (payment.amount, payment.currency):
-        log.warning(
-            "webhook.rejected",
-            source="sandbox",
-            reason="amount or currency mismatch",
-            event_id=event.id,
+        return hold_mismatch(
+            session,
+            "sandbox",
+            event.id,
+            event.type,
+            raw_body,
             payment_id=payment.id,
+            received=f"{event.data.amount} {event.data.currency}",
         )
-        raise WebhookMismatch()
     return store_in_inbox(session, "sandbox", event.id, event.type, raw_body)
 
 
@@ -461,7 +447,7 @@ def store_in_inbox(session: Session, source: str, event_id: str, event_type: str
 
 def process_event(session: Session, source: str, event_id: str) -> None:
     event = repository.get_inbox_event(session, source, event_id)
-    if event is None or event.handled_at is not None:
+    if event is None or event.handled_at is not None or event.held_reason is not None:
         return
     body: dict[str, Any] = json.loads(event.body)
     reason = f"{source} {event.event_type} {event_id}"[:200]
@@ -481,6 +467,9 @@ def _process_gateway_event(session: Session, body: dict[str, Any], reason: str) 
     from roamcard.refund import service as refunds
 
     outcome = body.get("outcome")
+    if body.get("kind") == "dispute":
+        _process_dispute(session, body)
+        return
     if body.get("kind") == "refund":
         refunds.apply_gateway_outcome(
             session, body["refund_id"], outcome or "", reference=body.get("reference"), reason=reason
@@ -491,3 +480,22 @@ def _process_gateway_event(session: Session, body: dict[str, Any], reason: str) 
         mark_succeeded(session, payment_id, reason=reason, transaction_id=body.get("transaction_id"))
     elif outcome == "failed":
         mark_failed(session, payment_id, reason=reason)
+
+
+def _process_dispute(session: Session, body: dict[str, Any]) -> None:
+    payment = session.get(Payment, body["payment_id"])
+    if payment is None or not body.get("dispute_reference"):
+        return
+    found = disputes.GatewayDispute(
+        provider=payment.provider,
+        reference=body["dispute_reference"],
+        payment_id=payment.id,
+        amount=int(body["amount"]),
+        currency=str(body["currency"]),
+        reason=body.get("reason"),
+    )
+    outcome = body.get("outcome")
+    if outcome == "opened":
+        disputes.open_dispute(session, found)
+    elif outcome in ("won", "lost"):
+        disputes.close_dispute(session, found, won=outcome == "won")

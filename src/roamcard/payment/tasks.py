@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.db import Database
 from roamcard.jobs.registry import external_job, job
-from roamcard.payment import service
+from roamcard.payment import expiry, service
 
 
 @job("payment.process_event")
@@ -28,4 +28,16 @@ def open_checkout(database: Database, payload: dict[str, Any]) -> None:
 
 @external_job("payment.close_at_gateway")
 def close_at_gateway(database: Database, payload: dict[str, Any]) -> None:
-    service.close_at_gateway(database, payload["payment_id"])
+    expiry.close_at_gateway(database, payload["payment_id"])
+
+
+@external_job("payment.expire_after_query")
+def expire_after_query(database: Database, payload: dict[str, Any]) -> None:
+    """Past its window: ask the gateway first (paid → fulfil), then expire and close."""
+    expiry.expire_after_query(database, payload["payment_id"])
+
+
+@external_job("payment.final_sweep")
+def final_sweep(database: Database, payload: dict[str, Any]) -> None:
+    """Still unknown after the final-sweep delay: settle by one last query, or expire and close."""
+    expiry.final_sweep(database, payload["payment_id"])

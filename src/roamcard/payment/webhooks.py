@@ -13,18 +13,19 @@ from urllib.parse import parse_qsl
 
 import stripe as stripe_sdk
 import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.errors import NotFound
 from roamcard.kit.money import Money
 from roamcard.models import Payment, Refund
+from roamcard.payment.inbox import hold_mismatch
 from roamcard.payment.providers import get_provider
 from roamcard.payment.providers.alipay import AlipayProvider
 from roamcard.payment.providers.stripe import StripeProvider
 from roamcard.payment.providers.wechat_pay import WeChatPayProvider
 from roamcard.payment.service import (
-    WebhookMismatch,
     WebhookRejected,
     WebhookUnknownPayment,
     store_in_inbox,
@@ -63,6 +64,22 @@ def _store(
 ) -> bool:
     body = json.dumps({**record, "raw": raw}, ensure_ascii=False, separators=(",", ":"))
     return store_in_inbox(session, source, event_id, event_type[:64], body.encode("utf-8"))
+
+
+def _hold(
+    session: Session, source: str, event_id: str, event_type: str, raw: str, *, subject: str, received: Any
+) -> bool:
+    """Verified, but the amount is not ours: acknowledged and held for staff (payment.service)."""
+    body = json.dumps({"kind": "held", "subject": subject, "raw": raw}, ensure_ascii=False)
+    return hold_mismatch(
+        session,
+        source,
+        event_id,
+        event_type,
+        body.encode("utf-8"),
+        payment_id=subject,
+        received=str(received),
+    )
 
 
 def _payment(session: Session, source: str, payment_id: Any, provider: str) -> Payment:
@@ -123,13 +140,21 @@ def accept_alipay_notification(session: Session, raw_body: bytes) -> bool:
     if not notify_id or len(notify_id) > 128:
         raise _reject("alipay", "no notify_id")
     payment = _payment(session, "alipay", params.get("out_trade_no"), "alipay")
-    try:
-        paid = Money.from_decimal_string(params.get("total_amount", ""), payment.currency)
-    except (ArithmeticError, ValueError) as exc:
-        raise _reject("alipay", "malformed total_amount", WebhookMismatch(), payment_id=payment.id) from exc
-    if paid.amount != payment.amount:
-        raise _reject("alipay", "amount mismatch", WebhookMismatch(), payment_id=payment.id)
     status = params.get("trade_status", "")
+    try:
+        paid: Money | None = Money.from_decimal_string(params.get("total_amount", ""), payment.currency)
+    except (ArithmeticError, ValueError):
+        paid = None
+    if paid is None or paid.amount != payment.amount:
+        return _hold(
+            session,
+            "alipay",
+            notify_id,
+            f"trade_status.{status}",
+            raw_body.decode("ascii"),
+            subject=payment.id,
+            received=params.get("total_amount", "")[:32],
+        )
     outcome = {"TRADE_SUCCESS": "succeeded", "TRADE_FINISHED": "succeeded", "TRADE_CLOSED": "failed"}.get(
         status, "ignored"
     )
@@ -173,7 +198,15 @@ def accept_wechat_pay_notification(session: Session, raw_body: bytes, headers: M
     if event_type.startswith("REFUND."):
         refund = _refund(session, "wechat_pay", resource.get("out_refund_no"), "wechat_pay")
         if amount.get("refund") != refund.amount:
-            raise _reject("wechat_pay", "refund amount mismatch", WebhookMismatch(), refund_id=refund.id)
+            return _hold(
+                session,
+                "wechat_pay",
+                event_id,
+                event_type,
+                body,
+                subject=refund.id,
+                received=amount.get("refund"),
+            )
         status = str(resource.get("refund_status", ""))
         record: dict[str, Any] = {
             "kind": "refund",
@@ -187,9 +220,18 @@ def accept_wechat_pay_notification(session: Session, raw_body: bytes, headers: M
     if "appid" in resource and resource.get("appid") != provider.appid:
         raise _reject("wechat_pay", "appid is not ours", WebhookWrongMerchant(), appid=resource.get("appid"))
     payment = _payment(session, "wechat_pay", resource.get("out_trade_no"), "wechat_pay")
-    if (amount.get("total"), amount.get("currency", "CNY")) != (payment.amount, payment.currency):
-        raise _reject("wechat_pay", "amount mismatch", WebhookMismatch(), payment_id=payment.id)
     state = str(resource.get("trade_state", ""))
+    if (amount.get("total"), amount.get("currency", "CNY")) != (payment.amount, payment.currency):
+        received = f"{amount.get('total')} {amount.get('currency', 'CNY')}"
+        return _hold(
+            session,
+            "wechat_pay",
+            event_id,
+            f"{event_type}.{state}",
+            body,
+            subject=payment.id,
+            received=received,
+        )
     record = {
         "kind": "payment",
         "payment_id": payment.id,
@@ -211,6 +253,12 @@ STRIPE_PAYMENT_EVENTS = {
     "payment_intent.canceled": "failed",
     # A declined card on the Checkout page may be tried again: the session's end decides, not this.
     "payment_intent.payment_failed": "ignored",
+}
+# Chargebacks. An inquiry (status warning_*) moves no money and is only logged.
+STRIPE_DISPUTE_EVENTS = {
+    "charge.dispute.created": "opened",
+    "charge.dispute.funds_withdrawn": "opened",
+    "charge.dispute.closed": "closed",
 }
 STRIPE_REFUND_EVENTS = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
@@ -236,7 +284,8 @@ def accept_stripe_notification(session: Session, raw_body: bytes, signature_head
     if event_type in STRIPE_REFUND_EVENTS:
         refund = _refund(session, "stripe", (obj.get("metadata") or {}).get("refund_id"), "stripe")
         if obj.get("amount") != refund.amount or str(obj.get("currency", "")).upper() != refund.currency:
-            raise _reject("stripe", "refund amount mismatch", WebhookMismatch(), refund_id=refund.id)
+            received = f"{obj.get('amount')} {obj.get('currency')}"
+            return _hold(session, "stripe", event_id, event_type, raw, subject=refund.id, received=received)
         status = str(obj.get("status", ""))
         outcome = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(status, "ignored")
         record: dict[str, Any] = {
@@ -246,6 +295,8 @@ def accept_stripe_notification(session: Session, raw_body: bytes, signature_head
             "reference": obj.get("id"),
         }
         return _store(session, "stripe", event_id, event_type, record, raw)
+    if event_type in STRIPE_DISPUTE_EVENTS:
+        return _stripe_dispute(session, event_id, event_type, obj, raw)
     rule = STRIPE_PAYMENT_EVENTS.get(event_type)
     if rule is None:
         log.info("webhook.ignored", source="stripe", event_type=event_type)
@@ -260,7 +311,8 @@ def accept_stripe_notification(session: Session, raw_body: bytes, signature_head
         payment = _payment(session, "stripe", metadata.get("payment_id"), "stripe")
         paid, transaction = obj.get("amount_received") or obj.get("amount"), obj.get("id")
     if (paid, str(obj.get("currency", "")).upper()) != (payment.amount, payment.currency):
-        raise _reject("stripe", "amount mismatch", WebhookMismatch(), payment_id=payment.id)
+        received = f"{paid} {obj.get('currency')}"
+        return _hold(session, "stripe", event_id, event_type, raw, subject=payment.id, received=received)
     outcome = rule
     if rule == "paid_if_paid":
         outcome = "succeeded" if obj.get("payment_status") in ("paid", "no_payment_required") else "ignored"
@@ -271,5 +323,41 @@ def accept_stripe_notification(session: Session, raw_body: bytes, signature_head
         "transaction_id": transaction if isinstance(transaction, str) else None,
         "amount": payment.amount,
         "currency": payment.currency,
+    }
+    return _store(session, "stripe", event_id, event_type, record, raw)
+
+
+def _stripe_dispute(session: Session, event_id: str, event_type: str, obj: dict[str, Any], raw: str) -> bool:
+    """A dispute names the charge's PaymentIntent, which we learnt as the payment's transaction id."""
+    intent = obj.get("payment_intent")
+    intent_id = intent if isinstance(intent, str) else (intent or {}).get("id")
+    payment = (
+        session.scalars(
+            select(Payment).where(Payment.provider == "stripe", Payment.provider_transaction_id == intent_id)
+        ).first()
+        if isinstance(intent_id, str) and intent_id
+        else None
+    )
+    if payment is None:
+        raise _reject("stripe", "dispute on an unknown payment", WebhookUnknownPayment(), event_id=event_id)
+    amount, currency = obj.get("amount"), str(obj.get("currency", "")).upper()
+    if not isinstance(amount, int) or not 0 < amount <= payment.amount or currency != payment.currency:
+        return _hold(
+            session, "stripe", event_id, event_type, raw, subject=payment.id, received=f"{amount} {currency}"
+        )
+    status = str(obj.get("status", ""))
+    outcome = "ignored"
+    if STRIPE_DISPUTE_EVENTS[event_type] == "opened" and not status.startswith("warning_"):
+        outcome = "opened"
+    elif STRIPE_DISPUTE_EVENTS[event_type] == "closed" and status in ("won", "lost"):
+        outcome = status
+    record: dict[str, Any] = {
+        "kind": "dispute",
+        "payment_id": payment.id,
+        "dispute_reference": str(obj.get("id", ""))[:128],
+        "outcome": outcome,
+        "amount": amount,
+        "currency": currency,
+        "reason": obj.get("reason"),
     }
     return _store(session, "stripe", event_id, event_type, record, raw)

@@ -22,6 +22,9 @@ class Permission(StrEnum):
     RESEND_RECEIPT = "resend_receipt"
     DECIDE_REFUND = "decide_refund"
     VIEW_AUDIT = "view_audit"
+    # Payments needing attention (final sweep, held notifications) and chargebacks (issue 9).
+    VIEW_PAYMENT_ISSUES = "view_payment_issues"
+    DECIDE_DISPUTE = "decide_dispute"
 
 
 P = Permission
@@ -36,10 +39,12 @@ _AGENT = {
 }
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: frozenset(_AGENT),
-    Role.SUPERVISOR: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT}),
+    Role.SUPERVISOR: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES}),
     # Money decisions stay with finance (separation of duties): not even an admin approves a refund.
-    Role.FINANCE: frozenset({P.VIEW_CARD, P.RESEND_RECEIPT, P.DECIDE_REFUND}),
-    Role.ADMIN: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT}),
+    Role.FINANCE: frozenset(
+        {P.VIEW_CARD, P.RESEND_RECEIPT, P.DECIDE_REFUND, P.VIEW_PAYMENT_ISSUES, P.DECIDE_DISPUTE}
+    ),
+    Role.ADMIN: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES}),
 }
 
 

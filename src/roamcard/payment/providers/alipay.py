@@ -28,6 +28,7 @@ from roamcard.kit.clock import BEIJING
 from roamcard.kit.money import Money
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
+    AlreadyPaid,
     Checkout,
     CheckoutFlow,
     GatewayRejected,
@@ -196,12 +197,11 @@ class AlipayProvider:
 
     def close(self, session: Session | None, payment: Payment) -> None:
         result = self.sdk.api_alipay_trade_close(out_trade_no=payment.id)
-        if result.get("code") != SUCCESS and result.get("sub_code") in (
-            "ACQ.TRADE_NOT_EXIST",  # never scanned: nothing to close
-            "ACQ.TRADE_STATUS_ERROR",  # paid meanwhile: its notification takes care of it
-        ):
+        if result.get("code") != SUCCESS and result.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
             log.info("alipay.close_nothing_to_do", payment_id=payment.id, sub_code=result.get("sub_code"))
-            return
+            return  # never scanned: nothing to close
+        if result.get("code") != SUCCESS and result.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
+            raise AlreadyPaid("alipay: ACQ.TRADE_STATUS_ERROR")  # paid (or finished) meanwhile
         _raise_for(result)
 
     # -- refunds ----------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ class GatewayMismatch(Exception):
     """The gateway's answer does not fit our records (amount, merchant): nothing is changed."""
 
 
+class AlreadyPaid(Exception):
+    """`close` was refused because the payer paid first: the money is there (a late payment)."""
+
+
 class CheckoutFlow(StrEnum):
     QR = "qr"  # desktop: show a QR code the payer scans with the Alipay / WeChat app
     REDIRECT = "redirect"  # mobile: send the payer's browser to the gateway's page
@@ -112,7 +116,8 @@ class PaymentProvider(Protocol):
         ...
 
     def close(self, session: Session, payment: Payment) -> None:
-        """Close an unpaid payment so a late payment cannot land on an expired order."""
+        """Close an unpaid payment so a late payment cannot land on an expired order. Raises AlreadyPaid
+        when the gateway refuses because it was paid."""
         ...
 
 

@@ -3,11 +3,15 @@ the same contract as a remote gateway: open a checkout, query, close."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
+from roamcard.kit import clock
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
+    AlreadyPaid,
     Checkout,
     RefundOutcome,
     RefundRequest,
@@ -16,6 +20,8 @@ from roamcard.payment.providers.base import (
 )
 from roamcard.sandbox import service as gateway
 from roamcard.sandbox.service import ChargeStatus
+
+SANDBOX_PAGE_GRACE_SECONDS = 3600
 
 
 class SandboxProvider:
@@ -30,7 +36,12 @@ class SandboxProvider:
             currency=payment.currency,
             return_url=f"{base}/topups/{payment.order_id}",
         )
-        return Checkout(checkout_url=f"{base}/sandbox/checkout/{payment.id}", provider_reference=charge.id)
+        settings = get_settings()
+        # Like a real gateway's page, it stays usable a little past our window (a late payment is refunded).
+        window_ends = payment.expires_at or clock.now() + timedelta(seconds=settings.payment_window_seconds)
+        expires_at = window_ends + timedelta(seconds=SANDBOX_PAGE_GRACE_SECONDS)
+        path = gateway.checkout_path(session, payment.id, expires_at)
+        return Checkout(checkout_url=f"{base}{path}", provider_reference=charge.id)
 
     def query(self, session: Session, payment: Payment) -> RemoteStatus:
         charge = gateway.get_charge_by_reference(session, payment.id)
@@ -44,7 +55,8 @@ class SandboxProvider:
         }[charge.status]
 
     def close(self, session: Session, payment: Payment) -> None:
-        gateway.close_charge(session, payment.id)
+        if not gateway.close_charge(session, payment.id):
+            raise AlreadyPaid("sandbox: the charge was approved")
 
     def refund(self, session: Session | None, request: RefundRequest) -> RemoteRefund:
         """The sandbox gateway pays refunds back at once."""

@@ -21,9 +21,11 @@ import structlog
 from sqlalchemy.orm import Session
 
 from roamcard.config import Settings, get_settings
+from roamcard.kit import clock
 from roamcard.kit.clock import as_utc
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
+    AlreadyPaid,
     Checkout,
     GatewayRejected,
     GatewayUnavailable,
@@ -36,8 +38,10 @@ from roamcard.payment.providers.base import (
 
 log = structlog.get_logger("roamcard.payment.stripe")
 
-# Stripe wants a Checkout Session to live at least 30 minutes; our own window closes it earlier if shorter.
-MIN_SESSION_SECONDS = 31 * 60
+# Stripe wants a Checkout Session to live at least 30 minutes from its creation. We ask for two hours from
+# when the create is first sent, so the very same request can still be re-sent after a timeout; our own
+# expiry closes the session at the end of our payment window anyway.
+MIN_SESSION_SECONDS = 2 * 3600
 PAID = frozenset({"paid", "no_payment_required"})
 REFUND_STATES = {
     "succeeded": RefundOutcome.SUCCEEDED,
@@ -85,11 +89,13 @@ class StripeProvider:
 
     # -- payments ---------------------------------------------------------------------------------
     def _session_params(self, payment: Payment) -> dict[str, Any]:
-        """Deterministic from the payment row, so a retry is the same request (idempotency key)."""
-        created = as_utc(payment.created_at)
+        """Deterministic from the payment row, so a retry is the same request (idempotency key). The
+        session's end counts from when the create was first sent (`checkout_sent_at`), not from the
+        order's creation: a session opened late must still ask Stripe for its 30-minute minimum."""
+        sent = as_utc(payment.checkout_sent_at) if payment.checkout_sent_at else clock.now()
         expires = max(
-            as_utc(payment.expires_at) if payment.expires_at else created,
-            created + timedelta(seconds=MIN_SESSION_SECONDS),
+            as_utc(payment.expires_at) if payment.expires_at else sent,
+            sent + timedelta(seconds=MIN_SESSION_SECONDS),
         )
         metadata = {"payment_id": payment.id, "order_id": payment.order_id}
         return_url = f"{self.public_base_url}/topups/{payment.order_id}"
@@ -132,8 +138,16 @@ class StripeProvider:
         try:
             if payment.provider_reference:
                 checkout = self.client.v1.checkout.sessions.retrieve(payment.provider_reference)
-            else:  # the create timed out: the same request again tells us what Stripe made
-                checkout = self._open_session(payment)
+            else:  # the create timed out: the same request again tells us what Stripe made...
+                try:
+                    made = self._open_session(payment)
+                except GatewayRejected as exc:
+                    if _refused_param(exc) == "expires_at":
+                        # Only a request Stripe never processed is validated again: nothing was made.
+                        return RemotePayment(RemoteStatus.NOT_FOUND)
+                    raise
+                # ...as it was then (Stripe replays the first answer): ask for the session as it is now.
+                checkout = self.client.v1.checkout.sessions.retrieve(str(made.id))
         except stripe_sdk.StripeError as exc:
             raise _translate(exc) from exc
         checkout = _plain(checkout)
@@ -158,9 +172,8 @@ class StripeProvider:
             self.client.v1.checkout.sessions.expire(payment.provider_reference)
         except stripe_sdk.StripeError as exc:
             error = _translate(exc)
-            if isinstance(error, GatewayRejected):  # complete or expired already
-                log.info("stripe.close_nothing_to_do", payment_id=payment.id, detail=str(error))
-                return
+            if isinstance(error, GatewayRejected):  # not open any more: complete (paid) or expired
+                raise AlreadyPaid(str(error)) from exc
             raise error from exc
 
     # -- refunds ----------------------------------------------------------------------------------
@@ -231,6 +244,11 @@ class StripeProvider:
             raise stripe_sdk.SignatureVerificationError(
                 "Timestamp in the future", signature_header, raw_body.decode("utf-8", "replace")
             )
+
+
+def _refused_param(exc: Exception) -> str | None:
+    cause = exc.__cause__
+    return getattr(cause, "param", None) if isinstance(cause, stripe_sdk.InvalidRequestError) else None
 
 
 def _plain(obj: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from roamcard.config import Settings, get_settings
 from roamcard.kit.clock import BEIJING
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
+    AlreadyPaid,
     Checkout,
     CheckoutFlow,
     GatewayRejected,
@@ -247,7 +248,9 @@ class WeChatPayProvider:
         if code in (200, 204):
             return
         error = _error(code, text)
-        if isinstance(error, GatewayRejected):  # paid or closed already: nothing to do
+        if isinstance(error, GatewayRejected) and " ORDERPAID " in f" {error} ":
+            raise AlreadyPaid(str(error))
+        if isinstance(error, GatewayRejected):  # closed already: nothing to do
             log.info("wechat_pay.close_nothing_to_do", payment_id=payment.id, detail=str(error))
             return
         raise error

@@ -33,6 +33,12 @@ class CardNotActive(AppError):
     message = "This card is suspended. Call customer service."
 
 
+class CardTopupHeld(AppError):
+    status_code = 409
+    code = "card_topup_held"
+    message = "Recharges on this card are paused while a payment is reviewed. Call customer service."
+
+
 def create_topup(
     session: Session,
     card: Card,
@@ -46,6 +52,8 @@ def create_topup(
 ) -> tuple[TopupOrder, Payment]:
     if card.status != CardStatus.ACTIVE.value:
         raise CardNotActive()
+    if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
+        raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
     priced = quote(session, card, product_id=product_id, currency=currency, amount=amount)
     now = clock.now()

@@ -8,31 +8,19 @@ from sqlalchemy.orm import Session
 
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
-from roamcard.payment import repository as payment_repository
-from roamcard.payment import service as payment_service
+from roamcard.payment import expiry as payment_expiry
 from roamcard.topup import repository
-from roamcard.topup.states import TopupStatus, topup_machine
 
 STUCK_PAID_AFTER_SECONDS = 60
 
 
 def expire_unpaid(session: Session, *, limit: int = 500) -> int:
-    now = clock.now()
-    order_ids = repository.list_unpaid_past_window(session, now, limit)
-    expired = [
-        order_id
-        for order_id in order_ids
-        if topup_machine.transition(
-            session,
-            order_id,
-            TopupStatus.PENDING_PAYMENT,
-            TopupStatus.EXPIRED,
-            reason="payment window passed",
-        )
-    ]
-    for payment in payment_repository.list_open_for_orders(session, expired):
-        payment_service.expire_payment(session, payment)
-    return len(expired)
+    """Orders past their payment window: each payment's gateway is asked before it expires (payment
+    first, then order: docs/CONVENTIONS.md, "Lock order"). Returns how many were looked at."""
+    order_ids = repository.list_unpaid_past_window(session, clock.now(), limit)
+    for order_id in order_ids:
+        payment_expiry.expire_unpaid(session, order_id)
+    return len(order_ids)
 
 
 def requeue_stuck_fulfilment(session: Session, *, limit: int = 500) -> int:
