@@ -107,7 +107,7 @@ class TestRefusals:
         ("case", "status_code", "code"),
         [
             ("insufficient float", 409, "dealer_float_insufficient"),
-            ("unknown card", 404, "card_not_found"),
+            ("unknown card", 404, "pos_card_not_found"),
             ("suspended card", 409, "card_not_active"),
             ("invalid card number", 422, "validation_failed"),
             ("unknown product", 422, "validation_failed"),

@@ -60,7 +60,7 @@ SECRET_TEMPLATES = frozenset({"password_reset", "phone_change_code"})
 
 
 class CardNotFound(NotFound):
-    code = "card_not_found"
+    code = "console_card_not_found"
     message = "No card matches this card number or phone number."
 
 

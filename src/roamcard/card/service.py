@@ -113,7 +113,7 @@ class CardOverview:
 
 
 def overview(session: Session, card: Card) -> CardOverview:
-    wallet = ledger.wallet_account(session, card.id, card.currency)
+    wallet = ledger.find_wallet_account(session, card.id, card.currency)
     allowances = [
         AllowanceView(
             kind=ALLOWANCE_KIND[Asset(allowance.asset)],
@@ -125,4 +125,5 @@ def overview(session: Session, card: Card) -> CardOverview:
         )
         for allowance, remaining in ledger_repository.list_live_allowances(session, card.id, clock.now())
     ]
-    return CardOverview(card=card, balance=Money(wallet.balance, card.currency), allowances=allowances)
+    balance = wallet.balance if wallet is not None else 0
+    return CardOverview(card=card, balance=Money(balance, card.currency), allowances=allowances)

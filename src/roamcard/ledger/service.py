@@ -87,15 +87,25 @@ def operator_account(session: Session, purpose: str, asset: str) -> LedgerAccoun
     return ensure_account(session, operator_code(purpose, asset), asset, AccountKind.OPERATOR)
 
 
+def wallet_code(card_id: int, currency: str) -> str:
+    return f"card:{card_id}:wallet:{currency}"
+
+
 def wallet_account(session: Session, card_id: int, currency: str) -> LedgerAccount:
+    """Get or create: only for writers (issuing, fulfilment). Readers use `find_wallet_account`."""
     return ensure_account(
         session,
-        f"card:{card_id}:wallet:{currency}",
+        wallet_code(card_id, currency),
         currency,
         AccountKind.WALLET,
         card_id=card_id,
         lower_bound=0,
     )
+
+
+def find_wallet_account(session: Session, card_id: int, currency: str) -> LedgerAccount | None:
+    """The wallet if it exists; never writes, so it is safe in read-only transactions."""
+    return repository.get_account_by_code(session, wallet_code(card_id, currency))
 
 
 def transfer(

@@ -98,7 +98,9 @@ def _grant_value(
     asset = str(grant["asset"])
     granted = int(str(grant["amount"]))
     if asset in CURRENCY_ASSETS:
-        wallet = ledger.wallet_account(session, order.card_id, asset)
+        wallet = ledger.find_wallet_account(session, order.card_id, asset)
+        if wallet is None:  # never credited in this currency: nothing of it is left to refund
+            return GrantValue(index, asset, 0, granted, 0)
         session.refresh(wallet)
         available = max(0, min(granted - already_reversed, wallet.balance))
         return GrantValue(index, asset, wallet.id, granted, available)

@@ -40,7 +40,7 @@ PAYMENT_METHOD = "dealer"
 
 
 class PosCardNotFound(NotFound):
-    code = "card_not_found"
+    code = "pos_card_not_found"
     message = "There is no card with this number."
 
 
@@ -75,22 +75,22 @@ class PosVoucherAlreadySold(PosVoucherNotSellable):
 
 
 class PosVoucherUsed(PosVoucherNotSellable):
-    code = "voucher_redeemed"
+    code = "pos_voucher_redeemed"
     message = "This recharge card has already been used."
 
 
 class PosVoucherBlocked(PosVoucherNotSellable):
-    code = "voucher_blocked"
+    code = "pos_voucher_blocked"
     message = "This recharge card is blocked. Do not sell it."
 
 
 class PosVoucherExpired(PosVoucherNotSellable):
-    code = "voucher_expired"
+    code = "pos_voucher_expired"
     message = "This recharge card has expired. Do not sell it."
 
 
 class PosVoucherWrongCurrency(PosVoucherNotSellable):
-    code = "voucher_wrong_currency"
+    code = "pos_voucher_wrong_currency"
     message = "This recharge card is priced in {currency}; your prepaid balance is in {dealer_currency}."
 
 
