@@ -16,7 +16,7 @@ from roamcard.kit.clock import FrozenClock
 from roamcard.models import AuditEntry, Card, CardSession, Notification, Payment, TopupOrder
 from roamcard.topup.service.create import create_topup
 from tests.backoffice.console import audit_actions, audit_entries, csrf, make_staff, sign_in
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, sms_text
 
 EN = {"Accept-Language": "en"}
 
@@ -101,7 +101,7 @@ class TestPasswordReset:
 
         with database.reading() as session:
             sms = session.scalars(select(Notification).where(Notification.template == "password_reset")).one()
-        new_password = re.search(r"(\d{8})", sms.body.split(card.card_number[-4:])[-1]).group(1)  # type: ignore[union-attr]
+        new_password = re.search(r"(\d{8})", sms_text(sms).split(card.card_number[-4:])[-1]).group(1)  # type: ignore[union-attr]
         assert sms.phone == "+8613812345678"
         assert passwords.verify_password(_card(database, card).password_hash, new_password)
         assert not passwords.verify_password(_card(database, card).password_hash, DEFAULT_PASSWORD)

@@ -7,6 +7,7 @@ from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
+from roamcard.notification import service as sms_service
 from roamcard.topup.service import expire
 from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
@@ -36,12 +37,18 @@ def purge_pos_nonces(database: Database) -> int:
         return pos_auth.purge_old_nonces(session)
 
 
+def settle_stuck_sms(database: Database) -> int:
+    with database.transaction() as session:
+        return sms_service.sweep_stuck(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_pos_nonces,
+    settle_stuck_sms,
 )
 
 

@@ -11,6 +11,7 @@ from roamcard.config import get_settings
 from roamcard.deps import CurrentCard, ReadSessionDep
 from roamcard.errors import NotFound
 from roamcard.notification import repository
+from roamcard.notification.service import readable_text
 
 router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
 
@@ -21,6 +22,8 @@ class MessageOut(BaseModel):
     body: str
     parts: int
     status: str
+    provider: str | None
+    error_code: str | None
     created_at: datetime
     sent_at: datetime | None
 
@@ -29,4 +32,7 @@ class MessageOut(BaseModel):
 def list_messages(card: CurrentCard, session: ReadSessionDep) -> list[MessageOut]:
     if not get_settings().demo_mode:
         raise NotFound()
-    return [MessageOut.model_validate(n) for n in repository.list_for_card(session, card.id)]
+    return [
+        MessageOut.model_validate(n).model_copy(update={"body": readable_text(n)})
+        for n in repository.list_for_card(session, card.id)
+    ]

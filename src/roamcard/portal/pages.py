@@ -22,6 +22,7 @@ from roamcard.i18n import lazy
 from roamcard.kit import clock
 from roamcard.models import Card, Payment, TopupOrder
 from roamcard.notification import repository as notification_repository
+from roamcard.notification import service as notification_service
 from roamcard.payment import qr
 from roamcard.payment.states import PaymentStatus
 from roamcard.portal import recharge
@@ -365,7 +366,7 @@ def demo_sms_page(session: Session, view: View, card: Card) -> HTMLResponse:
     messages = [
         {
             "to": numbers.display_phone(n.phone),
-            "body": n.body,
+            "body": notification_service.readable_text(n),
             "parts": n.parts,
             "status": n.status,
             "at": n.created_at,
