@@ -29,6 +29,7 @@ from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.endpoints import router as demo_router
+from roamcard.notification.endpoints import webhook_router as sms_webhook_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
@@ -167,6 +168,7 @@ def create_app(
         webhook_router,
         pay_router,
         demo_router,
+        sms_webhook_router,
         portal_router,
         portal_static_router,
         ivr_router,

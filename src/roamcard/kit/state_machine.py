@@ -36,13 +36,14 @@ class StateMachine:
     def transition(
         self,
         session: Session,
-        entity_id: str,
+        entity_id: str | int,
         source: StrEnum | str,
         target: StrEnum | str,
         *,
         reason: str | None = None,
         **values: Any,
     ) -> bool:
+        """`entity_id` as the table has it (a public id, or an integer key); history keeps it as text."""
         if not self.allowed(str(source), str(target)):
             raise IllegalTransition(f"{self.entity_type}: {source} -> {target}")
         now = clock.now()
@@ -58,7 +59,7 @@ class StateMachine:
         session.add(
             StateTransition(
                 entity_type=self.entity_type,
-                entity_id=entity_id,
+                entity_id=str(entity_id),
                 from_status=str(source),
                 to_status=str(target),
                 reason=reason,
@@ -70,7 +71,7 @@ class StateMachine:
     def transition_from_any(
         self,
         session: Session,
-        entity_id: str,
+        entity_id: str | int,
         sources: Iterable[StrEnum | str],
         target: StrEnum | str,
         *,
@@ -85,11 +86,11 @@ class StateMachine:
                 return str(source)
         return None
 
-    def record_creation(self, session: Session, entity_id: str, status: StrEnum | str) -> None:
+    def record_creation(self, session: Session, entity_id: str | int, status: StrEnum | str) -> None:
         session.add(
             StateTransition(
                 entity_type=self.entity_type,
-                entity_id=entity_id,
+                entity_id=str(entity_id),
                 from_status=None,
                 to_status=str(status),
                 at=clock.now(),

@@ -194,7 +194,7 @@ def queue_sms(
     if inserted:
         notification = repository.get_by_key(session, key)
         assert notification is not None
-        sms_machine.record_creation(session, str(notification.id), S.QUEUED)
+        sms_machine.record_creation(session, notification.id, S.QUEUED)
         enqueue(session, "notification.send", {"key": key})
     return inserted
 
@@ -230,7 +230,7 @@ def send(database: Database, key: str) -> None:
         if not route:
             sms_machine.transition(
                 session,
-                str(notification.id),
+                notification.id,
                 S.QUEUED,
                 S.FAILED,
                 reason="no_route",
@@ -244,7 +244,7 @@ def send(database: Database, key: str) -> None:
         now = clock.now()
         if not sms_machine.transition(
             session,
-            str(notification.id),
+            notification.id,
             S.QUEUED,
             S.SENDING,
             reason=provider_name,
@@ -282,7 +282,7 @@ def send(database: Database, key: str) -> None:
         with database.transaction() as session:
             sms_machine.transition(
                 session,
-                str(notification_id),
+                notification_id,
                 S.SENDING,
                 S.FAILED,
                 reason=f"{provider_name}:{exc.code}",
@@ -304,7 +304,7 @@ def send(database: Database, key: str) -> None:
         with database.transaction() as session:
             if sms_machine.transition(
                 session,
-                str(notification_id),
+                notification_id,
                 S.SENDING,
                 S.UNKNOWN,
                 reason=f"{provider_name}:{exc.code}",
@@ -331,7 +331,7 @@ def _requeue(
     if index + 1 < len(route):
         if sms_machine.transition(
             session,
-            str(notification_id),
+            notification_id,
             source,
             S.QUEUED,
             reason=f"failover:{reason}",
@@ -344,7 +344,7 @@ def _requeue(
     if attempts >= ROUTE_ROUNDS * len(route):
         sms_machine.transition(
             session,
-            str(notification_id),
+            notification_id,
             source,
             S.FAILED,
             reason=f"not_accepted:{reason}",
@@ -353,7 +353,7 @@ def _requeue(
         )
         return
     if sms_machine.transition(
-        session, str(notification_id), source, S.QUEUED, reason=f"retry:{reason}", route_index=0
+        session, notification_id, source, S.QUEUED, reason=f"retry:{reason}", route_index=0
     ):
         notification = session.get(Notification, notification_id)
         assert notification is not None
@@ -372,7 +372,7 @@ def mark_sent(
     if not _keep_secret_after_send(notification):
         values["secret"] = None
     return sms_machine.transition(
-        session, str(notification_id), source, S.SENT, reason=provider_name, **values
+        session, notification_id, source, S.SENT, reason=provider_name, **values
     )
 
 
@@ -391,7 +391,7 @@ def schedule_check(session: Session, key: str, round_number: int, *, soon: bool 
 def apply_report(session: Session, notification: Notification, report: Report) -> bool:
     """Move a message by what its provider says. Returns whether anything changed."""
     status = S(notification.status)
-    nid = str(notification.id)
+    nid = notification.id
     now = clock.now()
     reason = f"{notification.provider}:{report.state}" + (
         f":{report.error_code}" if report.error_code else ""
@@ -447,6 +447,7 @@ def check(database: Database, key: str, round_number: int) -> None:
             provider_reference=notification.provider_reference,
             attempt_started_at=notification.attempt_started_at,
             text=full_text(notification) if notification.status == S.UNKNOWN.value else None,
+            unknown=notification.status == S.UNKNOWN.value,
         )
     report = get_provider(provider_name).query(lookup)
     with database.transaction() as session:
@@ -478,7 +479,7 @@ def _give_up(session: Session, notification: Notification, now: datetime) -> boo
         values["secret"] = None
     return sms_machine.transition(
         session,
-        str(notification.id),
+        notification.id,
         notification.status,
         S.EXPIRED,
         reason="no_receipt" if notification.status == S.SENT.value else "never_settled",
@@ -492,7 +493,7 @@ def sweep_stuck(session: Session) -> int:
     now = clock.now()
     moved = 0
     for notification in repository.list_stuck_sending(session, now - SENDING_STUCK_AFTER):
-        if sms_machine.transition(session, str(notification.id), S.SENDING, S.UNKNOWN, reason="worker_lost"):
+        if sms_machine.transition(session, notification.id, S.SENDING, S.UNKNOWN, reason="worker_lost"):
             schedule_check(session, notification.key, 0, soon=True)
             moved += 1
     for notification in repository.list_waiting_since(
@@ -540,7 +541,7 @@ def resend(session: Session, notification_id: int) -> Notification:
     route = route_for(notification.phone)
     if not sms_machine.transition(
         session,
-        str(notification.id),
+        notification.id,
         S.FAILED,
         S.QUEUED,
         reason="resend",

@@ -35,6 +35,7 @@ class Lookup:
     provider_reference: str | None
     attempt_started_at: datetime
     text: str | None = None  # the full text while it is still known (unknown sends), else None
+    unknown: bool = False  # the send's answer was lost: "not found" may mean "never taken"
 
 
 ReportState = Literal["accepted", "delivered", "failed", "not_accepted", "pending"]
