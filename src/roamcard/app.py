@@ -28,6 +28,7 @@ from roamcard.errors import AppError
 from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
+from roamcard.notification.checks import check_sms_settings
 from roamcard.notification.endpoints import router as demo_router
 from roamcard.notification.endpoints import webhook_router as sms_webhook_router
 from roamcard.payment.endpoints import pay_router
@@ -51,6 +52,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    check_sms_settings(settings)
     if database is not None:
         set_database(database)
 

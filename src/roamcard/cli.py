@@ -97,7 +97,9 @@ def run_worker(
 ) -> None:
     """Run the outbox worker: jobs, retries and sweepers. Run as many as you like."""
     from roamcard.jobs.sweepers import build_worker
+    from roamcard.notification.checks import check_sms_settings
 
+    check_sms_settings(get_settings())
     job_worker = build_worker(get_database())
     if once:
         job_worker.sweep_if_due()

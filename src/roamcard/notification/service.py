@@ -510,8 +510,9 @@ def sweep_stuck(session: Session) -> int:
     return moved
 
 
-def hint(session: Session, provider_name: str, provider_reference: str) -> bool:
-    """An unsigned push (Alibaba Cloud SmsReport) only makes us ask sooner."""
+def hint(session: Session, provider_name: str, provider_reference: str, discriminator: str = "") -> bool:
+    """An unsigned push (Alibaba Cloud SmsReport) only makes us ask sooner; `discriminator` (what the
+    push says) lets a repeated push not queue another question."""
     notification = repository.get_by_provider_reference(session, provider_name, provider_reference)
     if notification is None or S(notification.status) in FINAL:
         return False
@@ -519,7 +520,7 @@ def hint(session: Session, provider_name: str, provider_reference: str) -> bool:
         session,
         "notification.check",
         {"key": notification.key, "round": 0},
-        dedupe_key=f"sms-hint:{notification.id}:{notification.status}",
+        dedupe_key=f"sms-hint:{notification.id}:{notification.status}:{discriminator}"[:160],
     )
     return True
 

@@ -66,5 +66,6 @@ def accept_aliyun_reports(session: Session, raw_body: bytes) -> int:
     hinted = 0
     for report in reports:
         if isinstance(report, Mapping) and isinstance(report.get("biz_id"), str):
-            hinted += service.hint(session, "aliyun", report["biz_id"])
+            said = f"{report.get('err_code', '')}:{report.get('report_time', '')}"
+            hinted += service.hint(session, "aliyun", report["biz_id"], said)
     return hinted

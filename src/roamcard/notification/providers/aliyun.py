@@ -18,7 +18,7 @@ from alibabacloud_dysmsapi20170525 import models as sms_models
 from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_tea_openapi import models as openapi_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
-from darabonba.exceptions import DaraException
+from darabonba.exceptions import DaraException, UnretryableException
 from darabonba.runtime import RuntimeOptions
 
 from roamcard.config import get_settings
@@ -137,7 +137,7 @@ class AliyunSmsProvider:
             raise SmsNotAccepted(str(exc.code), f"http_{exc.status_code}") from None
         except ServerException as exc:
             raise SmsUncertain(f"http_{exc.status_code}", str(exc.code)) from None
-        except (DaraException, OSError) as exc:
+        except (DaraException, UnretryableException, OSError) as exc:
             raise SmsUncertain("network", type(exc).__name__) from None
         body = response.body
         code = str(body.code or "")
@@ -157,7 +157,7 @@ class AliyunSmsProvider:
             if found is None and next_day.date() <= clock.now().astimezone(BEIJING).date():
                 # A send just before midnight Beijing time may be listed under the next day.
                 found = self._find(lookup, next_day.strftime("%Y%m%d"))
-        except (DaraException, OSError, LookupError):
+        except (DaraException, UnretryableException, OSError, LookupError):
             return Report("pending", lookup.provider_reference)
         if found is None:
             if lookup.unknown and clock.now() - lookup.attempt_started_at >= LISTING_DELAY:
