@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     smpp_tls: bool = False
     smpp_window: int = 10  # submit_sm sent and not yet answered, at most
     smpp_enquire_link_seconds: int = 30
+    # An SMPP send whose submit_sm_resp was lost, with no receipt after this long, was not taken.
+    smpp_receipt_window_seconds: int = 3600
 
     @field_validator("public_base_url")
     @classmethod

@@ -23,13 +23,26 @@ def _encode(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
-def expected_signature(method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str],
-                       signed_headers: list[str], body: bytes, secret: str) -> str:
+def expected_signature(
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    headers: dict[str, str],
+    signed_headers: list[str],
+    body: bytes,
+    secret: str,
+) -> str:
     canonical_query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(query))
     canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
     canonical_request = "\n".join(
-        [method, path or "/", canonical_query, canonical_headers, ";".join(signed_headers),
-         hashlib.sha256(body).hexdigest()]
+        [
+            method,
+            path or "/",
+            canonical_query,
+            canonical_headers,
+            ";".join(signed_headers),
+            hashlib.sha256(body).hexdigest(),
+        ]
     )
     string_to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical_request.encode()).hexdigest()
     return hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).hexdigest()
@@ -65,7 +78,7 @@ class FakeAliyun:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 status, answer = fake.handle(self, body)
@@ -96,8 +109,14 @@ class FakeAliyun:
         algorithm, _, rest = auth.partition(" ")
         fields = dict(part.split("=", 1) for part in rest.split(",") if "=" in part)
         signed = fields.get("SignedHeaders", "").split(";")
-        required = {"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce",
-                    "x-acs-version"}
+        required = {
+            "host",
+            "x-acs-action",
+            "x-acs-content-sha256",
+            "x-acs-date",
+            "x-acs-signature-nonce",
+            "x-acs-version",
+        }
         if (
             algorithm != "ACS3-HMAC-SHA256"
             or fields.get("Credential") != ACCESS_KEY_ID
@@ -109,8 +128,11 @@ class FakeAliyun:
             )
         ):
             self.refused_signatures += 1
-            return 400, {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched",
-                         "RequestId": "req-sig"}
+            return 400, {
+                "Code": "SignatureDoesNotMatch",
+                "Message": "Specified signature is not matched",
+                "RequestId": "req-sig",
+            }
         params = dict(query)
         action = headers["x-acs-action"]
         if headers.get("x-acs-version") != "2017-05-25":
@@ -146,20 +168,44 @@ class FakeAliyun:
         if not params.get("SendDate") or not params.get("PageSize") or not params.get("CurrentPage"):
             return 400, {"Code": "MissingParameter", "Message": "SendDate", "RequestId": "req-q"}
         found = [
-            s for s in self.sent
-            if s.phone == params.get("PhoneNumber") and (not params.get("BizId") or s.biz_id == params["BizId"])
+            s
+            for s in self.sent
+            if s.phone == params.get("PhoneNumber")
+            and (not params.get("BizId") or s.biz_id == params["BizId"])
         ]
         dtos = [
-            {"ErrCode": s.err_code or ("DELIVERED" if s.status == 3 else ""), "TemplateCode": s.template_code,
-             "OutId": s.out_id, "ReceiveDate": "2026-12-01 10:00:05", "SendDate": "2026-12-01 10:00:00",
-             "PhoneNum": s.phone, "Content": "【远游卡】…", "SendStatus": s.status}
+            {
+                "ErrCode": s.err_code or ("DELIVERED" if s.status == 3 else ""),
+                "TemplateCode": s.template_code,
+                "OutId": s.out_id,
+                "ReceiveDate": "2026-12-01 10:00:05",
+                "SendDate": "2026-12-01 10:00:00",
+                "PhoneNum": s.phone,
+                "Content": "【远游卡】…",
+                "SendStatus": s.status,
+            }
             for s in found
         ]
-        return 200, {"Code": "OK", "Message": "OK", "RequestId": "req-q", "TotalCount": len(dtos),
-                     "SmsSendDetailDTOs": {"SmsSendDetailDTO": dtos}}
+        return 200, {
+            "Code": "OK",
+            "Message": "OK",
+            "RequestId": "req-q",
+            "TotalCount": len(dtos),
+            "SmsSendDetailDTOs": {"SmsSendDetailDTO": dtos},
+        }
 
     def report_batch(self, sent: Sent) -> list[dict[str, Any]]:
         """An SmsReport push as Alibaba Cloud posts it (a JSON array)."""
-        return [{"phone_number": sent.phone, "send_time": "2026-12-01 10:00:00", "report_time": "2026-12-01 10:00:05",
-                 "success": sent.status == 3, "err_code": "DELIVERED" if sent.status == 3 else sent.err_code,
-                 "err_msg": "用户接收成功", "sms_size": "1", "biz_id": sent.biz_id, "out_id": sent.out_id}]
+        return [
+            {
+                "phone_number": sent.phone,
+                "send_time": "2026-12-01 10:00:00",
+                "report_time": "2026-12-01 10:00:05",
+                "success": sent.status == 3,
+                "err_code": "DELIVERED" if sent.status == 3 else sent.err_code,
+                "err_msg": "用户接收成功",
+                "sms_size": "1",
+                "biz_id": sent.biz_id,
+                "out_id": sent.out_id,
+            }
+        ]

@@ -21,7 +21,9 @@ class FakeProvider:
     """A provider whose answers the test scripts; it remembers every message it took."""
 
     name: str
-    outcomes: list[str] = field(default_factory=list)  # "ok", "rejected", "not_accepted", "uncertain", "taken-lost"
+    outcomes: list[str] = field(
+        default_factory=list
+    )  # "ok", "rejected", "not_accepted", "uncertain", "taken-lost"
     taken: list[OutgoingSms] = field(default_factory=list)
     attempts: int = 0
     query_answer: str | None = None  # None: from what was taken
@@ -54,7 +56,7 @@ def routes(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     def set_routes(spec: str) -> None:
         monkeypatch.setattr(get_settings(), "sms_routes", spec)
 
-    yield set_routes
+    return set_routes
 
 
 @pytest.fixture

@@ -46,7 +46,9 @@ def aliyun(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAliyun]:
 def _queue(database: Database, key: str = "code:1") -> None:
     with database.transaction() as session:
         card = make_card(session, phone="+8613812345678")
-        service.queue_sms(session, card, "phone_change_code", key=key, code=CODE, card_tail="5678", minutes=10)
+        service.queue_sms(
+            session, card, "phone_change_code", key=key, code=CODE, card_tail="5678", minutes=10
+        )
 
 
 def _get(database: Database, key: str = "code:1") -> Notification:
@@ -79,12 +81,15 @@ class TestSendSms:
         install("aliyun", AliyunSmsProvider.from_settings(protocol="HTTP"))
         _queue(database)
         Worker(database).drain()
-        assert aliyun.refused_signatures == 1 and aliyun.sent == []
+        assert aliyun.refused_signatures == 1
+        assert aliyun.sent == []
         # Not taken, for certain: the next provider of the route carries it.
         stored = _get(database)
         assert (stored.status, stored.provider) == ("sent", "console")
 
-    def test_an_invalid_number_fails_the_message_with_the_code(self, database: Database, aliyun: FakeAliyun) -> None:
+    def test_an_invalid_number_fails_the_message_with_the_code(
+        self, database: Database, aliyun: FakeAliyun
+    ) -> None:
         aliyun.script = ["isv.MOBILE_NUMBER_ILLEGAL"]
         _queue(database)
         Worker(database).drain()
@@ -148,7 +153,11 @@ class TestUnknown:
         assert _get(database).status == "sent"
 
     def test_a_5xx_is_unknown_and_once_known_not_taken_it_is_retried(
-        self, database: Database, aliyun: FakeAliyun, frozen_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+        self,
+        database: Database,
+        aliyun: FakeAliyun,
+        frozen_clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setattr(get_settings(), "sms_routes", "+86=aliyun")
         aliyun.script = ["500-before"]
@@ -159,7 +168,8 @@ class TestUnknown:
         for _ in range(4):
             frozen_clock.advance(minutes=3)
             worker.drain()
-        assert len(aliyun.sent) == 1 and _get(database).status == "sent"
+        assert len(aliyun.sent) == 1
+        assert _get(database).status == "sent"
 
 
 class TestStartUp:
@@ -169,9 +179,10 @@ class TestStartUp:
         templates: dict[str, Any] = dict(get_settings().aliyun_sms_templates)
         del templates["password_reset_code"]
         monkeypatch.setattr(get_settings(), "aliyun_sms_templates", templates)
-        with pytest.raises(checks.SmsMisconfigured, match="ROAMCARD_ALIYUN_SMS_TEMPLATES.*password_reset_code"):
+        with pytest.raises(
+            checks.SmsMisconfigured, match=r"ROAMCARD_ALIYUN_SMS_TEMPLATES.*password_reset_code"
+        ):
             checks.check_sms_settings(get_settings())
 
     def test_every_message_type_has_a_template_here(self, aliyun: FakeAliyun) -> None:
         assert [p for p in checks.problems(get_settings()) if "ALIYUN" in p] == []
-

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-
 from typing import Any
 
 import pytest
@@ -76,8 +75,10 @@ class TestSecretsAreNeverStoredInClear:
         _queue_code(database, card)
 
         stored = _get(database, "code:1")
-        assert CODE not in stored.body and "******" in stored.body
-        assert stored.secret is not None and CODE not in stored.secret
+        assert CODE not in stored.body
+        assert "******" in stored.body
+        assert stored.secret is not None
+        assert CODE not in stored.secret
         assert CODE not in str(stored.params)
         assert keys.decrypt("message-secret", stored.secret, context=b"notification:code:1") == CODE
         assert CODE in sms_text(stored)
@@ -86,7 +87,7 @@ class TestSecretsAreNeverStoredInClear:
         card = _card(database)
         _queue_code(database, card)
         stored = _get(database, "code:1")
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="does not open"):
             keys.decrypt("message-secret", stored.secret or "", context=b"notification:code:2")
 
     def test_the_phone_gets_the_code_and_the_secret_is_deleted_once_sent(
@@ -99,9 +100,11 @@ class TestSecretsAreNeverStoredInClear:
 
         _run(database)
 
-        assert CODE in provider.taken[0].text and CODE not in provider.taken[0].masked_text
+        assert CODE in provider.taken[0].text
+        assert CODE not in provider.taken[0].masked_text
         stored = _get(database, "code:1")
-        assert stored.status == "sent" and stored.secret is None
+        assert stored.status == "sent"
+        assert stored.secret is None
         assert service.full_text(stored) is None
 
     def test_the_console_provider_never_logs_the_code(
@@ -129,8 +132,13 @@ class TestSecretsAreNeverStoredInClear:
             fresh = session.get(Card, card.id)
             assert fresh is not None
             service.queue_sms(
-                session, fresh, "card_issued", key="issued:1", secret_until_shown=True,
-                card_number=fresh.card_number, password="73190264",
+                session,
+                fresh,
+                "card_issued",
+                key="issued:1",
+                secret_until_shown=True,
+                card_number=fresh.card_number,
+                password="73190264",
             )
         _run(database)
         assert _get(database, "issued:1").secret is not None  # sent, but not shown yet
@@ -164,7 +172,11 @@ class TestStates:
         _run(database, frozen_clock)
 
         stored = _get(database, "plain:1")
-        assert (stored.status, stored.provider, stored.provider_reference) == ("delivered", "console", "console-1")
+        assert (stored.status, stored.provider, stored.provider_reference) == (
+            "delivered",
+            "console",
+            "console-1",
+        )
         assert [(a, b) for a, b, _ in _history(database, stored)] == [
             (None, "queued"),
             ("queued", "sending"),
@@ -200,7 +212,8 @@ class TestStates:
 
         stored = _get(database, "plain:1")
         assert (stored.provider, stored.status) == ("twilio", "sent")
-        assert len(aliyun.taken) == 0 and len(twilio.taken) == 1
+        assert len(aliyun.taken) == 0
+        assert len(twilio.taken) == 1
         assert ("sending", "queued", "failover:aliyun:throttled") in _history(database, stored)
 
     def test_an_uncertain_send_is_unknown_then_settled_by_asking_and_never_sent_twice(
@@ -219,7 +232,8 @@ class TestStates:
 
         stored = _get(database, "plain:1")
         assert (stored.status, stored.provider, stored.provider_reference) == ("sent", "aliyun", "aliyun-1")
-        assert aliyun.attempts == 1 and twilio.attempts == 0
+        assert aliyun.attempts == 1
+        assert twilio.attempts == 0
 
     def test_an_unknown_send_known_not_taken_goes_to_the_next_provider_once(
         self, database: Database, routes: Any, frozen_clock: FrozenClock
@@ -254,9 +268,12 @@ class TestStates:
 
         _run(database, frozen_clock)
         # The fake never took it, so asking says "not taken" and it goes out once.
-        assert _get(database, "plain:1").status == "sent" and len(provider.taken) == 1
+        assert _get(database, "plain:1").status == "sent"
+        assert len(provider.taken) == 1
 
-    def test_no_receipt_in_time_expires_a_sent_message(self, database: Database, frozen_clock: FrozenClock) -> None:
+    def test_no_receipt_in_time_expires_a_sent_message(
+        self, database: Database, frozen_clock: FrozenClock
+    ) -> None:
         install("console", FakeProvider("console", query_answer="accepted"))
         card = _card(database)
         _queue_plain(database, card)
@@ -270,7 +287,10 @@ class TestStates:
         card = _card(database, phone="+14155550123")
         _queue_plain(database, card)
         _run(database)
-        assert (_get(database, "plain:1").status, _get(database, "plain:1").error_code) == ("failed", "no_route")
+        assert (_get(database, "plain:1").status, _get(database, "plain:1").error_code) == (
+            "failed",
+            "no_route",
+        )
 
 
 class TestResend:
@@ -288,7 +308,8 @@ class TestResend:
         with database.transaction() as session:
             service.resend(session, stored.id)
         _run(database, frozen_clock)
-        assert _get(database, "plain:1").status == "delivered" and len(provider.taken) == 1
+        assert _get(database, "plain:1").status == "delivered"
+        assert len(provider.taken) == 1
 
     def test_only_a_failed_message_can_be_resent(self, database: Database) -> None:
         card = _card(database)
@@ -298,13 +319,16 @@ class TestResend:
 
 
 class TestPerNumberLimits:
-    def test_the_sixth_code_to_one_number_in_an_hour_is_refused_and_not_queued(self, database: Database) -> None:
+    def test_the_sixth_code_to_one_number_in_an_hour_is_refused_and_not_queued(
+        self, database: Database
+    ) -> None:
         card = _card(database)
         for index in range(5):
             _queue_code(database, card, key=f"code:{index}")
         with pytest.raises(service.SmsRateLimited) as refused:
             _queue_code(database, card, key="code:6")
-        assert refused.value.status_code == 429 and refused.value.code == "sms_rate_limited"
+        assert refused.value.status_code == 429
+        assert refused.value.code == "sms_rate_limited"
         assert int(refused.value.headers["Retry-After"]) > 0
         with database.reading() as session:
             assert len(session.scalars(select(Notification)).all()) == 5
@@ -342,4 +366,3 @@ def test_a_stuck_check_gives_up_an_unknown_message_after_its_time(
     Worker(database).drain()
     build_worker(database).sweepers[-1](database)
     assert _get(database, "plain:1").status == "expired"
-

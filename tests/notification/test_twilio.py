@@ -39,22 +39,39 @@ class FakeTwilioApi(HttpClient):
     """The Twilio REST API as the SDK's HTTP client sees it: Basic auth, form bodies, JSON resources."""
 
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    script: list[str] = field(default_factory=list)  # "ok", "timeout-after" (taken, no answer), "500", "21211"
+    script: list[str] = field(
+        default_factory=list
+    )  # "ok", "timeout-after" (taken, no answer), "500", "21211"
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
         super().__init__(logger=None, is_async=False)  # type: ignore[arg-type]
 
-    def request(self, method: str, url: str, params: Any = None, data: Any = None, headers: Any = None,
-                auth: Any = None, timeout: Any = None, allow_redirects: bool = False) -> Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        auth: Any = None,
+        timeout: Any = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         assert auth == (ACCOUNT_SID, AUTH_TOKEN), "Basic auth with the account SID and auth token"
         if method == "POST" and url == f"{API}/Messages.json":
             return self._create(dict(data))
         if method == "GET" and url == f"{API}/Messages.json":
             found = [m for m in self.messages.values() if m["to"] == params.get("To")]
-            page = {"messages": found, "next_page_uri": None, "page": 0, "page_size": 50,
-                    "uri": "/2010-04-01/Accounts/x/Messages.json", "first_page_uri": None,
-                    "previous_page_uri": None}
+            page = {
+                "messages": found,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": 50,
+                "uri": "/2010-04-01/Accounts/x/Messages.json",
+                "first_page_uri": None,
+                "previous_page_uri": None,
+            }
             return Response(200, json.dumps(page))
         if method == "GET" and url.startswith(f"{API}/Messages/"):
             sid = url.rsplit("/", 1)[1].removesuffix(".json")
@@ -66,16 +83,27 @@ class FakeTwilioApi(HttpClient):
     def _create(self, data: dict[str, str]) -> Response:
         outcome = self.script.pop(0) if self.script else "ok"
         if outcome == "500":
-            return Response(500, json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500}))
+            return Response(
+                500, json.dumps({"code": 20500, "message": "Internal Server Error", "status": 500})
+            )
         if outcome.isdigit():
-            return Response(400, json.dumps({"code": int(outcome), "message": "The 'To' number is not valid.",
-                                             "status": 400}))
-        assert data.get("MessagingServiceSid") == SERVICE_SID and "StatusCallback" in data
+            return Response(
+                400,
+                json.dumps({"code": int(outcome), "message": "The 'To' number is not valid.", "status": 400}),
+            )
+        assert data.get("MessagingServiceSid") == SERVICE_SID
+        assert "StatusCallback" in data
         sid = f"SM{next(self._ids):032d}"
         self.messages[sid] = {
-            "sid": sid, "account_sid": ACCOUNT_SID, "to": data["To"], "body": data["Body"],
-            "status": "accepted", "error_code": None, "messaging_service_sid": SERVICE_SID,
-            "date_created": format_datetime(clock.now(), usegmt=True), "status_callback": data["StatusCallback"],
+            "sid": sid,
+            "account_sid": ACCOUNT_SID,
+            "to": data["To"],
+            "body": data["Body"],
+            "status": "accepted",
+            "error_code": None,
+            "messaging_service_sid": SERVICE_SID,
+            "date_created": format_datetime(clock.now(), usegmt=True),
+            "status_callback": data["StatusCallback"],
         }
         if outcome == "timeout-after":
             raise requests.exceptions.ReadTimeout("read timed out")
@@ -95,7 +123,7 @@ def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilioApi]:
         monkeypatch.setattr(settings, name, value)
     api = FakeTwilioApi()
     install("twilio", TwilioSmsProvider.from_settings(http_client=api))
-    yield api
+    return api
 
 
 def _queue(database: Database, key: str = "msg:1") -> None:
@@ -111,16 +139,27 @@ def _get(database: Database, key: str = "msg:1") -> Notification:
         return found
 
 
-def _callback(client: TestClient, message: dict[str, Any], status: str, error: str = "",
-              token: str = AUTH_TOKEN) -> int:
+def _callback(
+    client: TestClient, message: dict[str, Any], status: str, error: str = "", token: str = AUTH_TOKEN
+) -> int:
     url = message["status_callback"]
-    params = {"MessageSid": message["sid"], "MessageStatus": status, "AccountSid": ACCOUNT_SID,
-              "To": message["to"], "ErrorCode": error}
+    params = {
+        "MessageSid": message["sid"],
+        "MessageStatus": status,
+        "AccountSid": ACCOUNT_SID,
+        "To": message["to"],
+        "ErrorCode": error,
+    }
     signature = RequestValidator(token).compute_signature(url, params)
     path = url.removeprefix("https://roamcard.example.com")
-    return client.post(path, content=urlencode(params), headers={
-        "X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded",
-    }).status_code
+    return client.post(
+        path,
+        content=urlencode(params),
+        headers={
+            "X-Twilio-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    ).status_code
 
 
 class TestSend:
@@ -130,12 +169,22 @@ class TestSend:
         _queue(database)
         Worker(database).drain()
         [message] = twilio.messages.values()
-        assert message["to"] == "+14155550123" and message["body"].startswith("[Roamcard] ")
-        assert message["status_callback"] == "https://roamcard.example.com/webhooks/twilio/sms-status?ref=msg%3A1"
+        assert message["to"] == "+14155550123"
+        assert message["body"].startswith("[Roamcard] ")
+        assert (
+            message["status_callback"]
+            == "https://roamcard.example.com/webhooks/twilio/sms-status?ref=msg%3A1"
+        )
         stored = _get(database)
-        assert (stored.status, stored.provider, stored.provider_reference) == ("sent", "twilio", message["sid"])
+        assert (stored.status, stored.provider, stored.provider_reference) == (
+            "sent",
+            "twilio",
+            message["sid"],
+        )
 
-    def test_an_invalid_number_fails_with_twilios_error_code(self, database: Database, twilio: FakeTwilioApi) -> None:
+    def test_an_invalid_number_fails_with_twilios_error_code(
+        self, database: Database, twilio: FakeTwilioApi
+    ) -> None:
         twilio.script = ["21211"]
         _queue(database)
         Worker(database).drain()
@@ -166,7 +215,8 @@ class TestSend:
         for _ in range(4):
             frozen_clock.advance(minutes=3)
             worker.drain()
-        assert len(twilio.messages) == 1 and _get(database).status == "sent"
+        assert len(twilio.messages) == 1
+        assert _get(database).status == "sent"
 
 
 class TestStatusCallback:
@@ -200,7 +250,9 @@ class TestStatusCallback:
         assert _get(database).status == "sent"
 
     def test_a_callback_without_a_signature_is_refused(self, client: TestClient, database: Database) -> None:
-        response = client.post("/webhooks/twilio/sms-status", content="MessageSid=SM1&MessageStatus=delivered",
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = client.post(
+            "/webhooks/twilio/sms-status",
+            content="MessageSid=SM1&MessageStatus=delivered",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 403
-

@@ -43,9 +43,7 @@ def problems(settings: Settings) -> list[str]:
                 found.append(f"ROAMCARD_{name.upper()} must be set to send through Alibaba Cloud SMS")
         missing = sorted(t for t in message_types() if not settings.aliyun_sms_templates.get(t))
         if missing:
-            found.append(
-                "ROAMCARD_ALIYUN_SMS_TEMPLATES has no template code for: " + ", ".join(missing)
-            )
+            found.append("ROAMCARD_ALIYUN_SMS_TEMPLATES has no template code for: " + ", ".join(missing))
     if "twilio" in used:
         if not settings.twilio_account_sid:
             found.append("ROAMCARD_TWILIO_ACCOUNT_SID must be set to send through Twilio")

@@ -4,7 +4,6 @@ report webhooks of the SMS providers."""
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request

@@ -371,9 +371,7 @@ def mark_sent(
         values["provider_reference"] = reference[:64]
     if not _keep_secret_after_send(notification):
         values["secret"] = None
-    return sms_machine.transition(
-        session, notification_id, source, S.SENT, reason=provider_name, **values
-    )
+    return sms_machine.transition(session, notification_id, source, S.SENT, reason=provider_name, **values)
 
 
 def schedule_check(session: Session, key: str, round_number: int, *, soon: bool = False) -> None:
@@ -523,6 +521,22 @@ def hint(session: Session, provider_name: str, provider_reference: str, discrimi
         dedupe_key=f"sms-hint:{notification.id}:{notification.status}:{discriminator}"[:160],
     )
     return True
+
+
+def record_receipt(provider_name: str, reference: str, report: Report, phone: str) -> bool:
+    """A receipt from a provider's own session (SMPP deliver_sm), in a short transaction of its own. A
+    receipt for an id we never learned (the session died before submit_sm_resp) settles the oldest unknown
+    message to that number at that provider."""
+    from roamcard.db import get_database
+
+    with get_database().transaction() as session:
+        notification = repository.get_by_provider_reference(session, provider_name, reference)
+        if notification is None:
+            notification = repository.oldest_unknown_to(session, provider_name, phone)
+            if notification is None:
+                log.info("sms.receipt_unmatched", provider=provider_name, reference=reference)
+                return False
+        return apply_report(session, notification, Report(report.state, reference, report.error_code))
 
 
 # -- operators --------------------------------------------------------------------------------------

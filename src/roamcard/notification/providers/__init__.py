@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from roamcard.notification.providers.base import SmsProvider
+from roamcard.notification.providers.base import Report, SmsProvider
 from roamcard.notification.providers.console import ConsoleProvider
 
 NAMES = ("aliyun", "twilio", "smpp", "console")
@@ -25,8 +25,12 @@ def _build(name: str) -> SmsProvider:
         return AliyunSmsProvider.from_settings()
     if name == "smpp":
         from roamcard.notification.providers.smpp import SmppProvider
+        from roamcard.notification.service import record_receipt
 
-        return SmppProvider.from_settings()
+        def on_receipt(reference: str, report: Report, phone: str) -> None:
+            record_receipt("smpp", reference, report, phone)
+
+        return SmppProvider.from_settings(on_receipt=on_receipt)
     raise LookupError(f"no SMS provider named {name!r}")
 
 

@@ -98,8 +98,8 @@ class AliyunSmsProvider:
         secret = settings.aliyun_sms_access_key_secret
         if not settings.aliyun_sms_access_key_id or secret is None or not settings.aliyun_sms_sign_name:
             raise ValueError(
-                "Alibaba Cloud SMS needs ROAMCARD_ALIYUN_SMS_ACCESS_KEY_ID, ROAMCARD_ALIYUN_SMS_ACCESS_KEY_SECRET "
-                "and ROAMCARD_ALIYUN_SMS_SIGN_NAME"
+                "Alibaba Cloud SMS needs ROAMCARD_ALIYUN_SMS_ACCESS_KEY_ID, "
+                "ROAMCARD_ALIYUN_SMS_ACCESS_KEY_SECRET and ROAMCARD_ALIYUN_SMS_SIGN_NAME"
             )
         return cls(
             access_key_id=settings.aliyun_sms_access_key_id,

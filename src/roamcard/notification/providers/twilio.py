@@ -32,7 +32,9 @@ from roamcard.notification.providers.base import (
 )
 
 # Twilio error codes that say this number or this text will never go (docs: twilio.com/docs/api/errors).
-REJECTED_CODES = frozenset({21211, 21212, 21408, 21602, 21610, 21612, 21614, 21617, 21635, 30004, 30005, 30006})
+REJECTED_CODES = frozenset(
+    {21211, 21212, 21408, 21602, 21610, 21612, 21614, 21617, 21635, 30004, 30005, 30006}
+)
 TAKEN = frozenset({"queued", "accepted", "scheduled", "sending", "sent", "receiving", "received"})
 FAILED = frozenset({"undelivered", "failed", "canceled"})
 # Twilio lists a message a few seconds after accepting it; past this an absent message was not taken.
@@ -66,7 +68,9 @@ class TwilioSmsProvider:
         http_client: Any = None,
     ) -> None:
         if not messaging_service_sid and not from_number:
-            raise ValueError("Twilio SMS needs ROAMCARD_TWILIO_MESSAGING_SERVICE_SID or ROAMCARD_TWILIO_FROM_NUMBER")
+            raise ValueError(
+                "Twilio SMS needs ROAMCARD_TWILIO_MESSAGING_SERVICE_SID or ROAMCARD_TWILIO_FROM_NUMBER"
+            )
         self.client = Client(
             account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout_seconds)
         )
@@ -100,7 +104,10 @@ class TwilioSmsProvider:
         )
         try:
             created = self.client.messages.create(
-                to=message.phone, body=message.text, status_callback=self.status_callback(message.reference), **sender
+                to=message.phone,
+                body=message.text,
+                status_callback=self.status_callback(message.reference),
+                **sender,
             )
         except TwilioRestException as exc:
             code = str(exc.code or exc.status)
@@ -126,7 +133,8 @@ class TwilioSmsProvider:
             since = lookup.attempt_started_at - timedelta(days=1)  # Twilio filters by date
             for candidate in self.client.messages.list(to=lookup.phone, date_sent_after=since, limit=50):
                 if candidate.body == lookup.text and (
-                    candidate.date_created is None or candidate.date_created >= lookup.attempt_started_at - timedelta(minutes=1)
+                    candidate.date_created is None
+                    or candidate.date_created >= lookup.attempt_started_at - timedelta(minutes=1)
                 ):
                     return status_report(str(candidate.status), candidate.error_code, str(candidate.sid))
         except (TwilioException, requests.exceptions.RequestException):
