@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import select
 
 from roamcard import keys
@@ -116,13 +117,15 @@ class TestSecretsAreNeverStoredInClear:
     ) -> None:
         card = _card(database)
         caplog.set_level(logging.DEBUG)
-        _queue_code(database, card)
-        _run(database, frozen_clock)
+        with structlog.testing.capture_logs() as events:
+            _queue_code(database, card)
+            _run(database, frozen_clock)
 
         assert _get(database, "code:1").status == "delivered"
         captured = capsys.readouterr()
-        assert CODE not in caplog.text + captured.out + captured.err
-        assert "sms.console" in caplog.text + captured.out + captured.err
+        assert CODE not in caplog.text + captured.out + captured.err + repr(events)
+        [logged] = [event for event in events if event["event"] == "sms.console"]
+        assert "******" in logged["body"]
 
     def test_a_new_cards_password_waits_until_the_order_page_showed_it_once(
         self, database: Database, no_demo: None
