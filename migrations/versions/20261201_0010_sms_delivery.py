@@ -34,6 +34,21 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_notifications_provider_reference", ["provider", "provider_reference"])
         batch_op.create_index("ix_notifications_phone_created", ["phone", "created_at"])
+    op.create_table(
+        "password_resets",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("card_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("code_hash", sa.String(length=80), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["card_id"], ["cards.id"], name=op.f("fk_password_resets_card_id_cards")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
+    )
+    with op.batch_alter_table("password_resets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_password_resets_card_id"), ["card_id"], unique=False)
     # Bodies written before this revision may hold codes and passwords in clear: mask them.
     op.execute(
         "UPDATE notifications SET body = '(secret removed)' "
@@ -42,6 +57,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("password_resets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_password_resets_card_id"))
+    op.drop_table("password_resets")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index("ix_notifications_phone_created")
         batch_op.drop_index("ix_notifications_provider_reference")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from roamcard.card.service import CardOverview
 from roamcard.kit.schemas import MoneyOut, Schema
 
@@ -32,3 +34,18 @@ class CardOut(Schema):
             balance=MoneyOut.of(view.balance),
             allowances=[AllowanceOut.model_validate(a) for a in view.allowances],
         )
+
+
+class PasswordResetCreate(Schema):
+    card_number: str = Field(max_length=40)
+
+
+class PasswordResetConfirm(Schema):
+    card_number: str = Field(max_length=40)
+    code: str = Field(max_length=12)
+    new_password: str = Field(max_length=32)
+
+
+class PasswordResetAccepted(Schema):
+    # The same answer whether or not the card exists.
+    status: str = "code_sent_if_the_card_exists"
