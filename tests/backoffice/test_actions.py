@@ -75,6 +75,8 @@ class TestFindingACard:
                 select(Notification).where(Notification.template == "topup_fulfilled")
             ).one()
         assert sms.body in page  # the recharge SMS
+        assert f"{sms.status}{' · ' + sms.provider if sms.provider else ''}" in page  # its state and provider
+        assert f"#{sms.id}" in page  # the id `roamcard sms resend` takes
         viewed = audit_entries(database, "card.viewed")
         assert [(e.staff_email, e.target_id, e.card_id) for e in viewed] == [
             (member.email, card.card_number, card.id)
