@@ -50,7 +50,8 @@ class TestForgotPassword:
                 "step": "code",
             },
         )
-        assert confirmed.status_code == 303 and confirmed.headers["location"] == "/?reset=1"
+        assert confirmed.status_code == 303
+        assert confirmed.headers["location"] == "/?reset=1"
         assert "Your service password has been reset" in (
             form_error(client.get("/?reset=1", headers=EN).text) or ""
         )
