@@ -113,6 +113,9 @@ def run_worker(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     job_worker.run_forever()
+    from roamcard.notification.providers import set_provider
+
+    set_provider(None)  # unbind long-lived provider sessions (SMPP) cleanly
 
 
 @cards_app.command("create")

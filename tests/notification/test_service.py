@@ -369,3 +369,60 @@ def test_a_stuck_check_gives_up_an_unknown_message_after_its_time(
     Worker(database).drain()
     build_worker(database).sweepers[-1](database)
     assert _get(database, "plain:1").status == "expired"
+
+
+class TestExactlyOnce:
+    def test_two_workers_racing_on_one_message_send_it_once(self, database: Database) -> None:
+        import threading
+
+        provider = FakeProvider("console")
+        install("console", provider)
+        card = _card(database)
+        _queue_plain(database, card)
+        start = threading.Barrier(4)
+
+        def race() -> None:
+            start.wait()
+            service.send(database, "plain:1")
+
+        racers = [threading.Thread(target=race) for _ in range(4)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(30)
+        assert len(provider.taken) == 1
+        assert _get(database, "plain:1").status == "sent"
+
+    def test_queueing_the_same_key_twice_queues_one_message(self, database: Database) -> None:
+        card = _card(database)
+        _queue_plain(database, card)
+        _queue_plain(database, card)
+        with database.reading() as session:
+            assert len(session.scalars(select(Notification)).all()) == 1
+
+
+class TestResendCommand:
+    def test_the_cli_resends_a_failed_message_and_audits_it(self, database: Database) -> None:
+        from typer.testing import CliRunner
+
+        from roamcard.cli import app
+        from roamcard.models import AuditEntry
+
+        install("console", FakeProvider("console", ["rejected"]))
+        card = _card(database)
+        _queue_plain(database, card)
+        _run(database)
+        stored = _get(database, "plain:1")
+        assert stored.status == "failed"
+
+        result = CliRunner().invoke(
+            app, ["sms", "resend", str(stored.id), "--reason", "number fixed", "--by", "ops"]
+        )
+        assert result.exit_code == 0, result.output
+        assert _get(database, "plain:1").status == "queued"
+        with database.reading() as session:
+            entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "sms.resent")).one()
+        assert (entry.target_id, entry.reason) == (str(stored.id), "number fixed")
+
+        again = CliRunner().invoke(app, ["sms", "resend", str(stored.id), "--reason", "twice"])
+        assert again.exit_code == 2
