@@ -13,7 +13,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy import JSON, String, Text, select
 from typer.testing import CliRunner
@@ -27,6 +26,7 @@ from roamcard.kit import clock
 from roamcard.models import Base, Card, Notification
 from roamcard.refund import service as refunds
 from tests.factories import make_catalog, sms_text
+from tests.logs import captured_logs
 
 FIRST_PASSWORD = "73190264"
 CHANGED_PASSWORD = "58204717"
@@ -76,10 +76,12 @@ def test_no_secret_of_the_main_flows_is_logged_or_stored_in_clear(
     frozen = clock.FrozenClock(datetime.now(UTC).replace(microsecond=0))
     clock.set_clock(frozen)
     monkeypatch.setattr(get_settings(), "demo_mode", False)  # as in production: secrets go once sent
+    # The CLI configures logging when it starts; here the capture below stays in charge.
+    monkeypatch.setattr("roamcard.cli.configure_logging", lambda *args, **kwargs: None)
     caplog.set_level(logging.DEBUG)
     secrets: list[str] = [FIRST_PASSWORD, CHANGED_PASSWORD, RESET_PASSWORD]
 
-    with structlog.testing.capture_logs() as events:
+    with captured_logs() as events:
         # A card issued on the command line, its password texted to the phone.
         created = CliRunner().invoke(
             cli, ["cards", "create", "--phone", "+8613812345678", "--password", FIRST_PASSWORD, "--sms"]
@@ -158,6 +160,7 @@ def test_no_secret_of_the_main_flows_is_logged_or_stored_in_clear(
 
     captured = capsys.readouterr()
     logs = caplog.text + captured.out + captured.err + repr(events)
+    assert any(event["event"] == "sms.console" for event in events)  # the capture saw the sends
     stored = _text_columns(database)
     for secret in secrets:
         token = re.compile(rf"(?<!\d){secret}(?!\d)")

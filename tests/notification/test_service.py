@@ -4,7 +4,6 @@ import logging
 from typing import Any
 
 import pytest
-import structlog
 from sqlalchemy import select
 
 from roamcard import keys
@@ -17,6 +16,7 @@ from roamcard.notification import service
 from roamcard.notification.providers import install
 from roamcard.notification.routing import InvalidRoutes, parse_routes, route_for
 from tests.factories import make_card, sms_text
+from tests.logs import captured_logs
 from tests.notification.conftest import FakeProvider
 
 CODE = "493817"
@@ -117,7 +117,7 @@ class TestSecretsAreNeverStoredInClear:
     ) -> None:
         card = _card(database)
         caplog.set_level(logging.DEBUG)
-        with structlog.testing.capture_logs() as events:
+        with captured_logs() as events:
             _queue_code(database, card)
             _run(database, frozen_clock)
 
