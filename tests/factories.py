@@ -13,7 +13,7 @@ from roamcard.card import numbers
 from roamcard.card import service as card_service
 from roamcard.catalog import service as catalog_service
 from roamcard.config import get_settings
-from roamcard.models import Card
+from roamcard.models import Card, Notification
 from roamcard.sandbox import signature
 
 DEFAULT_PASSWORD = "20261225"
@@ -62,3 +62,13 @@ def sandbox_headers(
         "Content-Type": "application/json",
         "Roamcard-Signature": signature.sign(secret, timestamp or int(time.time()), body),
     }
+
+
+# -- SMS (issue 9 item 4): secrets are stored encrypted apart from the masked body --------------------
+def sms_text(notification: Notification) -> str:
+    """The text the phone gets, secret included while it is still kept (before the message is sent)."""
+    from roamcard.notification.service import full_text
+
+    text = full_text(notification)
+    assert text is not None, "the message's secret was already deleted"
+    return text

@@ -29,7 +29,9 @@ from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.jobs.sweepers import build_worker
 from roamcard.logging import configure_logging
 from roamcard.metrics import HTTP_REQUESTS
+from roamcard.notification.checks import check_sms_settings
 from roamcard.notification.endpoints import router as demo_router
+from roamcard.notification.endpoints import webhook_router as sms_webhook_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
@@ -52,6 +54,7 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     startup.check(settings)  # fail closed: no production start on development secrets
+    check_sms_settings(settings)
     if database is not None:
         set_database(database)
 
@@ -171,6 +174,7 @@ def create_app(
         webhook_router,
         pay_router,
         demo_router,
+        sms_webhook_router,
         portal_router,
         portal_static_router,
         ivr_router,

@@ -116,7 +116,9 @@ def run_worker(
 ) -> None:
     """Run the outbox worker: jobs, retries and sweepers. Run as many as you like."""
     from roamcard.jobs.sweepers import build_worker
+    from roamcard.notification.checks import check_sms_settings
 
+    check_sms_settings(get_settings())
     job_worker = build_worker(get_database())
     if once:
         job_worker.sweep_if_due()
@@ -130,6 +132,9 @@ def run_worker(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     job_worker.run_forever()
+    from roamcard.notification.providers import set_provider
+
+    set_provider(None)  # unbind long-lived provider sessions (SMPP) cleanly
 
 
 @cards_app.command("create")
@@ -137,6 +142,7 @@ def create_card(
     phone: Annotated[str, typer.Option(help="Bound phone, E.164 (e.g. +8613800138000).")],
     password: Annotated[str | None, typer.Option(help="6–12 digits; 8 random digits when left out.")] = None,
     language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
+    sms: Annotated[bool, typer.Option(help="Also text the card number and password to the phone.")] = False,
 ) -> None:
     """Issue a card; prints {"card_number", "password"} as JSON."""
     from roamcard.card import numbers
@@ -150,6 +156,17 @@ def create_card(
         with get_database().transaction() as session:
             issued = card_service.issue_card(session, phone=phone, password=password, language=language)
             card_number = issued.card.card_number
+            if sms:
+                from roamcard.notification import service as sms_service
+
+                sms_service.queue_sms(
+                    session,
+                    issued.card,
+                    "card_issued",
+                    key=f"card-issued:{issued.card.id}",
+                    card_number=card_number,
+                    password=issued.password,
+                )
     except (numbers.InvalidPhone, numbers.InvalidPassword) as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -783,3 +800,42 @@ def rotate_keys() -> None:
         )
         raise typer.Exit(1)
     console.print("[green]keys rotate: every stored secret is under the current key[/green]")
+
+
+# -- SMS (issue 10) -----------------------------------------------------------------------------------
+sms_app = typer.Typer(help="Text messages: resend one that failed.", no_args_is_help=True)
+app.add_typer(sms_app, name="sms")
+
+
+@sms_app.command("resend")
+def resend_sms(
+    notification_id: Annotated[int, typer.Argument(help="The failed message's id (back office, card page).")],
+    reason: Annotated[str, typer.Option(help="Why it is sent again (recorded).")],
+    by: By = None,
+) -> None:
+    """Send a failed message again through its route (audited)."""
+    from roamcard.audit import service as audit
+    from roamcard.models import Notification
+    from roamcard.notification import service as sms_service
+
+    operator = by or _operator()
+    try:
+        with get_database().transaction() as session:
+            before = session.get(Notification, notification_id)
+            before_status = before.status if before is not None else None
+            message = sms_service.resend(session, notification_id)
+            audit.record(
+                session,
+                audit.Actor(staff_id=None, email=f"cli:{operator}", role="operator"),
+                "sms.resent",
+                target_type="sms",
+                target_id=str(message.id),
+                card_id=message.card_id,
+                before={"status": before_status, "provider": message.provider},
+                after={"status": message.status, "route": message.route},
+                reason=reason,
+            )
+    except sms_service.SmsNotResendable as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"sms {notification_id}: queued again ({message.route})")

@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     # Jobs and idempotency (issue 9 item 16): stored Idempotency-Key answers are purged once this old.
     idempotency_key_retention_hours: int = 24
 
-    sms_provider: Literal["console"] = "console"
     default_timezone: str = "Asia/Shanghai"
 
     # Recharge cards: PINs are stored only as HMAC-SHA256 under this pepper (never change it once vouchers
@@ -127,6 +126,46 @@ class Settings(BaseSettings):
     # notification still unhandled this long after it arrived is handled again.
     payment_final_sweep_after_seconds: int = 24 * 3600
     inbox_redrive_after_seconds: int = 15 * 60
+
+    # -- SMS (issue 10; docs/operations.md "SMS providers"). Routes by destination prefix, in order of
+    # preference: "+86=aliyun,twilio; *=twilio,smpp". Providers: aliyun, twilio, smpp, console.
+    sms_routes: str = "*=console"
+    # Production refuses a route to console (and an unset brand) unless this says it is a staging copy.
+    sms_allow_console: bool = False
+    # The operator's brand at the start of every text (【品牌】 as Chinese carriers require).
+    brand_name_zh: str | None = None
+    brand_name_en: str | None = None
+    sms_codes_per_number_per_hour: int = 5
+    # A sent message without a receipt after this long is expired; an unknown one still unsettled after
+    # sms_unknown_give_up_seconds is expired too (never sent again: it may have arrived).
+    sms_receipt_timeout_seconds: int = 48 * 3600
+    sms_unknown_give_up_seconds: int = 24 * 3600
+    # How soon a sent or unknown message is asked about again (Alibaba Cloud reports, lookups).
+    sms_check_interval_seconds: int = 60
+    sms_timeout_seconds: float = 10.0
+    aliyun_sms_access_key_id: str | None = None
+    aliyun_sms_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str | None = None
+    aliyun_sms_endpoint: str = "dysmsapi.aliyuncs.com"
+    aliyun_sms_region: str = "cn-hangzhou"
+    # JSON: message type → approved template code, e.g. {"topup_fulfilled": "SMS_460000001", ...}
+    aliyun_sms_templates: dict[str, str] = {}
+    twilio_account_sid: str | None = None  # the auth token is ROAMCARD_TWILIO_AUTH_TOKEN (above)
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    smpp_host: str | None = None
+    smpp_port: int = 2775
+    smpp_system_id: str | None = None
+    smpp_password: SecretStr | None = None
+    smpp_system_type: str = ""
+    smpp_source_addr: str | None = None
+    smpp_source_addr_ton: int = 5  # alphanumeric
+    smpp_source_addr_npi: int = 0
+    smpp_tls: bool = False
+    smpp_window: int = 10  # submit_sm sent and not yet answered, at most
+    smpp_enquire_link_seconds: int = 30
+    # An SMPP send whose submit_sm_resp was lost, with no receipt after this long, was not taken.
+    smpp_receipt_window_seconds: int = 3600
 
     @field_validator("public_base_url")
     @classmethod

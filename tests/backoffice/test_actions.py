@@ -17,7 +17,7 @@ from roamcard.kit.clock import FrozenClock
 from roamcard.models import AuditEntry, Card, CardSession, Notification, Payment, TopupOrder
 from roamcard.topup.service.create import create_topup
 from tests.backoffice.console import audit_actions, audit_entries, csrf, make_staff, sign_in
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, sms_text
 
 EN = {"Accept-Language": "en"}
 
@@ -77,6 +77,8 @@ class TestFindingACard:
                 select(Notification).where(Notification.template == "topup_fulfilled")
             ).one()
         assert sms.body in page  # the recharge SMS
+        assert f"{sms.status}{' · ' + sms.provider if sms.provider else ''}" in page  # its state and provider
+        assert f"#{sms.id}" in page  # the id `roamcard sms resend` takes
         viewed = audit_entries(database, "card.viewed")
         assert [(e.staff_email, e.target_id, e.card_id) for e in viewed] == [
             (member.email, card.card_number, card.id)
@@ -103,7 +105,7 @@ class TestPasswordReset:
 
         with database.reading() as session:
             sms = session.scalars(select(Notification).where(Notification.template == "password_reset")).one()
-        new_password = re.search(r"(\d{8})", sms.body.split(card.card_number[-4:])[-1]).group(1)  # type: ignore[union-attr]
+        new_password = re.search(r"(\d{8})", sms_text(sms).split(card.card_number[-4:])[-1]).group(1)  # type: ignore[union-attr]
         assert sms.phone == "+8613812345678"
         assert passwords.verify_password(_card(database, card).password_hash, new_password)
         assert not passwords.verify_password(_card(database, card).password_hash, DEFAULT_PASSWORD)

@@ -13,7 +13,7 @@ from roamcard.card import passwords
 from roamcard.models import AuditEntry, Card, Notification
 from tests.backoffice.console import STAFF_PASSWORD, make_staff
 from tests.e2e.conftest import LiveServer
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, sms_text
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,7 @@ def test_an_agent_finds_a_card_and_resets_its_password(live_server: LiveServer, 
         ).one()
         fresh = session.get(Card, card.id)
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "card.password_reset")).one()
-    new_password = re.search(r"New password: (\d+)", sms.body).group(1)  # type: ignore[union-attr]
+    new_password = re.search(r"New password: (\d+)", sms_text(sms)).group(1)  # type: ignore[union-attr]
     assert sms.phone == "+8613855556666"
     assert fresh is not None
     assert passwords.verify_password(fresh.password_hash, new_password)

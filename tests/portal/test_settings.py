@@ -10,7 +10,7 @@ from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.kit.clock import FrozenClock
 from roamcard.models import Card, CardSession, Notification
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, sms_text
 from tests.portal.helpers import field_error, form_error, post_form, sign_in
 
 EN = {"Accept-Language": "en"}
@@ -26,11 +26,12 @@ def reload(database: Database, card: Card) -> Card:
 
 def messages(database: Database, phone: str) -> list[str]:
     with database.reading() as session:
-        return list(
-            session.scalars(
-                select(Notification.body).where(Notification.phone == phone).order_by(Notification.id)
+        return [
+            sms_text(n)
+            for n in session.scalars(
+                select(Notification).where(Notification.phone == phone).order_by(Notification.id)
             )
-        )
+        ]
 
 
 def sent_code(database: Database) -> str:

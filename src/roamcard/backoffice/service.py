@@ -43,6 +43,7 @@ from roamcard.models import (
 )
 from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notifications
+from roamcard.notification.templates import SECRET_PARAMS
 from roamcard.payment import repository as payment_repository
 from roamcard.refund import attention as refund_attention
 from roamcard.refund import repository as refund_repository
@@ -56,7 +57,7 @@ T = TypeVar("T")
 HISTORY_LIMIT = 20
 REASON_MAX_LENGTH = 500
 # SMS whose text carries a secret: the console lists them without their text.
-SECRET_TEMPLATES = frozenset({"password_reset", "phone_change_code"})
+SECRET_TEMPLATES = frozenset(SECRET_PARAMS)
 
 
 class CardNotFound(NotFound):

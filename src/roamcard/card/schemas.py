@@ -58,3 +58,18 @@ class PhoneChangeOut(Schema):
 
 class PhoneOut(Schema):
     phone: str
+
+
+class PasswordResetCreate(Schema):
+    card_number: str = Field(max_length=40)
+
+
+class PasswordResetConfirm(Schema):
+    card_number: str = Field(max_length=40)
+    code: str = Field(max_length=12)
+    new_password: str = Field(max_length=32)
+
+
+class PasswordResetAccepted(Schema):
+    # The same answer whether or not the card exists.
+    status: str = "code_sent_if_the_card_exists"

@@ -10,6 +10,7 @@ from roamcard.dealer.service import auth as pos_auth
 from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
+from roamcard.notification import service as sms_service
 from roamcard.payment import expiry as payment_expiry
 from roamcard.payment import inbox as payment_inbox
 from roamcard.topup.service import expire
@@ -62,6 +63,11 @@ def redrive_unhandled_notifications(database: Database) -> int:
         return payment_inbox.redrive_unhandled_events(session)
 
 
+def settle_stuck_sms(database: Database) -> int:
+    with database.transaction() as session:
+        return sms_service.sweep_stuck(session)
+
+
 SWEEPERS = (
     expire_unpaid_orders,
     expire_lapsed_packs,
@@ -72,6 +78,7 @@ SWEEPERS = (
     purge_sign_in_attempts,  # auth: forgotten sign-in counts
     final_sweep_unknown_payments,
     redrive_unhandled_notifications,
+    settle_stuck_sms,
 )
 
 

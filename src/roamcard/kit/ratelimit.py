@@ -55,3 +55,13 @@ class FailureLimit:
 def reset_all(storage_url: str) -> None:
     storage, _ = _limiter(storage_url)
     storage.reset()
+
+
+def consume(limit: FailureLimit, key: str) -> int | None:
+    """Count one use now, atomically with the check (the storage's own hit): None when it was allowed,
+    else the seconds until one is (and this use was not counted)."""
+    _, limiter = _limiter(limit.storage_url)
+    if limiter.hit(limit._item(), key):
+        return None
+    stats = limiter.get_window_stats(limit._item(), key)
+    return max(1, math.ceil(stats.reset_time - time.time()))

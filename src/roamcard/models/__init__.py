@@ -16,6 +16,7 @@ from roamcard.models.job import Job
 from roamcard.models.ledger_account import LedgerAccount
 from roamcard.models.ledger_transfer import LedgerTransfer
 from roamcard.models.notification import Notification
+from roamcard.models.password_reset import PasswordReset
 from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
 from roamcard.models.pos_nonce import PosNonce
@@ -50,6 +51,7 @@ __all__ = [
     "LedgerAccount",
     "LedgerTransfer",
     "Notification",
+    "PasswordReset",
     "Payment",
     "PhoneChange",
     "PosNonce",

@@ -10,3 +10,8 @@ from roamcard.notification import service
 @external_job("notification.send")
 def send_sms(database: Database, payload: dict[str, Any]) -> None:
     service.send(database, payload["key"])
+
+
+@external_job("notification.check")
+def check_sms(database: Database, payload: dict[str, Any]) -> None:
+    service.check(database, payload["key"], int(payload.get("round", 0)))

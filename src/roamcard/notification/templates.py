@@ -31,4 +31,27 @@ TEMPLATES: dict[str, str] = {
         "New password: {password}. Never share it."
     ),
     "receipt": lazy("[Roamcard] Receipt for recharge {order_id}: {product}, paid {price}. Completed."),
+    # Self-service password reset (portal "Forgot password" and POST /api/v1/password-resets).
+    "password_reset_code": lazy(
+        "[Roamcard] Your code to reset the service password of card {card_tail} is {code}. "
+        "It expires in {minutes} minutes. Never share it."
+    ),
+    "password_reset_done": lazy(
+        "[Roamcard] The service password of card {card_tail} was reset with a code sent to this phone. "
+        "If this was not you, call customer service."
+    ),
+    # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
+    "card_issued": lazy(
+        "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."
+    ),
 }
+
+# The parameter of each template that is a secret: never stored or logged in clear (docs/security.md).
+SECRET_PARAMS: dict[str, str] = {
+    "phone_change_code": "code",
+    "password_reset": "password",
+    "password_reset_code": "code",
+    "card_issued": "password",
+}
+# Verification codes: limited per number (ROAMCARD_SMS_CODES_PER_NUMBER_PER_HOUR).
+CODE_TEMPLATES = frozenset({"phone_change_code", "password_reset_code"})

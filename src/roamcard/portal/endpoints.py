@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from roamcard.auth import service as auth_service
+from roamcard.card import password_reset as card_password_reset
 from roamcard.card import settings as card_settings
 from roamcard.db import get_database
 from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
@@ -47,6 +48,8 @@ def landing(request: Request, card: MaybeSignedIn, view: ViewDep, session: ReadS
     values = {"next": security.safe_next(request.query_params.get("next"))}
     ended = request.query_params.get("ended") == "1" and card is None
     errors = {"form": view._("Your session has ended. Sign in again.")} if ended else {}
+    if request.query_params.get("reset") == "1" and card is None:
+        errors = {"form": view._("Your service password has been reset. Sign in with the new one.")}
     return pages.landing(session, view, card, values=values, errors=errors)
 
 
@@ -262,6 +265,33 @@ def choose_timezone(signed: SignedInDep, form: FormDep) -> Response:
         response, security.TIMEZONE_COOKIE, zone, max_age=security.YEAR_SECONDS, http_only=False
     )
     return response
+
+
+# -- self-service password reset ("忘记密码") ---------------------------------------------------------
+@router.get("/password-reset", response_class=HTMLResponse)
+def password_reset(view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.password_reset_page(session, view, None, values={}, errors={})
+
+
+@router.post("/password-reset", response_class=HTMLResponse)
+@error_page(pages.password_reset_page)
+def request_password_reset(form: FormDep, view: ViewDep, session: SessionDep, ip: ClientIP) -> Response:
+    asked = forms.parse(forms.ResetRequestForm, form)
+    card_password_reset.request_reset(session, card_number=asked.card_number, client_ip=ip)
+    # The same next page whether or not the card exists.
+    return pages.password_reset_page(
+        session, view, None, values={"card_number": asked.card_number, "step": "code"}, errors={}
+    )
+
+
+@router.post("/password-reset/confirm")
+@error_page(pages.password_reset_page)
+def confirm_password_reset(form: FormDep, session: SessionDep, ip: ClientIP) -> Response:
+    reset = forms.parse(forms.ResetConfirmForm, {**form, "step": "code"})
+    card_password_reset.confirm_reset(
+        session, card_number=reset.card_number, code=reset.code, new_password=reset.new_password, client_ip=ip
+    )
+    return see_other("/?reset=1")
 
 
 # -- demo mode --------------------------------------------------------------------------------------

@@ -213,3 +213,27 @@ def parse_amount(text: str, currency: str) -> int:
     if money.amount <= 0:
         raise FormInvalid({"amount": gettext("Enter an amount like 25 or 25.50.")})
     return money.amount
+
+
+# -- self-service password reset (issue 10) ----------------------------------------------------------
+class ResetRequestForm(Form):
+    card_number: CardNumber
+
+
+class ResetConfirmForm(Form):
+    card_number: CardNumber
+    code: Annotated[str, Field(max_length=12)]
+    new_password: Annotated[str, Field(max_length=64)]
+    confirm_password: Annotated[str, Field(max_length=64)]
+
+    @field_validator("code", "new_password", "confirm_password")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        return _required(value)
+
+    @field_validator("confirm_password")
+    @classmethod
+    def _same_twice(cls, value: str, info: ValidationInfo) -> str:
+        if value != info.data.get("new_password", value):
+            raise PydanticCustomError("field_mismatch", "The two new passwords are not the same.")
+        return value

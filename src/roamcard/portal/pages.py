@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from roamcard.card import numbers
+from roamcard.card import password_reset as card_password_reset
 from roamcard.card import service as card_service
 from roamcard.card import settings as card_settings
 from roamcard.card.states import CardStatus
@@ -22,6 +23,7 @@ from roamcard.i18n import lazy
 from roamcard.kit import clock
 from roamcard.models import Card, Payment, TopupOrder
 from roamcard.notification import repository as notification_repository
+from roamcard.notification import service as notification_service
 from roamcard.payment import qr
 from roamcard.payment.states import PaymentStatus
 from roamcard.portal import recharge
@@ -365,7 +367,7 @@ def demo_sms_page(session: Session, view: View, card: Card) -> HTMLResponse:
     messages = [
         {
             "to": numbers.display_phone(n.phone),
-            "body": n.body,
+            "body": notification_service.readable_text(n),
             "parts": n.parts,
             "status": n.status,
             "at": n.created_at,
@@ -373,3 +375,19 @@ def demo_sms_page(session: Session, view: View, card: Card) -> HTMLResponse:
         for n in notification_repository.list_for_card(session, card.id)
     ]
     return render(view, "demo_sms.html", messages=messages)
+
+
+# -- self-service password reset (issue 10) ----------------------------------------------------------
+def password_reset_page(
+    session: Session, view: View, card: Card | None, *, values: dict[str, str], errors: dict[str, str]
+) -> HTMLResponse:
+    """Step one (the card number) until a request was made; then step two (code and new password)."""
+    return render(
+        view,
+        "password_reset.html",
+        values=values,
+        errors=errors,
+        step="code" if values.get("step") == "code" else "card",
+        digits=card_password_reset.CODE_DIGITS,
+        minutes=int(card_password_reset.CODE_VALIDITY.total_seconds() // 60),
+    )
