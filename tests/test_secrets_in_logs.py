@@ -106,17 +106,19 @@ def test_no_secret_of_the_main_flows_is_logged_or_stored_in_clear(
         _drain(database, frozen)
 
         # A phone change proven by its code, then a password change.
-        with database.transaction() as session:
+        with database.reading() as session:
             card = session.scalars(select(Card).where(Card.card_number == card_number)).one()
-            card_settings.start_phone_change(session, card, new_phone="+8613987654321")
+        card_settings.start_phone_change(
+            database, card, new_phone="+8613987654321", current_password=FIRST_PASSWORD
+        )
         code = CODE.findall(_latest(database, "phone_change_code"))[-1]
         secrets.append(code)
         with database.transaction() as session:
             card = session.scalars(select(Card).where(Card.card_number == card_number)).one()
             card_settings.confirm_phone_change(session, card, code=code)
-            card_settings.change_password(
-                session, card, current_password=FIRST_PASSWORD, new_password=CHANGED_PASSWORD
-            )
+        card_settings.change_password(
+            database, card, current_password=FIRST_PASSWORD, new_password=CHANGED_PASSWORD
+        )
         _drain(database, frozen)
 
         # A self-service reset with the code sent to the bound phone.

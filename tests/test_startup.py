@@ -22,7 +22,15 @@ from tests.factories import make_card
 from tests.topup.test_api_flow import sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = {"secret_key": "k" * 40, "sandbox_webhook_secret": "s" * 40, "voucher_pepper": "p" * 40}
+GOOD = {
+    "secret_key": "k" * 40,
+    "sandbox_webhook_secret": "s" * 40,
+    "voucher_pepper": "p" * 40,
+    # SMS has its own start-up check (tests/notification): a staging copy that may log texts.
+    "sms_allow_console": True,
+    "brand_name_zh": "远游卡",
+    "brand_name_en": "Roamcard",
+}
 LEAKY = "not-long-enough-0xC0FFEE"  # a wrong value that must never be echoed
 
 
@@ -82,6 +90,11 @@ class TestProductionSecrets:
 
     def test_real_secrets_and_an_unused_hotline_pass(self) -> None:
         assert production().startup_problems() == []
+
+    def test_provider_secrets_in_their_own_formats_pass(self) -> None:
+        # Alibaba Cloud AccessKey secrets are 30 characters and SMPP passwords at most 8.
+        settings = production(aliyun_sms_access_key_secret="a" * 30, smpp_password="Xy7#kP2q")
+        assert settings.startup_problems() == []
         assert production(twilio_auth_token="a" * 32, stripe_secret_key="sk_live_x").startup_problems() == []
 
     def test_demo_mode_is_refused_in_production_even_when_asked_for(self) -> None:

@@ -220,7 +220,15 @@ class Settings(BaseSettings):
 # Secrets the server cannot run without; every other SecretStr setting is checked when it is set.
 REQUIRED_SECRETS = frozenset({"secret_key", "sandbox_webhook_secret", "voucher_pepper"})
 # Issued by a gateway in its own format: only checked for being set and not a development value.
-PROVIDER_SECRETS = frozenset({"wechatpay_apiv3_key", "stripe_secret_key", "stripe_webhook_secret"})
+PROVIDER_SECRETS = frozenset(
+    {
+        "wechatpay_apiv3_key",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "aliyun_sms_access_key_secret",  # 30 characters
+        "smpp_password",  # SMPP 3.4 allows at most 8
+    }
+)
 MIN_SECRET_LENGTH = 32
 
 

@@ -32,7 +32,6 @@ PURPOSES = frozenset(
         "dealer-api",  # dealer and partner API secrets at rest
         "message-secret",  # secrets inside SMS messages until they are sent
         "signed-link",  # single-use signed links (payment links, sandbox actions)
-        "session-token",  # keyed hashes of bearer and staff session tokens
     }
 )
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from roamcard.db import Database
 from roamcard.models import Card, Notification
-from tests.factories import DEFAULT_PASSWORD, make_card
+from tests.factories import DEFAULT_PASSWORD, make_card, sms_text
 
 NEW_PHONE = "+14155550123"
 EN = {"Accept-Language": "en"}
@@ -32,7 +32,8 @@ def auth(client: TestClient, card: Card) -> dict[str, str]:
 
 def _codes_sent(database: Database) -> list[str]:
     with database.reading() as session:
-        return list(session.scalars(select(Notification.body).where(Notification.phone == NEW_PHONE)))
+        found = session.scalars(select(Notification).where(Notification.phone == NEW_PHONE))
+        return [sms_text(notification) for notification in found]
 
 
 class TestPhoneRebinding:

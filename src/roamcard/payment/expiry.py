@@ -14,6 +14,7 @@ Lock order (docs/CONVENTIONS.md, "Lock order"): a payment's row before its order
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import structlog
@@ -206,11 +207,9 @@ def _final_outcome(session: Session, payment_id: str, remote: RemotePayment | No
     log.warning("payment.final_sweep", payment_id=payment_id, remote_status=outcome)
     PAYMENTS_FINAL_SWEPT.labels(outcome=outcome).inc()
     if remote is not None and remote.status is RemoteStatus.SUCCEEDED:
-        try:
-            with session.begin_nested():
-                service.apply_success(session, payment_id, remote, reason="final sweep: paid")
-        except GatewayMismatch:
-            pass  # stays unknown, listed for staff (logged by _apply_success)
+        # A mismatch leaves it unknown, listed for staff (apply_success logs it).
+        with contextlib.suppress(GatewayMismatch), session.begin_nested():
+            service.apply_success(session, payment_id, remote, reason="final sweep: paid")
         return
     if remote is not None and remote.status in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
         mark_failed(session, payment_id, reason=f"final sweep: {remote.status.value}")
