@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from roamcard import i18n, startup
+from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
@@ -55,6 +55,7 @@ def create_app(
     configure_logging(settings.log_level, settings.log_json)
     startup.check(settings)  # fail closed: no production start on development secrets
     check_sms_settings(settings)
+    wiring.wire()  # payment's outcomes go to top-up and refund (roamcard/wiring.py)
     if database is not None:
         set_database(database)
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from roamcard import migrate as migrations
+from roamcard import wiring
 from roamcard.config import get_settings
 from roamcard.db import get_database
 from roamcard.logging import configure_logging
@@ -42,6 +43,7 @@ def _setup(context: typer.Context) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    wiring.wire()  # payment's outcomes go to top-up and refund (roamcard/wiring.py)
     if context.invoked_subcommand not in RUNS_ON_ANY_SETTINGS:
         try:
             startup.check(settings, warn=False)  # the server warns once it has started

@@ -232,20 +232,22 @@ CRASH_SCRIPT = textwrap.dedent(
     from roamcard.config import get_settings
     from roamcard.db import Database
     from roamcard.jobs import registry
+    from dataclasses import replace
+    from roamcard import wiring
     from roamcard.jobs.sweepers import build_worker
-    from roamcard.topup.service import fulfil as fulfil_module
+    from roamcard.payment import outcomes
 
     mode = sys.argv[1]
     database = Database(get_settings())
     worker = build_worker(database, worker_id="doomed")
     [job_id] = worker.claim(1)
     if mode == "before-commit":
-        real = fulfil_module.fulfil
+        real = wiring.PAYMENT_OUTCOMES.order_paid
         def fulfil_then_die(session, order_id):
             real(session, order_id)
             session.flush()  # the credit is written in the open transaction ...
             os._exit(9)      # ... and the process dies before commit
-        fulfil_module.fulfil = fulfil_then_die
+        outcomes.install(replace(wiring.PAYMENT_OUTCOMES, order_paid=fulfil_then_die))
         worker.run_job(job_id)
     else:
         # The handler's effects commit, the process dies before the job is marked done.

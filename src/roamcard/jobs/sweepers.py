@@ -3,7 +3,7 @@ on many workers at once (every change is a conditional transition)."""
 
 from __future__ import annotations
 
-from roamcard import tasks
+from roamcard import tasks, wiring
 from roamcard.auth import attempts as sign_in_attempts
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
@@ -85,4 +85,5 @@ SWEEPERS = (
 def build_worker(database: Database, worker_id: str | None = None) -> Worker:
     """A worker with every sweeper, for every job kind of `roamcard.tasks.TASK_MODULES` (imported above)."""
     assert tasks.TASK_MODULES
+    wiring.wire()  # payment's outcomes go to top-up and refund (roamcard/wiring.py)
     return Worker(database, worker_id=worker_id, sweepers=SWEEPERS)

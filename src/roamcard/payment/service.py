@@ -30,7 +30,7 @@ from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.ledger import service as ledger
 from roamcard.models import InboxEvent, Payment, TopupOrder
-from roamcard.payment import repository
+from roamcard.payment import outcomes, repository
 from roamcard.payment.inbox import hold_mismatch
 from roamcard.payment.providers import (
     accepts_currency,
@@ -239,10 +239,9 @@ def mark_unknown(session: Session, payment: Payment, *, reason: str) -> None:
 def mark_succeeded(
     session: Session, payment_id: str, *, reason: str, transaction_id: str | None = None
 ) -> bool:
-    """Money arrived. Pay the order and fulfil it in the same transaction (one atomic change)."""
-    from roamcard.refund import service as refunds
-    from roamcard.topup.service.fulfil import fulfil
-
+    """Money arrived. Pay the order and fulfil it in the same transaction (one atomic change); money on a
+    closed order is refunded. Both through `payment.outcomes` (payment imports neither top-up nor refund)."""
+    hooks = outcomes.current()  # not wired: raise before anything changes
     payment = session.get(Payment, payment_id)
     if payment is None:
         return False
@@ -277,9 +276,9 @@ def mark_succeeded(
     if paid is None:
         # Money landed on an order that is closed (expired or failed): give it back, automatically.
         log.warning("payment.late", payment_id=payment_id, order_id=payment.order_id)
-        refunds.refund_late_payment(session, payment_id)
+        hooks.late_payment(session, payment_id)
         return True
-    fulfil(session, payment.order_id)
+    hooks.order_paid(session, payment.order_id)
     return True
 
 
@@ -464,14 +463,12 @@ def process_event(session: Session, source: str, event_id: str) -> None:
 
 def _process_gateway_event(session: Session, body: dict[str, Any], reason: str) -> None:
     """A real gateway's event, as `payment.webhooks` verified and normalised it."""
-    from roamcard.refund import service as refunds
-
     outcome = body.get("outcome")
     if body.get("kind") == "dispute":
         _process_dispute(session, body)
         return
     if body.get("kind") == "refund":
-        refunds.apply_gateway_outcome(
+        outcomes.current().refund_outcome(
             session, body["refund_id"], outcome or "", reference=body.get("reference"), reason=reason
         )
         return

@@ -43,6 +43,7 @@ from roamcard.refund import policy, repository
 from roamcard.refund import templates as _templates  # noqa: F401  (registers the SMS templates)
 from roamcard.refund.states import RefundKind, RefundStatus, refund_machine
 from roamcard.topup import repository as topup_repository
+from roamcard.topup.service.read import TopupNotFound
 
 log = structlog.get_logger("roamcard.refund")
 
@@ -113,8 +114,6 @@ def list_for_topup(session: Session, card: Card, order_id: str) -> list[Refund]:
 
 
 def _order_of(session: Session, card: Card, order_id: str) -> TopupOrder:
-    from roamcard.topup.service.read import TopupNotFound
-
     order = topup_repository.get_for_card(session, order_id, card.id)
     if order is None:
         raise TopupNotFound()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from roamcard.config import Settings, get_settings
+from roamcard.payment.providers import alipay, stripe, wechat_pay
 from roamcard.payment.providers.base import PaymentProvider
 from roamcard.payment.providers.sandbox import SandboxProvider
 
@@ -18,8 +19,6 @@ def configure(settings: Settings) -> None:
     """Offer what these settings configure (done once, lazily, from the process's settings)."""
     global _configured
     _configured = True
-    from roamcard.payment.providers import alipay, stripe, wechat_pay
-
     if settings.sandbox_enabled:
         _providers.setdefault("sandbox", SandboxProvider())
     for module in (alipay, wechat_pay, stripe):

@@ -1,0 +1,27 @@
+"""The composition root: the one place that connects domains which must not import each other.
+
+Payment sits below top-up and refund (they import it; it imports neither), so what happens when a payment
+succeeds, lands late or reports a refund's outcome is installed here into `payment.outcomes`. Importing
+this module wires it; every entry point imports it at module level (`app.create_app`,
+`jobs.sweepers.build_worker`, the CLI) and calls `wire()`, which is idempotent, so the dependency is
+visible where the process starts. Nothing else installs outcomes.
+"""
+
+from __future__ import annotations
+
+from roamcard.payment import outcomes
+from roamcard.refund import service as refunds
+from roamcard.topup.service.fulfil import fulfil
+
+PAYMENT_OUTCOMES = outcomes.PaymentOutcomes(
+    order_paid=fulfil,
+    late_payment=refunds.refund_late_payment,
+    refund_outcome=refunds.apply_gateway_outcome,
+)
+
+
+def wire() -> None:
+    outcomes.install(PAYMENT_OUTCOMES)
+
+
+wire()
