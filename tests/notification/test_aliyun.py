@@ -12,7 +12,7 @@ from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.jobs.worker import Worker
 from roamcard.kit.clock import FrozenClock
-from roamcard.models import Notification
+from roamcard.models import Job, Notification
 from roamcard.notification import checks, service
 from roamcard.notification.providers import install
 from roamcard.notification.providers.aliyun import AliyunSmsProvider
@@ -132,6 +132,20 @@ class TestReports:
         Worker(database).drain()
         stored = _get(database)
         assert (stored.status, stored.error_code) == ("failed", "MK:0001")
+
+    def test_a_repeated_push_queues_one_question(
+        self, database: Database, aliyun: FakeAliyun, client: TestClient
+    ) -> None:
+        _queue(database)
+        Worker(database).drain()
+        batch = aliyun.report_batch(aliyun.sent[0])
+        for _ in range(3):
+            assert client.post("/webhooks/aliyun-sms", json=batch).status_code == 200
+        with database.reading() as session:
+            hints = session.scalars(
+                select(Job).where(Job.kind == "notification.check", Job.dedupe_key.like("sms-hint:%"))
+            ).all()
+        assert len(hints) == 1
 
     def test_a_malformed_push_is_refused(self, client: TestClient, database: Database) -> None:
         assert client.post("/webhooks/aliyun-sms", content=b"not json").status_code == 400

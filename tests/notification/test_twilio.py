@@ -12,7 +12,7 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -22,7 +22,7 @@ from roamcard.db import Database
 from roamcard.jobs.worker import Worker
 from roamcard.kit import clock
 from roamcard.kit.clock import FrozenClock
-from roamcard.models import Notification
+from roamcard.models import InboxEvent, Job, Notification
 from roamcard.notification import service
 from roamcard.notification.providers import install
 from roamcard.notification.providers.twilio import TwilioSmsProvider
@@ -162,6 +162,19 @@ def _callback(
     ).status_code
 
 
+def _inbox(database: Database) -> list[tuple[str, str, dict[str, Any], bool]]:
+    with database.reading() as session:
+        return [
+            (event.source, event.event_id, json.loads(event.body), event.handled_at is not None)
+            for event in session.scalars(select(InboxEvent).order_by(InboxEvent.id))
+        ]
+
+
+def _jobs(database: Database, kind: str) -> list[dict[str, Any]]:
+    with database.reading() as session:
+        return [job.payload for job in session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id))]
+
+
 class TestSend:
     def test_the_message_goes_with_the_messaging_service_and_our_status_callback(
         self, database: Database, twilio: FakeTwilioApi
@@ -227,8 +240,10 @@ class TestStatusCallback:
         Worker(database).drain()
         [message] = twilio.messages.values()
         assert _callback(client, message, "sent") == 204
+        Worker(database).drain()
         assert _get(database).status == "sent"
         assert _callback(client, message, "delivered") == 204
+        Worker(database).drain()
         assert _get(database).status == "delivered"
 
     def test_undelivered_carries_the_error_code(
@@ -238,6 +253,7 @@ class TestStatusCallback:
         Worker(database).drain()
         [message] = twilio.messages.values()
         assert _callback(client, message, "undelivered", "30003") == 204
+        Worker(database).drain()
         assert (_get(database).status, _get(database).error_code) == ("failed", "30003")
 
     def test_a_callback_signed_with_another_token_is_refused_and_changes_nothing(
@@ -247,7 +263,9 @@ class TestStatusCallback:
         Worker(database).drain()
         [message] = twilio.messages.values()
         assert _callback(client, message, "delivered", token="someone-else") == 403
+        Worker(database).drain()
         assert _get(database).status == "sent"
+        assert _inbox(database) == []
 
     def test_a_callback_without_a_signature_is_refused(self, client: TestClient, database: Database) -> None:
         response = client.post(
@@ -256,3 +274,92 @@ class TestStatusCallback:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert response.status_code == 403
+
+
+class TestStatusCallbackThroughTheInbox:
+    def test_a_signed_callback_is_only_stored_with_a_job_that_applies_it(
+        self, database: Database, twilio: FakeTwilioApi, client: TestClient
+    ) -> None:
+        _queue(database)
+        Worker(database).drain()
+        [message] = twilio.messages.values()
+        assert _callback(client, message, "undelivered", "30003") == 204
+        event_id = f"{message['sid']}:undelivered:30003"
+        [(source, stored_id, body, handled)] = _inbox(database)
+        assert (source, stored_id, handled) == ("twilio-sms", event_id, False)
+        assert body == {
+            "MessageSid": message["sid"],
+            "MessageStatus": "undelivered",
+            "ErrorCode": "30003",
+            "ref": "msg:1",
+        }  # no phone number, no account
+        assert _jobs(database, "notification.process_event") == [
+            {"source": "twilio-sms", "event_id": event_id}
+        ]
+        assert _get(database).status == "sent"  # nothing applied in the request
+
+        Worker(database).drain()
+        assert (_get(database).status, _get(database).error_code) == ("failed", "30003")
+        assert _inbox(database)[0][3] is True
+
+    def test_a_duplicate_callback_is_one_event_and_one_job(
+        self, database: Database, twilio: FakeTwilioApi, client: TestClient
+    ) -> None:
+        _queue(database)
+        Worker(database).drain()
+        [message] = twilio.messages.values()
+        assert _callback(client, message, "delivered") == 204
+        assert _callback(client, message, "delivered") == 204
+        assert len(_inbox(database)) == 1
+        assert len(_jobs(database, "notification.process_event")) == 1
+        Worker(database).drain()
+        assert _callback(client, message, "delivered") == 204  # after it was applied too
+        assert len(_inbox(database)) == 1
+        Worker(database).drain()
+        assert _get(database).status == "delivered"
+
+    def test_an_older_status_arriving_late_does_not_move_the_message_back(
+        self, database: Database, twilio: FakeTwilioApi, client: TestClient
+    ) -> None:
+        _queue(database)
+        Worker(database).drain()
+        [message] = twilio.messages.values()
+        assert _callback(client, message, "delivered") == 204
+        Worker(database).drain()
+        assert _callback(client, message, "sent") == 204
+        assert _callback(client, message, "undelivered", "30003") == 204
+        Worker(database).drain()
+        stored = _get(database)
+        assert (stored.status, stored.error_code) == ("delivered", None)
+        assert [handled for *_, handled in _inbox(database)] == [True, True, True]
+
+    def test_a_bad_signature_writes_nothing(
+        self, database: Database, twilio: FakeTwilioApi, client: TestClient
+    ) -> None:
+        _queue(database)
+        Worker(database).drain()
+        [message] = twilio.messages.values()
+        assert _callback(client, message, "delivered", token="someone-else") == 403
+        assert _inbox(database) == []
+        assert _jobs(database, "notification.process_event") == []
+
+    def test_an_event_whose_job_died_is_redriven_to_the_sms_job(
+        self, database: Database, twilio: FakeTwilioApi, client: TestClient, frozen_clock: FrozenClock
+    ) -> None:
+        from roamcard.jobs.sweepers import redrive_unhandled_notifications
+
+        _queue(database)
+        Worker(database).drain()
+        [message] = twilio.messages.values()
+        assert _callback(client, message, "delivered") == 204
+        with database.transaction() as session:
+            session.execute(update(Job).where(Job.kind == "notification.process_event").values(status="dead"))
+        frozen_clock.advance(minutes=16)
+        assert redrive_unhandled_notifications(database) == 1
+        assert len(_jobs(database, "notification.process_event")) == 2
+        assert _jobs(database, "payment.process_event") == []
+        Worker(database).drain()
+        assert _get(database).status == "delivered"
+        assert _inbox(database)[0][3] is True
+        frozen_clock.advance(minutes=16)
+        assert redrive_unhandled_notifications(database) == 0

@@ -1,14 +1,18 @@
 """Self-service password reset ("忘记密码"): a 6-digit code to the bound phone, then the code and a new
 password set it. The answers are the same whether or not the card exists; requests and wrong codes are
-limited per card number and per client IP like sign-in; every session of the card ends after a reset and
-the bound phone is told.
+limited like sign-in; every session of the card ends after a reset and the bound phone is told.
 
-The limits are in functions of their own (`request_limits`, `confirm_limits`) on kit.ratelimit so they can
-follow the sign-in limiter's shape."""
+Requests are limited per card number and per client IP (`request_limits`, and the phone's own per-number
+SMS limit). Wrong codes are counted like sign-in's wrong passwords: an atomic per-number count in
+`sign_in_attempts` (scope `password-reset`), reserved before the code is checked, so parallel guesses get
+at most `WRONG_CODES_PER_CARD` checks, an unknown number is counted exactly like an issued one, and a right
+code clears it; plus sign-in's per-(IP, number) and per-IP limits (`client_limits`, namespace
+`password-reset`)."""
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from datetime import timedelta
 
@@ -17,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from roamcard import keys
 from roamcard.auth import attempts
+from roamcard.auth import service as auth_service
 from roamcard.card import numbers, passwords, settings_repository
 from roamcard.card import repository as card_repository
 from roamcard.config import get_settings
+from roamcard.db import get_database
 from roamcard.errors import TooManyRequests, ValidationFailed
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
@@ -32,8 +38,9 @@ CODE_MAX_ATTEMPTS = 5
 REQUESTS_PER_CARD_PER_HOUR = 5
 REQUESTS_PER_IP_PER_HOUR = 30
 WRONG_CODES_PER_CARD = 5
-WRONG_CODES_PER_IP = 30
-WINDOW_SECONDS = 15 * 60
+WINDOW_SECONDS = 15 * 60  # how long a number stays locked after its last allowed wrong code
+# The atomic per-number count of wrong codes (auth.attempts) and the per-client limits' namespace.
+ATTEMPT_SCOPE = "password-reset"
 
 
 class PasswordResetLimited(TooManyRequests):
@@ -59,14 +66,6 @@ def request_limits() -> tuple[FailureLimit, FailureLimit]:
     )
 
 
-def confirm_limits() -> tuple[FailureLimit, FailureLimit]:
-    url = get_settings().rate_limit_storage_url
-    return (
-        FailureLimit("password-reset-code-card", WRONG_CODES_PER_CARD, WINDOW_SECONDS, url),
-        FailureLimit("password-reset-code-ip", WRONG_CODES_PER_IP, WINDOW_SECONDS, url),
-    )
-
-
 def _check(limits: tuple[FailureLimit, FailureLimit], card_key: str, ip: str) -> None:
     card_limit, ip_limit = limits
     waits = [w for w in (card_limit.retry_after(card_key), ip_limit.retry_after(ip)) if w is not None]
@@ -76,6 +75,10 @@ def _check(limits: tuple[FailureLimit, FailureLimit], card_key: str, ip: str) ->
 
 def _code_hash(reset_id: int, code: str) -> str:
     return keys.mac("phone-code", f"password-reset:{reset_id}:{code}".encode())
+
+
+def _code_matches(reset: PasswordReset, code: str) -> bool:
+    return hmac.compare_digest(reset.code_hash, _code_hash(reset.id, code))
 
 
 def _card_key(raw: str) -> str:
@@ -137,11 +140,25 @@ def confirm_reset(
     except numbers.InvalidPassword as exc:
         raise ValidationFailed("new_password", str(exc)) from None
     card_key = _card_key(card_number)
-    limits = confirm_limits()
-    _check(limits, card_key, client_ip)
+    limits = auth_service.client_limits(ATTEMPT_SCOPE, client_ip, card_key)
+    retry_after = auth_service.client_retry_after(limits)
+    if retry_after is not None:
+        raise PasswordResetLimited(retry_after)
+    # A locked number is refused before argon2 runs, in a read that leaves the request's session unopened.
+    with get_database().reading() as reading:
+        until = attempts.locked_until(reading, ATTEMPT_SCOPE, card_key)
+    if until is not None:
+        raise PasswordResetLimited(max(1, math.ceil((until - clock.now()).total_seconds())))
     # argon2 before the session's first statement, so no write transaction is open while it runs (the
     # session begins lazily); a wrong code wastes one hash, bounded by the limits just checked.
     new_hash = passwords.hash_password(new_password)
+    # One attempt is spent (committed with the wrong-code answer, which keeps its changes) before the code
+    # is looked at: the conditional UPDATE serialises parallel guesses on the number's row.
+    spent = attempts.reserve(
+        session, ATTEMPT_SCOPE, card_key, max_failures=WRONG_CODES_PER_CARD, lockout_seconds=WINDOW_SECONDS
+    )
+    if isinstance(spent, attempts.Locked):
+        raise PasswordResetLimited(spent.retry_after_seconds)
     code = code.strip().replace(" ", "")
     card = card_repository.get_by_card_number(session, card_key)
     now = clock.now()
@@ -163,11 +180,10 @@ def confirm_reset(
         reset is None
         or reset.expires_at <= now
         or reset.attempts >= CODE_MAX_ATTEMPTS
-        or not hmac.compare_digest(reset.code_hash, _code_hash(reset.id, code))
+        or not _code_matches(reset, code)
     )
     if wrong:
-        for limit, key in zip(limits, (card_key, client_ip), strict=True):
-            limit.record_failure(key)
+        auth_service.record_client_failure(limits)
         if reset is not None:
             session.execute(
                 update(PasswordReset)
@@ -188,6 +204,7 @@ def confirm_reset(
         raise PasswordResetCodeWrong()
     settings_repository.set_password_hash(session, card.id, new_hash)
     settings_repository.revoke_other_sessions(session, card.id, None, now)
+    attempts.clear(session, ATTEMPT_SCOPE, card_key)
     attempts.clear(session, attempts.CARD, card.card_number)
     session.refresh(card)
     _tell_the_phone(session, card, reset.id)

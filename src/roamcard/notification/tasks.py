@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from roamcard.db import Database
-from roamcard.jobs.registry import external_job
-from roamcard.notification import service
+from roamcard.jobs.registry import external_job, job
+from roamcard.notification import service, webhooks
 
 
 @external_job("notification.send")
@@ -15,3 +17,8 @@ def send_sms(database: Database, payload: dict[str, Any]) -> None:
 @external_job("notification.check")
 def check_sms(database: Database, payload: dict[str, Any]) -> None:
     service.check(database, payload["key"], int(payload.get("round", 0)))
+
+
+@job(webhooks.PROCESS_JOB)
+def process_event(session: Session, payload: dict[str, Any]) -> None:
+    webhooks.process_event(session, payload["source"], payload["event_id"])

@@ -15,11 +15,15 @@ from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.metrics import INBOX_EVENTS_REDRIVEN, PAYMENT_NOTIFICATION_MISMATCHES
 from roamcard.models import InboxEvent
+from roamcard.notification import webhooks as sms_webhooks
 from roamcard.payment import repository
 
 log = structlog.get_logger("roamcard.payment")
 
 MISMATCH = "amount_mismatch"
+# Inbox sources handled by another noun's job; every other source is a payment gateway's.
+JOB_FOR_SOURCE = {sms_webhooks.TWILIO_SOURCE: sms_webhooks.PROCESS_JOB}
+PAYMENT_JOB = "payment.process_event"
 
 
 def hold_mismatch(
@@ -61,7 +65,8 @@ def hold_mismatch(
 
 def redrive_unhandled_events(session: Session, *, limit: int = 100) -> int:
     """Verified notifications still unhandled after the re-drive delay (their job died, or was lost):
-    queue their handling again, at most once per delay each. Handling is idempotent."""
+    queue their handling again, at most once per delay each, with the job of their source (a payment
+    gateway's, or an SMS provider's status callback). Handling is idempotent."""
     now = clock.now()
     before = now - timedelta(seconds=get_settings().inbox_redrive_after_seconds)
     queued = 0
@@ -81,6 +86,7 @@ def redrive_unhandled_events(session: Session, *, limit: int = 100) -> int:
             continue  # another worker took it
         log.warning("inbox.redriven", source=event.source, event_id=event.event_id)
         INBOX_EVENTS_REDRIVEN.labels(source=event.source).inc()
-        enqueue(session, "payment.process_event", {"source": event.source, "event_id": event.event_id})
+        job = JOB_FOR_SOURCE.get(event.source, PAYMENT_JOB)
+        enqueue(session, job, {"source": event.source, "event_id": event.event_id})
         queued += 1
     return queued
