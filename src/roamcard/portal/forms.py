@@ -134,12 +134,13 @@ class RechargeConfirm(Form):
         return None if value in ("", None) else value
 
 
-class PasswordForm(Form):
-    current_password: Annotated[str, Field(max_length=64)]
+class _NewPasswordTwice(Form):
+    """A new password typed twice (the password change and the reset)."""
+
     new_password: Annotated[str, Field(max_length=64)]
     confirm_password: Annotated[str, Field(max_length=64)]
 
-    @field_validator("current_password", "new_password", "confirm_password")
+    @field_validator("new_password", "confirm_password")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         return _required(value)
@@ -150,6 +151,15 @@ class PasswordForm(Form):
         if value != info.data.get("new_password", value):
             raise PydanticCustomError("field_mismatch", "The two new passwords are not the same.")
         return value
+
+
+class PasswordForm(_NewPasswordTwice):
+    current_password: Annotated[str, Field(max_length=64)]
+
+    @field_validator("current_password")
+    @classmethod
+    def _current_not_empty(cls, value: str) -> str:
+        return _required(value)
 
 
 class PhoneForm(Form):
@@ -220,20 +230,11 @@ class ResetRequestForm(Form):
     card_number: CardNumber
 
 
-class ResetConfirmForm(Form):
+class ResetConfirmForm(_NewPasswordTwice):
     card_number: CardNumber
     code: Annotated[str, Field(max_length=12)]
-    new_password: Annotated[str, Field(max_length=64)]
-    confirm_password: Annotated[str, Field(max_length=64)]
 
-    @field_validator("code", "new_password", "confirm_password")
+    @field_validator("code")
     @classmethod
-    def _not_empty(cls, value: str) -> str:
+    def _code_not_empty(cls, value: str) -> str:
         return _required(value)
-
-    @field_validator("confirm_password")
-    @classmethod
-    def _same_twice(cls, value: str, info: ValidationInfo) -> str:
-        if value != info.data.get("new_password", value):
-            raise PydanticCustomError("field_mismatch", "The two new passwords are not the same.")
-        return value
