@@ -15,10 +15,11 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from roamcard import cli, config, csrf, keys, rotation
+from roamcard.card import password_reset
 from roamcard.card import settings as card_settings
 from roamcard.db import Database
 from roamcard.kit import clock
-from roamcard.models import Dealer, StaffMember
+from roamcard.models import Dealer, PasswordReset, StaffMember
 from roamcard.staff import service as staff_service
 from roamcard.staff import totp
 from tests.backoffice.console import make_staff
@@ -172,3 +173,15 @@ class TestPendingPhoneCodes:
         assert not card_settings._code_matches(stored, 7, "123457")
         drop_previous(secrets)
         assert not card_settings._code_matches(stored, 7, "123456")
+
+
+class TestPendingResetCodes:
+    def test_keep_working_with_the_previous_key_and_stop_once_it_is_dropped(
+        self, secrets: config.Settings
+    ) -> None:
+        reset = PasswordReset(id=7, code_hash=password_reset._code_hash(7, "123456"))
+        rotate(secrets)
+        assert password_reset._code_matches(reset, "123456")
+        assert not password_reset._code_matches(reset, "123457")
+        drop_previous(secrets)
+        assert not password_reset._code_matches(reset, "123456")

@@ -74,6 +74,26 @@ class TestPaymentLinkWithARealGateway:
         assert client.post(path, follow_redirects=False).status_code == 410
         assert client.get(path).status_code == 410
 
+    def test_a_gateway_that_does_not_answer_leaves_the_link_usable(
+        self, database: Database, client: TestClient, stripe_api: FakeStripe, frozen_clock: clock.FrozenClock
+    ) -> None:
+        _, order_id, path = texted_link(database)
+        stripe_api.lose_answers = True  # Stripe makes the session, the answer never comes back
+        assert client.post(path, follow_redirects=False).status_code == 409  # payment_link_not_ready
+        assert payment_of(database, order_id).status == "unknown"
+        assert client.post(path, follow_redirects=False).status_code == 409  # still not spent
+        stripe_api.lose_answers = False
+        frozen_clock.advance(seconds=60)
+        drain(database)  # the settle job asks Stripe and finds the session
+        payment = payment_of(database, order_id)
+        assert payment.status == "pending"
+        opened = client.post(path, follow_redirects=False)
+        assert (opened.status_code, opened.headers["location"]) == (
+            303,
+            stripe_api.session_of(payment.id)["url"],
+        )
+        assert client.post(path, follow_redirects=False).status_code == 410  # spent once it opened
+
     def test_the_link_expires_with_the_payment_window(
         self, database: Database, client: TestClient, stripe_api: FakeStripe, frozen_clock: clock.FrozenClock
     ) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from roamcard.db import insert_ignoring_conflict
@@ -94,10 +94,12 @@ def open_dispute(session: Session, found: GatewayDispute) -> Dispute:
     if not inserted:
         return dispute
     dispute_machine.record_creation(session, dispute.id, DisputeStatus.OPEN)
+    # Unconditional, so it takes the card's row lock: a release running meanwhile (which locks the card
+    # before counting holding disputes) either sees this dispute or is followed by this update.
     session.execute(
         update(Card)
-        .where(Card.id == dispute.card_id, Card.topup_held_at.is_(None))
-        .values(topup_held_at=now)
+        .where(Card.id == dispute.card_id)
+        .values(topup_held_at=func.coalesce(Card.topup_held_at, now))
         .execution_options(synchronize_session=False)
     )
     gateway, disputes = _accounts(session, dispute)
@@ -182,6 +184,7 @@ def release_hold(session: Session, dispute_id: str, *, staff_ref: str, reason: s
     )
     if released.rowcount != 1:  # type: ignore[attr-defined]
         raise DisputeHoldAlreadyReleased()
+    session.execute(select(Card.id).where(Card.id == dispute.card_id).with_for_update())
     if repository.count_holding(session, dispute.card_id) == 0:
         session.execute(
             update(Card)

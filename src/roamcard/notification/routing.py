@@ -44,11 +44,3 @@ def route_for(phone: str, spec: str | None = None) -> tuple[str, ...]:
         if prefix == "*" or phone.startswith(prefix):
             return providers
     return ()
-
-
-def providers_in_use(spec: str | None = None) -> set[str]:
-    return {
-        name
-        for _, providers in parse_routes(spec if spec is not None else get_settings().sms_routes)
-        for name in providers
-    }

@@ -44,9 +44,6 @@ from roamcard.notification.templates import CODE_TEMPLATES, SECRET_PARAMS, TEMPL
 log = structlog.get_logger("roamcard.sms")
 
 S = SmsStatus
-# Kept for callers that compare with the old constants.
-QUEUED = S.QUEUED.value
-SENT = S.SENT.value
 
 SECRET_PURPOSE = "message-secret"  # noqa: S105 (a key purpose name, not a secret)
 MASK = "******"

@@ -68,10 +68,14 @@ def view(session: Session, token: str) -> LinkView:
 
 
 def open_link(database: Database, token: str, *, client_ip: str | None) -> str:
-    """Spend the token and open the checkout; returns where to send the traveller."""
+    """Open the checkout, then spend the token; returns where to send the traveller. The token is spent
+    only once a checkout exists, so a gateway that does not answer in time leaves the link usable for a
+    retry (the payment is then `unknown` and settled by asking, as for any create)."""
     with database.transaction() as session:
-        link = signed_links.use(session, LINK_PURPOSE, token)
+        link = signed_links.check(session, LINK_PURPOSE, token)
         payment = session.get(Payment, link.subject)
+        if payment is not None and payment.status == PaymentStatus.UNKNOWN.value:
+            raise PaymentLinkNotReady()  # an earlier open timed out: asked again by the settle job
         if payment is None or payment.status != PaymentStatus.PENDING.value:
             raise PaymentLinkClosed()
         if service.awaits_checkout(payment):
@@ -92,11 +96,13 @@ def open_link(database: Database, token: str, *, client_ip: str | None) -> str:
     with database.reading() as session:
         opened = session.get(Payment, payment.id)
         assert opened is not None
-        if opened.checkout_url and opened.status == PaymentStatus.PENDING.value:
-            return opened.checkout_url
         if opened.status == PaymentStatus.UNKNOWN.value:
             raise PaymentLinkNotReady()
-        raise PaymentLinkClosed()
+        if not (opened.checkout_url and opened.status == PaymentStatus.PENDING.value):
+            raise PaymentLinkClosed()
+    with database.transaction() as session:
+        signed_links.use(session, LINK_PURPOSE, token)
+    return opened.checkout_url
 
 
 @cache
