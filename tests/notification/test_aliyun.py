@@ -147,6 +147,19 @@ class TestReports:
             ).all()
         assert len(hints) == 1
 
+    def test_a_hint_asks_once_and_starts_no_second_polling_chain(
+        self, database: Database, aliyun: FakeAliyun, client: TestClient
+    ) -> None:
+        _queue(database)
+        Worker(database).drain()
+        client.post("/webhooks/aliyun-sms", json=aliyun.report_batch(aliyun.sent[0]))
+        Worker(database).drain()  # the hint's question: still waiting for the receipt
+        with database.reading() as session:
+            waiting = session.scalars(
+                select(Job).where(Job.kind == "notification.check", Job.status == "queued")
+            ).all()
+        assert len(waiting) == 1  # only the message's own scheduled chain
+
     def test_a_malformed_push_is_refused(self, client: TestClient, database: Database) -> None:
         assert client.post("/webhooks/aliyun-sms", content=b"not json").status_code == 400
 

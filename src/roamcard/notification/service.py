@@ -427,8 +427,9 @@ def apply_report(session: Session, notification: Notification, report: Report) -
     )
 
 
-def check(database: Database, key: str, round_number: int) -> None:
-    """Ask the provider about an unknown or sent message; schedule the next question until it is final."""
+def check(database: Database, key: str, round_number: int, *, hint: bool = False) -> None:
+    """Ask the provider about an unknown or sent message; schedule the next question until it is final.
+    A question asked on a push's hint asks once: the scheduled chain already follows the message."""
     with database.reading() as session:
         notification = repository.get_by_key(session, key)
         if notification is None or S(notification.status) in FINAL or notification.status == S.QUEUED.value:
@@ -452,7 +453,7 @@ def check(database: Database, key: str, round_number: int) -> None:
         session.refresh(notification)
         if S(notification.status) in FINAL or notification.status == S.QUEUED.value:
             return
-        if _give_up(session, notification, clock.now()):
+        if _give_up(session, notification, clock.now()) or hint:
             return
         schedule_check(session, key, round_number + 1)
 
@@ -514,7 +515,7 @@ def hint(session: Session, provider_name: str, provider_reference: str, discrimi
     enqueue(
         session,
         "notification.check",
-        {"key": notification.key, "round": 0},
+        {"key": notification.key, "round": 0, "hint": True},
         dedupe_key=f"sms-hint:{notification.id}:{notification.status}:{discriminator}"[:160],
     )
     return True

@@ -16,7 +16,7 @@ def send_sms(database: Database, payload: dict[str, Any]) -> None:
 
 @external_job("notification.check")
 def check_sms(database: Database, payload: dict[str, Any]) -> None:
-    service.check(database, payload["key"], int(payload.get("round", 0)))
+    service.check(database, payload["key"], int(payload.get("round", 0)), hint=bool(payload.get("hint")))
 
 
 @job(webhooks.PROCESS_JOB)

@@ -15,6 +15,7 @@ Lock order (docs/CONVENTIONS.md, "Lock order"): a payment's row before its order
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
@@ -45,20 +46,27 @@ as_remote_payment = service.as_remote_payment
 mark_failed = service.mark_failed
 
 
-def expire_unpaid(session: Session, order_id: str) -> None:
-    """An order whose payment window passed. Its gateway is asked first, so a payment made in the last
+def expire_unpaid(session: Session, order_ids: Sequence[str]) -> None:
+    """Orders whose payment window passed. Each gateway is asked first, so a payment made in the last
     seconds (its notification still on the way) fulfils the order instead of becoming a late payment.
     An in-process gateway is asked right here; a remote one by a job, with no transaction open."""
-    payments = repository.list_open_for_orders(session, [order_id])
-    if not payments:
-        topup_machine.transition(
-            session,
-            order_id,
-            TopupStatus.PENDING_PAYMENT,
-            TopupStatus.EXPIRED,
-            reason="payment window passed",
-        )
-        return
+    open_payments: dict[str, list[Payment]] = {order_id: [] for order_id in order_ids}
+    for payment in repository.list_open_for_orders(session, order_ids):
+        open_payments[payment.order_id].append(payment)
+    for order_id, payments in open_payments.items():
+        if payments:
+            _ask_before_expiring(session, payments)
+        else:
+            topup_machine.transition(
+                session,
+                order_id,
+                TopupStatus.PENDING_PAYMENT,
+                TopupStatus.EXPIRED,
+                reason="payment window passed",
+            )
+
+
+def _ask_before_expiring(session: Session, payments: Sequence[Payment]) -> None:
     for payment in payments:
         if payment.status != PaymentStatus.PENDING.value:
             continue

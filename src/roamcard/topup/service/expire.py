@@ -18,8 +18,7 @@ def expire_unpaid(session: Session, *, limit: int = 500) -> int:
     """Orders past their payment window: each payment's gateway is asked before it expires (payment
     first, then order: docs/CONVENTIONS.md, "Lock order"). Returns how many were looked at."""
     order_ids = repository.list_unpaid_past_window(session, clock.now(), limit)
-    for order_id in order_ids:
-        payment_expiry.expire_unpaid(session, order_id)
+    payment_expiry.expire_unpaid(session, order_ids)
     return len(order_ids)
 
 
