@@ -1,7 +1,8 @@
 """The composition root: the one place that connects domains which must not import each other.
 
 Payment sits below top-up and refund (they import it; it imports neither), so what happens when a payment
-succeeds, lands late or reports a refund's outcome is installed here into `payment.outcomes`. Importing
+succeeds, lands late or reports a refund's outcome is installed here into `payment.outcomes`, and which
+job re-drives another noun's inbox events (SMS delivery callbacks) into `payment.inbox`. Importing
 this module wires it; every entry point imports it at module level (`app.create_app`,
 `jobs.sweepers.build_worker`, the CLI) and calls `wire()`, which is idempotent, so the dependency is
 visible where the process starts. Nothing else installs outcomes.
@@ -9,7 +10,8 @@ visible where the process starts. Nothing else installs outcomes.
 
 from __future__ import annotations
 
-from roamcard.payment import outcomes
+from roamcard.notification import webhooks as sms_webhooks
+from roamcard.payment import inbox, outcomes
 from roamcard.refund import service as refunds
 from roamcard.topup.service.fulfil import fulfil
 
@@ -22,6 +24,8 @@ PAYMENT_OUTCOMES = outcomes.PaymentOutcomes(
 
 def wire() -> None:
     outcomes.install(PAYMENT_OUTCOMES)
+    # The inbox is shared: SMS delivery callbacks are re-driven through the SMS job.
+    inbox.route_source(sms_webhooks.TWILIO_SOURCE, sms_webhooks.PROCESS_JOB)
 
 
 wire()

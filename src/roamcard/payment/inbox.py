@@ -15,15 +15,20 @@ from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.metrics import INBOX_EVENTS_REDRIVEN, PAYMENT_NOTIFICATION_MISMATCHES
 from roamcard.models import InboxEvent
-from roamcard.notification import webhooks as sms_webhooks
 from roamcard.payment import repository
 
 log = structlog.get_logger("roamcard.payment")
 
 MISMATCH = "amount_mismatch"
-# Inbox sources handled by another noun's job; every other source is a payment gateway's.
-JOB_FOR_SOURCE = {sms_webhooks.TWILIO_SOURCE: sms_webhooks.PROCESS_JOB}
+# Inbox sources handled by another noun's job (installed by roamcard/wiring.py, so payment does not import
+# them); every other source is a payment gateway's.
+JOB_FOR_SOURCE: dict[str, str] = {}
 PAYMENT_JOB = "payment.process_event"
+
+
+def route_source(source: str, job_kind: str) -> None:
+    """Re-drive `source`'s unhandled events through `job_kind` instead of the payment job."""
+    JOB_FOR_SOURCE[source] = job_kind
 
 
 def hold_mismatch(
