@@ -98,6 +98,32 @@ class TestRedeemingThroughTheApi:
         assert attempts(database, card) == ["redeemed"]
         assert_books_balance(database)
 
+    def test_a_retry_with_its_idempotency_key_gets_the_first_answer(
+        self, database: Database, client: TestClient, card: Card, auth: dict[str, str], batch: MadeBatch
+    ) -> None:
+        first = redeem(client, auth, pin_of(batch, 0), **{"Idempotency-Key": "redeem-1"})
+        assert first.status_code == 201, first.text
+        again = redeem(client, auth, pin_of(batch, 0, spaced=True), **{"Idempotency-Key": "redeem-1"})
+        assert (again.status_code, again.json(), again.headers["Idempotent-Replayed"]) == (
+            201,
+            first.json(),
+            "true",
+        )
+        assert redeem(client, auth, pin_of(batch, 0)).json()["code"] == "voucher_redeemed"  # no key: refused
+        other = redeem(client, auth, pin_of(batch, 1), **{"Idempotency-Key": "redeem-1"})
+        assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+        assert wallet(database, card) == 1000
+        assert attempts(database, card) == ["redeemed", "already_redeemed"]
+
+    def test_a_refused_pin_frees_its_idempotency_key(
+        self, database: Database, client: TestClient, card: Card, auth: dict[str, str], batch: MadeBatch
+    ) -> None:
+        wrong = redeem(client, auth, WRONG_PIN, **{"Idempotency-Key": "redeem-2"})
+        assert wrong.status_code == 400
+        right = redeem(client, auth, pin_of(batch, 2), **{"Idempotency-Key": "redeem-2"})
+        assert right.status_code == 201, right.text
+        assert attempts(database, card) == ["wrong_pin", "redeemed"]  # the wrong one still counted
+
     def test_a_pack_voucher_grants_the_pack(
         self, database: Database, client: TestClient, card: Card, auth: dict[str, str]
     ) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Header, Request, status
+from fastapi.responses import JSONResponse, Response
 
 from roamcard.deps import ActiveCard, ClientIP, SessionDep
+from roamcard.idempotency import service as idempotency
 from roamcard.topup.schemas import TopupOut
 from roamcard.topup.states import Channel
 from roamcard.voucher import service
@@ -16,7 +18,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Wrong PIN (one answer for every PIN that matches no recharge card)"},
     401: {"description": "Not signed in"},
     403: {"description": "The card is suspended (card_suspended)"},
-    409: {"description": "Recharge card already used, blocked, expired, not activated, other currency"},
+    409: {
+        "description": "Recharge card already used, blocked, expired, not activated, other currency; "
+        "Idempotency-Key reused with another PIN"
+    },
     422: {"description": "The PIN is not 16 digits"},
     429: {"description": "Too many wrong PINs for this card or this client; see Retry-After"},
 }
@@ -25,7 +30,27 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/vouchers/redeem", status_code=status.HTTP_201_CREATED, response_model=TopupOut, responses=ERRORS
 )
-def redeem(body: VoucherRedeem, card: ActiveCard, session: SessionDep, client_ip: ClientIP) -> TopupOut:
-    """Redeem a recharge card on the signed-in card: 201 with the fulfilled top-up order."""
-    order = service.redeem(session, card, body.pin, channel=Channel.VOUCHER, client_key=client_ip)
-    return TopupOut.of(order, None)
+def redeem(
+    body: VoucherRedeem,
+    request: Request,
+    card: ActiveCard,
+    session: SessionDep,
+    client_ip: ClientIP,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Redeem a recharge card on the signed-in card: 201 with the fulfilled top-up order. With an
+    Idempotency-Key (recommended), a retry of a redemption that went through answers the same again."""
+    if idempotency_key is None:
+        order = service.redeem(session, card, body.pin, channel=Channel.VOUCHER, client_key=client_ip)
+        return JSONResponse(TopupOut.of(order, None).model_dump(mode="json"), status_code=201)
+    stored = service.redeem_once(
+        session,
+        card,
+        body.pin,
+        key=idempotency.validate_key(idempotency_key),
+        path=request.url.path,
+        render=lambda order: TopupOut.of(order, None).model_dump(mode="json"),
+        client_key=client_ip,
+    )
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)

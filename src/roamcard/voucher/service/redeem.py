@@ -17,6 +17,7 @@ parallel requests (SQLite runs one write transaction at a time anyway).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
 from roamcard.errors import AppError, Conflict, TooManyRequests, ValidationFailed
+from roamcard.idempotency import service as idempotency
+from roamcard.idempotency.service import StoredResponse
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger import service as ledger
@@ -101,6 +104,35 @@ class VoucherWrongCurrency(Conflict):
     code = "voucher_wrong_currency"
     message = "This recharge card is for a balance in {currency}; this card's balance is in {card_currency}."
     keeps_changes = True
+
+
+def redeem_once(
+    session: Session,
+    card: Card,
+    pin: str,
+    *,
+    key: str,
+    path: str,
+    render: Callable[[TopupOrder], dict[str, Any]],
+    client_key: str,
+) -> StoredResponse:
+    """`redeem` behind an Idempotency-Key (the API): a retry of a redemption that succeeded gets the
+    first answer again instead of `voucher_redeemed`. The fingerprint holds the PIN only as its peppered
+    hash; a refusal frees the key (its attempt is still counted), so the client may try again."""
+    scope = f"card:{card.id}:vouchers"
+    pin_hash = codes.hash_pin(codes.normalise_pin(pin) or pin).hex()
+    fingerprint = idempotency.request_fingerprint("POST", path, {"pin_hash": pin_hash})
+    replay = idempotency.begin(session, scope=scope, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        order = redeem(session, card, pin, channel=Channel.VOUCHER, client_key=client_key)
+    except AppError:
+        idempotency.abandon(session, scope=scope, key=key)
+        raise
+    body = render(order)
+    idempotency.finish(session, scope=scope, key=key, status_code=201, body=body)
+    return StoredResponse(201, body, replayed=False)
 
 
 def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_key: str) -> TopupOrder:
