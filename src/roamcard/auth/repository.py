@@ -29,11 +29,12 @@ def revoke(session: Session, token_hash: str, now: datetime) -> None:
     )
 
 
-def revoke_all_for_card(session: Session, card_id: int, now: datetime) -> int:
-    result = session.execute(
-        update(CardSession)
-        .where(CardSession.card_id == card_id, CardSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
+def revoke_sessions(
+    session: Session, card_id: int, now: datetime, *, keep_token_hash: str | None = None
+) -> int:
+    """End every live session of the card, except the one whose token hash is `keep_token_hash`."""
+    query = update(CardSession).where(CardSession.card_id == card_id, CardSession.revoked_at.is_(None))
+    if keep_token_hash is not None:
+        query = query.where(CardSession.token_hash != keep_token_hash)
+    result = session.execute(query.values(revoked_at=now).execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]

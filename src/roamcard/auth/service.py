@@ -200,4 +200,4 @@ def logout(session: Session, token: str) -> None:
 
 def revoke_all_sessions(session: Session, card_id: int) -> int:
     """End every signed-in session of the card (a suspension); returns how many were live."""
-    return repository.revoke_all_for_card(session, card_id, clock.now())
+    return repository.revoke_sessions(session, card_id, clock.now())

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from roamcard.audit import service as audit
 from roamcard.audit.service import Actor
 from roamcard.auth import attempts
+from roamcard.auth import repository as auth_repository
 from roamcard.backoffice import repository
-from roamcard.card import numbers, passwords
+from roamcard.card import numbers, passwords, settings_repository
 from roamcard.card import service as card_service
 from roamcard.card.service import CardOverview
 from roamcard.card.states import CardStatus
@@ -312,13 +313,12 @@ def redeem_voucher(
 def reset_password(session: Session, context: StaffContext, card: Card, reason: str | None) -> None:
     """A new random service password, sent only to the bound phone; every signed-in session of the card
     ends and a lock-out is lifted (the agent has verified the caller)."""
-    from roamcard.card import settings_repository
 
     def run() -> tuple[None, dict[str, Any]]:
         now = clock.now()
         new_password = numbers.new_password()
         settings_repository.set_password_hash(session, card.id, passwords.hash_password(new_password))
-        ended = settings_repository.revoke_other_sessions(session, card.id, None, now)
+        ended = auth_repository.revoke_sessions(session, card.id, now)
         attempts.clear(session, attempts.CARD, card.card_number)
         notifications.queue_sms(
             session,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from roamcard import keys
 from roamcard.auth import attempts
+from roamcard.auth import repository as auth_repository
 from roamcard.auth import service as auth_service
 from roamcard.card import numbers, passwords, settings_repository
 from roamcard.card import repository as card_repository
@@ -203,7 +204,7 @@ def confirm_reset(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise PasswordResetCodeWrong()
     settings_repository.set_password_hash(session, card.id, new_hash)
-    settings_repository.revoke_other_sessions(session, card.id, None, now)
+    auth_repository.revoke_sessions(session, card.id, now)
     attempts.clear(session, ATTEMPT_SCOPE, card_key)
     attempts.clear(session, attempts.CARD, card.card_number)
     session.refresh(card)

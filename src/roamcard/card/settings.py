@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from roamcard import keys
+from roamcard.auth import repository as auth_repository
 from roamcard.auth import service as auth_service
 from roamcard.card import numbers, passwords
 from roamcard.card import settings_repository as repository
@@ -131,8 +132,8 @@ def change_password(
         now = clock.now()
         auth_service.signed_in(session, card)
         repository.set_password_hash(session, card.id, new_hash)
-        repository.revoke_other_sessions(
-            session, card.id, hash_token(keep_token) if keep_token else None, now
+        auth_repository.revoke_sessions(
+            session, card.id, now, keep_token_hash=hash_token(keep_token) if keep_token else None
         )
         notifications.queue_sms(
             session,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from roamcard.models import Card, CardSession, PhoneChange
+from roamcard.models import Card, PhoneChange
 
 
 def set_password_hash(session: Session, card_id: int, password_hash: str) -> None:
@@ -17,14 +17,6 @@ def set_password_hash(session: Session, card_id: int, password_hash: str) -> Non
         .values(password_hash=password_hash)
         .execution_options(synchronize_session=False)
     )
-
-
-def revoke_other_sessions(session: Session, card_id: int, keep_token_hash: str | None, now: datetime) -> int:
-    query = update(CardSession).where(CardSession.card_id == card_id, CardSession.revoked_at.is_(None))
-    if keep_token_hash is not None:
-        query = query.where(CardSession.token_hash != keep_token_hash)
-    result = session.execute(query.values(revoked_at=now).execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def set_language(session: Session, card_id: int, language: str) -> None:
