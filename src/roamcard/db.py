@@ -6,25 +6,39 @@ Read-only sessions use a deferred BEGIN so readers never wait for the writer.
 Within one process, writers also queue on a lock before `BEGIN IMMEDIATE` and are woken the moment the
 previous writer commits; SQLite's own busy handler (which sleeps in steps of up to 100 ms) then only
 arbitrates between processes.
-PostgreSQL: psycopg 3 with a pool sized for the threadpool.
+PostgreSQL: psycopg 3 with a pool sized for the real concurrency whose connections are kept (a new
+PostgreSQL connection is a fork and an authentication), pinged only after they sat idle.
+
+The lean path (docs/architecture.md, "The hot path") skips the ORM: `Database.tx()` opens a write
+transaction on a pooled driver connection and hands out a `kit.sql.Tx`; `tx_of(session)` gives the same
+interface inside an ORM session's transaction, so one implementation of a rule serves both.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+import anyio.to_thread
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from roamcard.config import Settings, get_settings
+from roamcard.kit.sql import Tx
 
+T = TypeVar("T")
 READ_ONLY = {"roamcard_read_only": True}
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# A pooled PostgreSQL connection idle for longer than this is pinged before use (a restarted server or a
+# dropped link shows there, not in the middle of a payment); busy connections are not pinged at all.
+PING_AFTER_IDLE_SECONDS = 10.0
+DEFAULT_POOL_SIZE = 36
 
 
 def normalise_url(url: str) -> str:
@@ -35,7 +49,7 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def build_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
+def build_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -51,7 +65,40 @@ def build_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size // 2,
+    )
+    _ping_when_idle(engine)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Room for every hot statement and the ORM's own next to it (psycopg's default keeps 100).
+        dbapi_connection.prepared_max = 1000
+
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Instead of `pool_pre_ping` (a round trip before every transaction): ping only a connection that sat
+    idle in the pool, and let SQLAlchemy replace it when the ping fails."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["roamcard_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("roamcard_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as error:
+            raise exc.DisconnectionError() from error
 
 
 class _WriterQueueConnection(sqlite3.Connection):
@@ -165,6 +212,60 @@ class Database:
         finally:
             session.close()  # ends the read transaction; loaded objects stay readable (no expiry)
 
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """A write transaction on a pooled driver connection, for the lean path: commit on success, roll
+        back on error (an AppError that `keeps_changes` commits, as at a request's edge)."""
+        from roamcard.errors import AppError
+
+        pooled = self.engine.raw_connection()
+        connection: Any = pooled.dbapi_connection
+        tx = Tx(connection, sqlite=self.is_sqlite, cache=engine_cache(self.engine))
+        try:
+            if self.is_sqlite:
+                connection.begin_immediate()
+            try:
+                yield tx
+            except AppError as error:
+                if not error.keeps_changes:
+                    raise
+                connection.commit()
+                _run_after_commit(tx)
+                raise
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        except BaseException:
+            if self.is_sqlite:
+                connection.rollback()  # releases the writer lock if BEGIN or COMMIT failed half-way
+            raise
+        finally:
+            pooled.close()
+        _run_after_commit(tx)
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Tx]:
+        """Statements that each commit on their own: reads of one statement (no BEGIN and COMMIT round
+        trips), and writes that are a whole unit of work in one statement."""
+        pooled = self.engine.raw_connection()
+        connection: Any = pooled.dbapi_connection
+        try:
+            if not self.is_sqlite:
+                connection.autocommit = True
+            yield Tx(connection, sqlite=self.is_sqlite, cache=engine_cache(self.engine))
+        finally:
+            try:
+                if not self.is_sqlite:
+                    connection.autocommit = False
+            finally:
+                pooled.close()
+
+    async def run(self, unit_of_work: Callable[[], T]) -> T:
+        """An async endpoint's one hop off the event loop: the whole unit of work (its transaction, its
+        driver calls) runs in one worker thread, so a request changes threads once, not per dependency."""
+        return await anyio.to_thread.run_sync(unit_of_work)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -204,6 +305,51 @@ def attempt(session: Session) -> Iterator[None]:
         savepoint.rollback()
         raise
     savepoint.commit()
+
+
+def _run_after_commit(tx: Tx) -> None:
+    callbacks = tx._after_commit
+    while callbacks:
+        callbacks.pop(0)()
+
+
+_AFTER_COMMIT = "roamcard_after_commit"
+_engine_caches: weakref.WeakKeyDictionary[Engine, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def engine_cache(engine: Engine) -> dict[Any, Any]:
+    """What `Tx.cache` holds for one database, shared by every transaction on it in this process."""
+    cache = _engine_caches.get(engine)
+    if cache is None:
+        cache = _engine_caches.setdefault(engine, {})
+    return cache
+
+
+def tx_of(session: Session) -> Tx:
+    """The lean interface inside an ORM session's transaction: pending ORM changes are flushed first, and
+    the statements run on the session's own connection, so both see and commit the same changes."""
+    session._autoflush()
+    connection = session.connection()
+    dbapi_connection = connection.connection.dbapi_connection
+    return Tx(
+        dbapi_connection,
+        sqlite=connection.dialect.name == "sqlite",
+        info=session.info,
+        after_commit=session.info.setdefault(_AFTER_COMMIT, []),
+        cache=engine_cache(connection.engine),
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _after_session_commit(session: Session) -> None:
+    callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 _insert_ignoring: dict[tuple[Any, str], Any] = {}

@@ -31,6 +31,7 @@ from roamcard.db import Database
 from roamcard.errors import AppError, TooManyRequests, Unauthorized
 from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
+from roamcard.kit.sql import Tx
 from roamcard.kit.tokens import hash_token
 from roamcard.models import Card, CardSession
 
@@ -176,6 +177,43 @@ def issue_token(session: Session, card: Card) -> IssuedToken:
     )
     session.flush()
     return IssuedToken(token=token, expires_at=expires_at, card=card)
+
+
+@dataclass(frozen=True)
+class SignedInCard:
+    """The card behind a bearer token, as the lean path reads it: one indexed read, never a write."""
+
+    id: int
+    card_number: str
+    status: str
+    phone: str
+    language: str
+    currency: str
+    topup_held_at: datetime | None
+
+
+_LIVE_SESSION_CARD = (
+    "SELECT cards.id, cards.card_number, cards.status, cards.phone, cards.language, cards.currency, "
+    "cards.topup_held_at FROM card_sessions JOIN cards ON cards.id = card_sessions.card_id "
+    "WHERE card_sessions.token_hash = :token_hash AND card_sessions.expires_at > :now "
+    "AND card_sessions.revoked_at IS NULL"
+)
+
+
+def signed_in_card(tx: Tx, token: str) -> SignedInCard:
+    """`card_for_token` on the lean path, whatever the card's status (emergency help must reach it)."""
+    row = tx.one(_LIVE_SESSION_CARD, token_hash=hash_token(token), now=clock.now())
+    if row is None:
+        raise SessionExpired()
+    card_id, number, status, phone, language, currency, held_at = row
+    return SignedInCard(card_id, number, status, phone, language, currency, tx.dt(held_at))
+
+
+def require_active_card(card: SignedInCard) -> SignedInCard:
+    """`require_active` for the lean path's card."""
+    if card.status != CardStatus.ACTIVE.value:
+        raise CardSuspended()
+    return card
 
 
 def card_for_token(session: Session, token: str) -> Card:

@@ -12,17 +12,18 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+import orjson
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import insert_ignoring_conflict
 from roamcard.errors import AppError, Conflict
 from roamcard.kit import clock
-from roamcard.kit.clock import as_utc
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
 from roamcard.models import IdempotencyKey
 
 PLACEHOLDER_STATUS = 0
@@ -69,96 +70,82 @@ def validate_key(key: str | None) -> str:
 
 
 def request_fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    # The stdlib's bytes on purpose: fingerprints already stored must still match after an upgrade.
     canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _get(session: Session, scope: str, key: str) -> IdempotencyKey | None:
-    return session.scalars(
-        select(IdempotencyKey)
-        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+_CLAIM = (
+    'INSERT INTO idempotency_keys (scope, "key", request_hash, response_status, response_body, created_at) '
+    "VALUES (:scope, :key, :fingerprint, 0, '', :now) ON CONFLICT DO NOTHING RETURNING id"
+)
+_WINNER = (
+    "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys "
+    'WHERE scope = :scope AND "key" = :key'
+)
+_FINISH = (
+    "UPDATE idempotency_keys SET response_status = :status, response_body = :body "
+    'WHERE scope = :scope AND "key" = :key'
+)
+_HOLD = (
+    "UPDATE idempotency_keys SET response_body = :body "
+    'WHERE scope = :scope AND "key" = :key AND response_status = 0'
+)
+_ABANDON = 'DELETE FROM idempotency_keys WHERE scope = :scope AND "key" = :key AND response_status = 0'
 
 
-def _replay(row: IdempotencyKey, fingerprint: str) -> StoredResponse:
-    if row.request_hash != fingerprint:
+def _dumps(body: Any) -> str:
+    return orjson.dumps(body).decode()
+
+
+def _replay(
+    fingerprint: str, stored_hash: str, status: int, body: str, created_at: datetime | None
+) -> StoredResponse:
+    if stored_hash != fingerprint:
         raise IdempotencyKeyReused()
-    if row.response_status == PLACEHOLDER_STATUS:
-        stale = clock.now() - as_utc(row.created_at) > timedelta(seconds=IN_FLIGHT_STALE_SECONDS)
-        if stale and row.response_body:
-            provisional = json.loads(row.response_body)
+    if status == PLACEHOLDER_STATUS:
+        age = clock.now() - created_at if created_at is not None else timedelta(0)
+        stale = age > timedelta(seconds=IN_FLIGHT_STALE_SECONDS)
+        if stale and body:
+            provisional = orjson.loads(body)
             return StoredResponse(provisional["provisional_status"], provisional["body"], replayed=True)
         raise IdempotencyKeyInFlight(headers={"Retry-After": "1"})
-    return StoredResponse(row.response_status, json.loads(row.response_body), replayed=True)
+    return StoredResponse(status, orjson.loads(body), replayed=True)
 
 
-def begin(session: Session, *, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+def begin(db: Session | Tx, *, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
     """Claim the key (a placeholder row) or return what replaying it answers.
 
     One INSERT … ON CONFLICT DO NOTHING: a concurrent request with the same key makes it wait on the
     unique index until the first commits (or rolls back, and then this one claims the key)."""
-    claimed = insert_ignoring_conflict(
-        session,
-        IdempotencyKey,
-        {
-            "scope": scope,
-            "key": key,
-            "request_hash": fingerprint,
-            "response_status": PLACEHOLDER_STATUS,
-            "response_body": "",
-            "created_at": clock.now(),
-        },
-    )
-    if claimed:
+    tx = as_tx(db)
+    if tx.one(_CLAIM, scope=scope, key=key, fingerprint=fingerprint, now=clock.now()) is not None:
         return None
-    winner = _get(session, scope, key)
+    winner = tx.one(_WINNER, scope=scope, key=key)
     if winner is None:
         raise IdempotencyKeyInFlight(headers={"Retry-After": "1"})
-    return _replay(winner, fingerprint)
+    return _replay(fingerprint, winner[0], int(winner[1]), winner[2], tx.dt(winner[3]))
 
 
-def finish(session: Session, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
-    session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        .values(response_status=status_code, response_body=json.dumps(body, separators=(",", ":")))
-        .execution_options(synchronize_session=False)
-    )
+def finish(db: Session | Tx, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
+    as_tx(db).run(_FINISH, scope=scope, key=key, status=status_code, body=_dumps(body))
 
 
-def hold(session: Session, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
+def hold(db: Session | Tx, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
     """For a create that commits before it is complete (it waits on a remote gateway with no transaction
     open): the key stays in flight (409 + Retry-After), and keeps a provisional answer that is replayed
     only if the create never finishes (a crash), once the key is older than IN_FLIGHT_STALE_SECONDS."""
     provisional = {"provisional_status": status_code, "body": body}
-    session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.scope == scope,
-            IdempotencyKey.key == key,
-            IdempotencyKey.response_status == PLACEHOLDER_STATUS,
-        )
-        .values(response_body=json.dumps(provisional, separators=(",", ":")))
-        .execution_options(synchronize_session=False)
-    )
+    as_tx(db).run(_HOLD, scope=scope, key=key, body=_dumps(provisional))
 
 
-def abandon(session: Session, *, scope: str, key: str) -> None:
+def abandon(db: Session | Tx, *, scope: str, key: str) -> None:
     """The create failed after its first commit: free the key, so the client may retry it."""
-    session.execute(
-        delete(IdempotencyKey)
-        .where(
-            IdempotencyKey.scope == scope,
-            IdempotencyKey.key == key,
-            IdempotencyKey.response_status == PLACEHOLDER_STATUS,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    as_tx(db).run(_ABANDON, scope=scope, key=key)
 
 
 def run_once(
-    session: Session,
+    session: Session | Tx,
     *,
     scope: str,
     key: str,

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import insert_ignoring_conflict
 from roamcard.kit import clock
-from roamcard.models import Job
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
 
 QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 DEAD = "dead"
 
-_wakeups: list[Any] = []
+_wakeups: list[Callable[[], None]] = []
+
+_INSERT = (
+    "INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at) "
+    "VALUES (:kind, :payload, :dedupe_key, 'queued', 0, :max_attempts, :run_at, :now) "
+    "ON CONFLICT DO NOTHING RETURNING id"
+)
 
 
 def enqueue(
-    session: Session,
+    db: Session | Tx,
     kind: str,
     payload: dict[str, Any],
     *,
@@ -30,33 +36,33 @@ def enqueue(
     run_at: datetime | None = None,
     max_attempts: int | None = None,
 ) -> bool:
-    """False when a job with the same `dedupe_key` already exists."""
+    """False when a job with the same `dedupe_key` already exists. A job due now pokes the in-process
+    worker once the transaction commits."""
+    tx = as_tx(db)
     now = clock.now()
-    inserted = insert_ignoring_conflict(
-        session,
-        Job,
-        {
-            "kind": kind,
-            "payload": payload,
-            "dedupe_key": dedupe_key,
-            "status": QUEUED,
-            "attempts": 0,
-            "max_attempts": max_attempts or get_settings().job_max_attempts,
-            "run_at": run_at or now,
-            "created_at": now,
-        },
+    inserted = (
+        tx.one(
+            _INSERT,
+            kind=kind,
+            payload=tx.json(payload),
+            dedupe_key=dedupe_key,
+            max_attempts=max_attempts or get_settings().job_max_attempts,
+            run_at=run_at or now,
+            now=now,
+        )
+        is not None
     )
     if inserted and run_at is None:
-        session.info["roamcard_wake_worker"] = True
+        tx.after_commit(wake_workers)
     return inserted
 
 
-def register_wakeup(callback: Any) -> None:
+def register_wakeup(callback: Callable[[], None]) -> None:
     """An in-process worker asks to be poked after a commit that queued work, instead of waiting a poll."""
     _wakeups.append(callback)
 
 
-def unregister_wakeup(callback: Any) -> None:
+def unregister_wakeup(callback: Callable[[], None]) -> None:
     if callback in _wakeups:
         _wakeups.remove(callback)
 
@@ -64,14 +70,3 @@ def unregister_wakeup(callback: Any) -> None:
 def wake_workers() -> None:
     for callback in list(_wakeups):
         callback()
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
-    if session.info.pop("roamcard_wake_worker", False):
-        wake_workers()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop("roamcard_wake_worker", None)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from roamcard.db import insert_ignoring_conflict
 from roamcard.errors import AppError
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.ledger import repository
 from roamcard.ledger.assets import AccountKind, Asset, operator_code
-from roamcard.models import Allowance, LedgerAccount, LedgerTransfer
+from roamcard.lifecycle import as_tx
+from roamcard.models import Allowance, LedgerAccount
 
 
 class InsufficientBalance(AppError):
@@ -46,9 +49,87 @@ class BalanceGuardFailed(RuntimeError):
     """The guarded balance UPDATE of an account changed no row: the account is gone, or its cached balance
     is already past its lower bound. The transfer is refused (the transaction must roll back)."""
 
-    def __init__(self, account: LedgerAccount, delta: int) -> None:
+    def __init__(self, account: AccountRef, delta: int) -> None:
         super().__init__(f"ledger account {account.code!r}: the guarded update of {delta:+d} changed nothing")
         self.account_code = account.code
+
+
+class AccountRef(Protocol):
+    """What a transfer needs of an account: an ORM `LedgerAccount` or a lean `Account`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def asset(self) -> str: ...
+    @property
+    def tracks_balance(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as the lean path knows it (its cached balance is read when needed, never kept)."""
+
+    id: int
+    code: str
+    asset: str
+    tracks_balance: bool
+
+
+_SELECT_ACCOUNT = "SELECT id, code, asset, tracks_balance FROM ledger_accounts WHERE code = :code"
+_INSERT_ACCOUNT = (
+    "INSERT INTO ledger_accounts (code, asset, kind, card_id, tracks_balance, balance, lower_bound, "
+    "created_at) VALUES (:code, :asset, :kind, :card_id, :tracks_balance, 0, :lower_bound, :now) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def account(
+    tx: Tx,
+    code: str,
+    asset: str,
+    kind: AccountKind,
+    *,
+    card_id: int | None = None,
+    lower_bound: int | None = None,
+) -> Account:
+    """Get or create an account by its code on the lean path; safe when two transactions race to create
+    it (the loser's INSERT does nothing and it reads the winner's row)."""
+    row = tx.one(_SELECT_ACCOUNT, code=code)
+    if row is None:
+        tx.run(
+            _INSERT_ACCOUNT,
+            code=code,
+            asset=asset,
+            kind=kind.value,
+            card_id=card_id,
+            tracks_balance=kind is not AccountKind.OPERATOR,
+            lower_bound=lower_bound,
+            now=clock.now(),
+        )
+        row = tx.one(_SELECT_ACCOUNT, code=code)
+        assert row is not None
+    return Account(id=int(row[0]), code=row[1], asset=row[2], tracks_balance=bool(row[3]))
+
+
+def operator(tx: Tx, purpose: str, asset: str) -> Account:
+    """An operator account. They never change once made, so each process remembers one (per database)
+    once the transaction that found or made it has committed."""
+    code = operator_code(purpose, asset)
+    cache_key = ("ledger.operator", code)
+    known: Account | None = tx.cache.get(cache_key)
+    if known is not None:
+        return known
+    found = account(tx, code, asset, AccountKind.OPERATOR)
+    tx.after_commit(lambda: tx.cache.__setitem__(cache_key, found))
+    return found
+
+
+def wallet(tx: Tx, card_id: int, currency: str) -> Account:
+    return account(
+        tx, wallet_code(card_id, currency), currency, AccountKind.WALLET, card_id=card_id, lower_bound=0
+    )
 
 
 def ensure_account(
@@ -108,12 +189,27 @@ def find_wallet_account(session: Session, card_id: int, currency: str) -> Ledger
     return repository.get_account_by_code(session, wallet_code(card_id, currency))
 
 
+_INSERT_TRANSFER = (
+    'INSERT INTO ledger_transfers ("key", debit_account_id, credit_account_id, asset, amount, reason, '
+    "reference, created_at) VALUES (:key, :debit, :credit, :asset, :amount, :reason, :reference, :now) "
+    "ON CONFLICT DO NOTHING RETURNING id"
+)
+_SELECT_TRANSFER = (
+    "SELECT debit_account_id, credit_account_id, asset, amount, reason FROM ledger_transfers "
+    'WHERE "key" = :key'
+)
+_GUARDED_DELTA = (
+    "UPDATE ledger_accounts SET balance = balance + :delta "
+    "WHERE id = :id AND (lower_bound IS NULL OR balance + :delta >= lower_bound)"
+)
+
+
 def transfer(
-    session: Session,
+    db: Session | Tx,
     *,
     key: str,
-    debit: LedgerAccount,
-    credit: LedgerAccount,
+    debit: AccountRef,
+    credit: AccountRef,
     amount: int,
     reason: str,
     reference: str | None = None,
@@ -126,42 +222,40 @@ def transfer(
         raise ValueError(f"asset mismatch: {debit.asset} -> {credit.asset}")
     if debit.id == credit.id:
         raise ValueError("debit and credit are the same account")
-    inserted = insert_ignoring_conflict(
-        session,
-        LedgerTransfer,
-        {
-            "key": key,
-            "debit_account_id": debit.id,
-            "credit_account_id": credit.id,
-            "asset": debit.asset,
-            "amount": amount,
-            "reason": reason,
-            "reference": reference,
-            "created_at": clock.now(),
-        },
+    tx = as_tx(db)
+    inserted = tx.one(
+        _INSERT_TRANSFER,
+        key=key,
+        debit=debit.id,
+        credit=credit.id,
+        asset=debit.asset,
+        amount=amount,
+        reason=reason,
+        reference=reference,
+        now=clock.now(),
     )
-    if not inserted:
-        _check_same_transfer(session, key, debit=debit, credit=credit, amount=amount, reason=reason)
+    if inserted is None:
+        _check_same_transfer(tx, key, debit=debit, credit=credit, amount=amount, reason=reason)
         return False
-    if debit.tracks_balance and not repository.apply_guarded_delta(session, debit.id, -amount):
+    if debit.tracks_balance and tx.run(_GUARDED_DELTA, id=debit.id, delta=-amount) != 1:
         raise InsufficientBalance()
-    if credit.tracks_balance and not repository.apply_guarded_delta(session, credit.id, amount):
+    if credit.tracks_balance and tx.run(_GUARDED_DELTA, id=credit.id, delta=amount) != 1:
         raise BalanceGuardFailed(credit, amount)
     return True
 
 
 def _check_same_transfer(
-    session: Session, key: str, *, debit: LedgerAccount, credit: LedgerAccount, amount: int, reason: str
+    tx: Tx, key: str, *, debit: AccountRef, credit: AccountRef, amount: int, reason: str
 ) -> None:
-    existing = repository.get_transfer_by_key(session, key)
+    existing = tx.one(_SELECT_TRANSFER, key=key)
     if existing is None:  # cannot happen: the insert conflicted on this key
         raise TransferKeyReused(key, "key", "missing", key)
     asked = {
-        "debit account": (existing.debit_account_id, debit.id),
-        "credit account": (existing.credit_account_id, credit.id),
-        "asset": (existing.asset, debit.asset),
-        "amount": (existing.amount, amount),
-        "reason": (existing.reason, reason),
+        "debit account": (existing[0], debit.id),
+        "credit account": (existing[1], credit.id),
+        "asset": (existing[2], debit.asset),
+        "amount": (existing[3], amount),
+        "reason": (existing[4], reason),
     }
     for field, (was, now) in asked.items():
         if was != now:
