@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import re
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from roamcard.config import Settings
 from roamcard.db import Database
@@ -32,6 +38,49 @@ class TestServiceEndpoints:
 
     def test_every_response_has_a_request_id(self, client: TestClient) -> None:
         assert client.get("/healthz", headers={"X-Request-ID": "abc123"}).headers["X-Request-ID"] == "abc123"
+
+
+def _requests_seen(method: str, route: str, status: str) -> float:
+    labels = {"method": method, "route": route, "status": status}
+    return REGISTRY.get_sample_value("roamcard_http_request_duration_seconds_count", labels) or 0.0
+
+
+class TestRequestContext:
+    """The middleware around every request (app.RequestContext)."""
+
+    def test_common_headers_and_a_fresh_request_id(self, client: TestClient) -> None:
+        first, second = client.get("/healthz"), client.get("/healthz")
+        assert re.fullmatch("[0-9a-f]{32}", first.headers["X-Request-ID"])
+        assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+        assert first.headers["X-Content-Type-Options"] == "nosniff"
+        assert first.headers["Referrer-Policy"] == "same-origin"
+        assert first.headers["Content-Language"] == "zh-CN"
+        assert (
+            client.get("/healthz", headers={"Accept-Language": "fr, en;q=0.5"}).headers["Content-Language"]
+            == "en"
+        )
+
+    def test_a_header_the_route_set_is_kept_and_one_request_id_is_sent(self, app: FastAPI) -> None:
+        @app.get("/probe")
+        async def probe() -> JSONResponse:
+            return JSONResponse(
+                structlog.contextvars.get_contextvars(),
+                headers={"Content-Language": "en", "X-Request-ID": "from-the-route"},
+            )
+
+        with TestClient(app) as client:
+            response = client.get("/probe", headers={"X-Request-ID": "abc123"})
+        assert response.json() == {"request_id": "abc123"}  # bound while the request runs
+        assert response.headers.get_list("X-Request-ID") == ["abc123"]
+        assert response.headers["Content-Language"] == "en"
+
+    def test_the_duration_metric_is_labelled_by_route_template(self, client: TestClient) -> None:
+        matched = _requests_seen("GET", "/api/v1/topups/{topup_id}", "401")
+        unmatched = _requests_seen("GET", "unmatched", "404")
+        assert client.get("/api/v1/topups/top_123").status_code == 401
+        assert client.get("/no/such/page").status_code == 404
+        assert _requests_seen("GET", "/api/v1/topups/{topup_id}", "401") == matched + 1
+        assert _requests_seen("GET", "unmatched", "404") == unmatched + 1
 
 
 class TestSettings:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
@@ -48,6 +50,46 @@ log = structlog.get_logger("roamcard.app")
 PROBLEM_JSON = "application/problem+json"
 
 
+class RequestContext:
+    """Request id and language for the request; its duration metric and our headers on the response.
+
+    Plain ASGI rather than `@app.middleware("http")`, whose BaseHTTPMiddleware runs the rest of the app
+    in a task of its own and pipes the response through a memory stream on every request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        language = i18n.negotiate(headers.get("accept-language"))
+        i18n.set_language(language)
+        started = time.perf_counter()
+
+        async def send_with_context(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                HTTP_REQUESTS.labels(
+                    scope["method"], getattr(route, "path", "unmatched"), str(message["status"])
+                ).observe(time.perf_counter() - started)
+                response_headers = MutableHeaders(scope=message)
+                response_headers["X-Request-ID"] = request_id
+                response_headers.setdefault("X-Content-Type-Options", "nosniff")
+                response_headers.setdefault("Referrer-Policy", "same-origin")
+                response_headers.setdefault("Content-Language", language)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_context)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+
 def create_app(
     settings: Settings | None = None, database: Database | None = None, *, run_worker: bool = False
 ) -> FastAPI:
@@ -76,27 +118,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        i18n.set_language(i18n.negotiate(request.headers.get("Accept-Language")))
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.clear_contextvars()
-        route = request.scope.get("route")
-        HTTP_REQUESTS.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        response.headers["X-Request-ID"] = request_id
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Language", i18n.current_language())
-        return response
+    app.add_middleware(RequestContext)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> JSONResponse:
