@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import pytest
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -10,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from roamcard.config import Settings
 from roamcard.db import Database
+from roamcard.responses import OrjsonResponse
 
 
 class TestServiceEndpoints:
@@ -81,6 +84,18 @@ class TestRequestContext:
         assert client.get("/no/such/page").status_code == 404
         assert _requests_seen("GET", "/api/v1/topups/{topup_id}", "401") == matched + 1
         assert _requests_seen("GET", "unmatched", "404") == unmatched + 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 0, "msg": "接收成功", "nested": [{"name": "余额 10 美元", "none": None, "ok": True}]},
+        {"created_at": datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC).isoformat(), "amount": -1000},
+        ['\n\t"\\ \u2028 </script>', 2**63 - 1, {"1": "one"}],
+    ],
+)
+def test_orjson_writes_the_bytes_starlette_would(body: object) -> None:
+    assert OrjsonResponse(body).body == JSONResponse(body).body
 
 
 class TestSettings:

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
@@ -40,6 +40,7 @@ from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
 from roamcard.refund import attention as refund_attention
 from roamcard.refund.endpoints import router as refund_router
+from roamcard.responses import OrjsonResponse
 from roamcard.sandbox.endpoints import router as sandbox_router
 from roamcard.topup.endpoints import router as topup_router
 from roamcard.validation import validation_problem
@@ -121,8 +122,8 @@ def create_app(
     app.add_middleware(RequestContext)
 
     @app.exception_handler(AppError)
-    async def app_error(request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
+    async def app_error(request: Request, exc: AppError) -> OrjsonResponse:
+        return OrjsonResponse(
             exc.problem(instance=request.url.path),
             status_code=exc.status_code,
             headers=exc.headers,
@@ -130,20 +131,20 @@ def create_app(
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
+    async def invalid_request(request: Request, exc: RequestValidationError) -> OrjsonResponse:
+        return OrjsonResponse(
             validation_problem(exc.errors(), request.url.path), status_code=422, media_type=PROBLEM_JSON
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> OrjsonResponse:
         error = AppError()
         error.status_code = exc.status_code
         error.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         error.message = {404: "Not found.", 405: "This method is not allowed here."}.get(
             exc.status_code, "The request could not be processed."
         )
-        return JSONResponse(
+        return OrjsonResponse(
             error.problem(instance=request.url.path),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None) or {},
@@ -151,7 +152,7 @@ def create_app(
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> OrjsonResponse:
         log.exception("request.failed", path=request.url.path)
         error = AppError()
         error.status_code, error.code, error.message = (
@@ -159,7 +160,7 @@ def create_app(
             "internal_error",
             "Something went wrong on our side.",
         )
-        return JSONResponse(
+        return OrjsonResponse(
             error.problem(instance=request.url.path), status_code=500, media_type=PROBLEM_JSON
         )
 
@@ -174,7 +175,7 @@ def create_app(
                 session.execute(text("SELECT 1"))
         except Exception as exc:  # the probe's job is to say "not ready", not to raise
             log.warning("readyz.database_unavailable", error=str(exc))
-            return JSONResponse({"status": "unavailable"}, status_code=503)
+            return OrjsonResponse({"status": "unavailable"}, status_code=503)
         return {"status": "ready"}
 
     @app.get("/metrics", include_in_schema=False)
