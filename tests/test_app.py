@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from datetime import UTC, datetime
 
 import pytest
 import structlog
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+import roamcard
 from roamcard.config import Settings
 from roamcard.db import Database
 from roamcard.responses import OrjsonResponse
@@ -84,6 +88,34 @@ class TestRequestContext:
         assert client.get("/no/such/page").status_code == 404
         assert _requests_seen("GET", "/api/v1/topups/{topup_id}", "401") == matched + 1
         assert _requests_seen("GET", "unmatched", "404") == unmatched + 1
+
+
+def _routers() -> dict[str, APIRouter]:
+    found = {}
+    for module in pkgutil.walk_packages(roamcard.__path__, "roamcard."):
+        if module.name.endswith(".endpoints"):
+            for name, value in vars(importlib.import_module(module.name)).items():
+                if isinstance(value, APIRouter):
+                    found[f"{module.name}.{name}"] = value
+    return found
+
+
+def test_every_route_answers_its_own_path() -> None:
+    """No route of one router matches a path of another's, so the order app.py includes them in (hot paths
+    first) decides nothing but speed."""
+    routes = [(name, route) for name, router in _routers().items() for route in router.routes]
+    shadowed = [
+        (route.path, other_name, other.path)
+        for name, route in routes
+        for other_name, other in routes
+        if isinstance(route, APIRoute)
+        and isinstance(other, APIRoute)
+        and name != other_name
+        and route.methods & other.methods
+        and other.path_regex.match(re.sub(r"{[^}]+}", "x", route.path))
+    ]
+    assert len(routes) > 50
+    assert shadowed == []
 
 
 @pytest.mark.parametrize(
