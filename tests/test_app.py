@@ -1,9 +1,22 @@
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import importlib
+import pkgutil
+import re
+from datetime import UTC, datetime
 
+import pytest
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+
+import roamcard
 from roamcard.config import Settings
 from roamcard.db import Database
+from roamcard.responses import OrjsonResponse
 
 
 class TestServiceEndpoints:
@@ -32,6 +45,89 @@ class TestServiceEndpoints:
 
     def test_every_response_has_a_request_id(self, client: TestClient) -> None:
         assert client.get("/healthz", headers={"X-Request-ID": "abc123"}).headers["X-Request-ID"] == "abc123"
+
+
+def _requests_seen(method: str, route: str, status: str) -> float:
+    labels = {"method": method, "route": route, "status": status}
+    return REGISTRY.get_sample_value("roamcard_http_request_duration_seconds_count", labels) or 0.0
+
+
+class TestRequestContext:
+    """The middleware around every request (app.RequestContext)."""
+
+    def test_common_headers_and_a_fresh_request_id(self, client: TestClient) -> None:
+        first, second = client.get("/healthz"), client.get("/healthz")
+        assert re.fullmatch("[0-9a-f]{32}", first.headers["X-Request-ID"])
+        assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+        assert first.headers["X-Content-Type-Options"] == "nosniff"
+        assert first.headers["Referrer-Policy"] == "same-origin"
+        assert first.headers["Content-Language"] == "zh-CN"
+        assert (
+            client.get("/healthz", headers={"Accept-Language": "fr, en;q=0.5"}).headers["Content-Language"]
+            == "en"
+        )
+
+    def test_a_header_the_route_set_is_kept_and_one_request_id_is_sent(self, app: FastAPI) -> None:
+        @app.get("/probe")
+        async def probe() -> JSONResponse:
+            return JSONResponse(
+                structlog.contextvars.get_contextvars(),
+                headers={"Content-Language": "en", "X-Request-ID": "from-the-route"},
+            )
+
+        with TestClient(app) as client:
+            response = client.get("/probe", headers={"X-Request-ID": "abc123"})
+        assert response.json() == {"request_id": "abc123"}  # bound while the request runs
+        assert response.headers.get_list("X-Request-ID") == ["abc123"]
+        assert response.headers["Content-Language"] == "en"
+
+    def test_the_duration_metric_is_labelled_by_route_template(self, client: TestClient) -> None:
+        matched = _requests_seen("GET", "/api/v1/topups/{topup_id}", "401")
+        unmatched = _requests_seen("GET", "unmatched", "404")
+        assert client.get("/api/v1/topups/top_123").status_code == 401
+        assert client.get("/no/such/page").status_code == 404
+        assert _requests_seen("GET", "/api/v1/topups/{topup_id}", "401") == matched + 1
+        assert _requests_seen("GET", "unmatched", "404") == unmatched + 1
+
+
+def _routers() -> dict[str, APIRouter]:
+    found = {}
+    for module in pkgutil.walk_packages(roamcard.__path__, "roamcard."):
+        if module.name.endswith(".endpoints"):
+            for name, value in vars(importlib.import_module(module.name)).items():
+                if isinstance(value, APIRouter):
+                    found[f"{module.name}.{name}"] = value
+    return found
+
+
+def test_every_route_answers_its_own_path() -> None:
+    """No route of one router matches a path of another's, so the order app.py includes them in (hot paths
+    first) decides nothing but speed."""
+    routes = [(name, route) for name, router in _routers().items() for route in router.routes]
+    shadowed = [
+        (route.path, other_name, other.path)
+        for name, route in routes
+        for other_name, other in routes
+        if isinstance(route, APIRoute)
+        and isinstance(other, APIRoute)
+        and name != other_name
+        and route.methods & other.methods
+        and other.path_regex.match(re.sub(r"{[^}]+}", "x", route.path))
+    ]
+    assert len(routes) > 50
+    assert shadowed == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 0, "msg": "接收成功", "nested": [{"name": "余额 10 美元", "none": None, "ok": True}]},
+        {"created_at": datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC).isoformat(), "amount": -1000},
+        ['\n\t"\\ \u2028 </script>', 2**63 - 1, {"1": "one"}],
+    ],
+)
+def test_orjson_writes_the_bytes_starlette_would(body: object) -> None:
+    assert OrjsonResponse(body).body == JSONResponse(body).body
 
 
 class TestSettings:

@@ -90,22 +90,32 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     worker: Annotated[
-        bool, typer.Option("--worker/--no-worker", help="Run the job worker in-process.")
+        bool, typer.Option("--worker/--no-worker", help="Run a job worker in each server process.")
     ] = True,
-    processes: Annotated[int, typer.Option(help="Server processes (each stateless).")] = 1,
+    processes: Annotated[
+        str,
+        typer.Option(help="Server processes: auto (one per core on PostgreSQL, one on SQLite) or a number."),
+    ] = "auto",
 ) -> None:
     """Serve the portal, API and webhooks (and, unless --no-worker, the job worker)."""
     import uvicorn
 
-    from roamcard.server import app_factory_path
+    from roamcard.server import app_factory_path, resolve_processes
 
-    console.print(f"Roamcard on http://{host}:{port}  (API docs: /docs)")
+    try:
+        count = resolve_processes(processes, is_sqlite=get_settings().is_sqlite)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--processes") from None
+    layout = f"{count} server process{'es' if count > 1 else ''}"
+    if worker:
+        layout += ", a job worker in each" if count > 1 else " with a job worker"
+    console.print(f"Roamcard on http://{host}:{port}  (API docs: /docs; {layout})")
     uvicorn.run(
         app_factory_path(worker),
         factory=True,
         host=host,
         port=port,
-        workers=processes,
+        workers=count,
         proxy_headers=True,
         access_log=False,
         log_level="warning",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,9 @@ def normalise_language(value: str | None) -> str | None:
     return None
 
 
+# Every request asks; clients send few distinct headers, and parsing one (Babel) costs ~20 µs. Bounded,
+# so a stream of odd headers cannot grow it.
+@lru_cache(maxsize=1024)
 def negotiate(accept_language: str | None, default: str = DEFAULT_LANGUAGE) -> str:
     """Pick a language from an Accept-Language header, honouring q-values."""
     if not accept_language:

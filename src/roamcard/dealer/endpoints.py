@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from roamcard.db import get_database
@@ -23,6 +23,7 @@ from roamcard.dealer.service.statement import statement as dealer_statement
 from roamcard.deps import ReadSessionDep, SessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.models import Card, Dealer
+from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1/pos", tags=["dealer POS"])
 
@@ -72,7 +73,7 @@ CurrentDealer = Annotated[Dealer, Depends(_signed_dealer)]
 
 def _respond(stored: idempotency.StoredResponse) -> Response:
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
 @router.post(

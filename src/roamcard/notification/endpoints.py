@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from roamcard.config import get_settings
@@ -15,6 +15,7 @@ from roamcard.deps import CurrentCard, ReadSessionDep, SessionDep
 from roamcard.errors import NotFound
 from roamcard.notification import repository, webhooks
 from roamcard.notification.service import readable_text
+from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
 webhook_router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -69,7 +70,7 @@ def twilio_sms_status(
 
 
 @webhook_router.post("/aliyun-sms", responses={400: {"description": "Not a JSON report batch"}})
-def aliyun_sms_report(raw_body: RawBody, session: SessionDep) -> JSONResponse:
+def aliyun_sms_report(raw_body: RawBody, session: SessionDep) -> OrjsonResponse:
     """Alibaba Cloud SmsReport pushes (unsigned): hints that make the report job ask sooner."""
     webhooks.accept_aliyun_reports(session, raw_body)
-    return JSONResponse({"code": 0, "msg": "接收成功"})
+    return OrjsonResponse({"code": 0, "msg": "接收成功"})

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from roamcard.db import get_database
 from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
 from roamcard.errors import AppError
 from roamcard.payment import links, qr, service, webhooks
+from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -34,9 +35,9 @@ def sandbox_notification(
     raw_body: RawBody,
     session: SessionDep,
     roamcard_signature: Annotated[str | None, Header(alias="Roamcard-Signature")] = None,
-) -> JSONResponse:
+) -> OrjsonResponse:
     accepted = service.accept_sandbox_notification(session, raw_body, roamcard_signature)
-    return JSONResponse({"received": True, "duplicate": not accepted})
+    return OrjsonResponse({"received": True, "duplicate": not accepted})
 
 
 @router.post(
@@ -78,9 +79,9 @@ def stripe_notification(
     raw_body: RawBody,
     session: SessionDep,
     stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
-) -> JSONResponse:
+) -> OrjsonResponse:
     accepted = webhooks.accept_stripe_notification(session, raw_body, stripe_signature)
-    return JSONResponse({"received": True, "duplicate": not accepted})
+    return OrjsonResponse({"received": True, "duplicate": not accepted})
 
 
 # -- the QR page a desktop payer scans (WeChat Pay Native; any payment with a QR code) -------------

@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from roamcard.auth import service as auth_service
 from roamcard.card import password_reset as card_password_reset
@@ -29,6 +29,7 @@ from roamcard.portal.routing import (
     error_page,
 )
 from roamcard.portal.views import STATIC
+from roamcard.responses import OrjsonResponse
 from roamcard.topup.states import Channel
 from roamcard.voucher import service as voucher_service
 
@@ -166,7 +167,7 @@ def topup_status(
 
 @router.get("/topups/{order_id}/status.json")
 def topup_status_json(order_id: str, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
-    return JSONResponse(pages.topup_json(session, view, signed.card, order_id))
+    return OrjsonResponse(pages.topup_json(session, view, signed.card, order_id))
 
 
 @router.get("/topups/{order_id}/receipt", response_class=HTMLResponse)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from roamcard.deps import ActiveCard, CurrentCard, ReadSessionDep, SessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.schemas import MoneyOut
 from roamcard.refund import service
 from roamcard.refund.schemas import RefundCreate, RefundList, RefundOut
+from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["refunds"])
 
@@ -52,7 +53,7 @@ def request_refund(
         create=make,
     )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
 @router.get("/topups/{topup_id}/refunds", response_model=RefundList, responses={404: ERRORS[404]})

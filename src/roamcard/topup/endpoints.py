@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from roamcard.db import get_database
 from roamcard.deps import ActiveCard, CurrentCard, ReadSessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.payment.client import client_context
+from roamcard.responses import OrjsonResponse
 from roamcard.topup import receipt
 from roamcard.topup.schemas import TopupCreate, TopupOut, TopupPage
 from roamcard.topup.service import read
@@ -48,7 +49,7 @@ def create(
         **body.model_dump(),
     )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
 @router.get("/topups", response_model=TopupPage)

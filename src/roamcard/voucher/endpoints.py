@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from roamcard.deps import ActiveCard, ClientIP, SessionDep
 from roamcard.idempotency import service as idempotency
+from roamcard.responses import OrjsonResponse
 from roamcard.topup.schemas import TopupOut
 from roamcard.topup.states import Channel
 from roamcard.voucher import service
@@ -42,7 +43,7 @@ def redeem(
     Idempotency-Key (recommended), a retry of a redemption that went through answers the same again."""
     if idempotency_key is None:
         order = service.redeem(session, card, body.pin, channel=Channel.VOUCHER, client_key=client_ip)
-        return JSONResponse(TopupOut.of(order, None).model_dump(mode="json"), status_code=201)
+        return OrjsonResponse(TopupOut.of(order, None).model_dump(mode="json"), status_code=201)
     stored = service.redeem_once(
         session,
         card,
@@ -53,4 +54,4 @@ def redeem(
         client_key=client_ip,
     )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)
