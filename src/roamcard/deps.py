@@ -46,7 +46,9 @@ SessionDep = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+# Dependencies that do no I/O are `async def`: FastAPI then runs them on the event loop instead of
+# handing each to the thread pool and back (a round trip costs more than the work).
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized()
     return authorization[7:].strip()
