@@ -183,7 +183,7 @@ def _write(
 ) -> None:
     """The order and payment rows and their creation history. `answer` (scope, key, body): the idempotent
     response of a create this transaction completes, stored with them."""
-    params = {
+    order_row = {
         "order_id": order.id,
         "card_id": order.card_id,
         "channel": order.channel,
@@ -200,29 +200,31 @@ def _write(
         "order_created_at": order.created_at,
         "order_updated_at": order.updated_at,
         "pay_by": order.pay_by,
+    }
+    payment_row = payment_repository.payment_row(payment)
+    history = {
         "order_entity": topup_machine.entity_type,
+        "order_id": order.id,
+        "order_status": order.status,
+        "order_created_at": order.created_at,
         "payment_entity": payment_machine.entity_type,
-        **payment_repository.payment_row(payment),
+        "payment_id": payment.id,
+        "payment_status": payment.status,
+        "payment_created_at": payment.created_at,
     }
     if tx.is_sqlite:
-        tx.run(_INSERT_ORDER, **params)
-        tx.run(payment_repository.INSERT_PAYMENT, **params)
-        tx.run(_CREATION_HISTORY, **params)
+        tx.run(_INSERT_ORDER, **order_row)
+        tx.run(payment_repository.INSERT_PAYMENT, **payment_row)
+        tx.run(_CREATION_HISTORY, **history)
         if answer is not None:
             scope, key, body = answer
             idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
     elif answer is None:
-        tx.run(_CREATE_PG, **params)
+        tx.run(_CREATE_PG, **{**order_row, **payment_row, **history})
     else:
         scope, key, body = answer
-        tx.run(
-            _CREATE_AND_ANSWER_PG,
-            **params,
-            scope=scope,
-            key=key,
-            status=201,
-            body=orjson.dumps(body).decode(),
-        )
+        stored = {"scope": scope, "key": key, "status": 201, "body": orjson.dumps(body).decode()}
+        tx.run(_CREATE_AND_ANSWER_PG, **{**order_row, **payment_row, **history, **stored})
     payment_service.payment_written(tx, payment)
     if payment.status == PaymentStatus.UNKNOWN.value:
         order.status = TopupStatus.UNKNOWN.value  # `mark_unknown` moved the order with its payment
