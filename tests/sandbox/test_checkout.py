@@ -9,24 +9,24 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from roamcard.db import Database
-from roamcard.models import Payment, SandboxCharge, StateTransition
+from roamcard.models import SandboxCharge, StateTransition
+from roamcard.payment.repository import NewPayment
 from roamcard.signed_link import service as signed_links
 from roamcard.topup.service.create import create_topup
 from tests.factories import make_card, make_catalog
 
 
-def opened(database: Database) -> Payment:
+def opened(database: Database) -> NewPayment:
     with database.transaction() as session:
         make_catalog(session)
         card = make_card(session)
         _, payment = create_topup(
             session, card, product_id="balance-10", currency="USD", payment_method="sandbox"
         )
-        session.expunge(payment)
         return payment
 
 
-def charge_status(database: Database, payment: Payment) -> str:
+def charge_status(database: Database, payment: NewPayment) -> str:
     with database.reading() as session:
         return session.scalars(
             select(SandboxCharge.status).where(SandboxCharge.reference == payment.id)

@@ -52,6 +52,7 @@ from roamcard.refund import service as refund_service
 from roamcard.staff.roles import Permission
 from roamcard.staff.service import StaffContext
 from roamcard.topup import repository as topup_repository
+from roamcard.topup.service.create import NewOrder
 from roamcard.topup.states import Channel, TopupStatus
 
 T = TypeVar("T")
@@ -260,8 +261,8 @@ def _balance(session: Session, card: Card) -> str:
 
 def send_link(
     session: Session, context: StaffContext, card: Card, product_id: str, reason: str | None
-) -> TopupOrder:
-    def run() -> tuple[TopupOrder, dict[str, Any]]:
+) -> NewOrder:
+    def run() -> tuple[NewOrder, dict[str, Any]]:
         link = send_payment_link(session, card, product_id, channel=Channel.AGENT)
         price = Money(link.order.price_amount, link.order.price_currency).format("en")
         return link.order, {"order_id": link.order.id, "product_id": link.order.product_id, "price": price}

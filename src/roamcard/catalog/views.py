@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from roamcard.catalog.repository import ProductRow
 from roamcard.catalog.schemas import CustomAmountOut, ProductOut
 from roamcard.catalog.states import ProductKind
 from roamcard.config import get_settings
@@ -8,7 +9,7 @@ from roamcard.kit.schemas import MoneyOut
 from roamcard.models import Product
 
 
-def product_name(product: Product, language: str | None = None) -> str:
+def product_name(product: Product | ProductRow, language: str | None = None) -> str:
     return product.name_zh if (language or current_language()) == "zh-CN" else product.name_en
 
 

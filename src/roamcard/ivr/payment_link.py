@@ -18,12 +18,13 @@ from roamcard.catalog import repository as catalog_repository
 from roamcard.config import get_settings
 from roamcard.errors import AppError
 from roamcard.kit.money import Money
-from roamcard.models import Card, Payment, Product, TopupOrder
+from roamcard.models import Card, Product, TopupOrder
 from roamcard.notification import service as notifications
 from roamcard.payment import links
 from roamcard.payment.providers.base import ClientContext
+from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus
-from roamcard.topup.service.create import create_topup
+from roamcard.topup.service.create import NewOrder, create_topup
 from roamcard.topup.states import Channel
 
 
@@ -35,14 +36,14 @@ class PaymentLinkUnavailable(AppError):
 
 @dataclass(frozen=True)
 class PaymentLink:
-    order: TopupOrder
-    payment: Payment
+    order: NewOrder
+    payment: NewPayment
 
 
-def product_name(product: Product | TopupOrder, language: str) -> str:
-    if isinstance(product, TopupOrder):
-        return product.product_name_zh if language == "zh-CN" else product.product_name_en
-    return product.name_zh if language == "zh-CN" else product.name_en
+def product_name(product: Product | TopupOrder | NewOrder, language: str) -> str:
+    if isinstance(product, Product):
+        return product.name_zh if language == "zh-CN" else product.name_en
+    return product.product_name_zh if language == "zh-CN" else product.product_name_en
 
 
 def phone_products(session: Session, card: Card) -> Sequence[Product]:

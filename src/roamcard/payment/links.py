@@ -28,6 +28,7 @@ from roamcard.kit.money import Money
 from roamcard.models import Payment, TopupOrder
 from roamcard.payment import service
 from roamcard.payment.providers.base import CheckoutFlow
+from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus
 from roamcard.signed_link import service as signed_links
 from roamcard.topup.receipt import TEMPLATES
@@ -45,7 +46,7 @@ class PaymentLinkNotReady(Conflict):
     message = "We are still confirming this payment with the payment provider. Try again in a minute."
 
 
-def issue(session: Session, payment: Payment, expires_at: datetime) -> str:
+def issue(session: Session, payment: Payment | NewPayment, expires_at: datetime) -> str:
     """The URL to text: our page, with a token bound to this payment."""
     token = signed_links.issue(session, LINK_PURPOSE, payment.id, expires_at)
     return f"{get_settings().public_base_url}/pay/link/{token}"

@@ -1,13 +1,71 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from roamcard.models import InboxEvent, Payment
 from roamcard.payment.states import PaymentStatus
+
+
+@dataclass
+class NewPayment:
+    """A payment as the lean path opens it: the attributes of `Payment` that callers and gateways read.
+    Mutable like the ORM object (`call_create_checkout` stamps `checkout_sent_at` on it)."""
+
+    id: str
+    order_id: str
+    provider: str
+    amount: int
+    currency: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    description: str | None
+    expires_at: datetime | None
+    checkout_flow: str | None
+    client_ip: str | None
+    checkout_url: str | None = None
+    provider_reference: str | None = None
+    qr_code: str | None = None
+    provider_transaction_id: str | None = None
+    checkout_sent_at: datetime | None = None
+    final_sweep_at: datetime | None = None
+
+
+# Parameters named `payment_…` where an order's would clash, so the row folds into a caller's statement.
+INSERT_PAYMENT = (
+    "INSERT INTO payments (id, order_id, provider, amount, currency, status, provider_reference, "
+    "checkout_url, qr_code, created_at, updated_at, description, expires_at, checkout_flow, client_ip) "
+    "VALUES (:payment_id, :order_id, :provider, :amount, :currency, :payment_status, :provider_reference, "
+    ":checkout_url, :qr_code, :payment_created_at, :payment_updated_at, :description, :expires_at, "
+    ":checkout_flow, :client_ip)"
+)
+
+
+def payment_row(payment: NewPayment) -> dict[str, Any]:
+    """INSERT_PAYMENT's parameters."""
+    return {
+        "payment_id": payment.id,
+        "order_id": payment.order_id,
+        "provider": payment.provider,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "payment_status": payment.status,
+        "provider_reference": payment.provider_reference,
+        "checkout_url": payment.checkout_url,
+        "qr_code": payment.qr_code,
+        "payment_created_at": payment.created_at,
+        "payment_updated_at": payment.updated_at,
+        "description": payment.description,
+        "expires_at": payment.expires_at,
+        "checkout_flow": payment.checkout_flow,
+        "client_ip": payment.client_ip,
+    }
 
 
 def get_latest_for_order(session: Session, order_id: str) -> Payment | None:

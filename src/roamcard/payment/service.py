@@ -14,7 +14,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,8 +28,10 @@ from roamcard.errors import AppError, ValidationFailed
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
-from roamcard.models import InboxEvent, Payment, TopupOrder
+from roamcard.lifecycle import as_tx
+from roamcard.models import InboxEvent, Payment
 from roamcard.payment import outcomes, repository
 from roamcard.payment.inbox import hold_mismatch
 from roamcard.payment.providers import (
@@ -47,6 +49,7 @@ from roamcard.payment.providers.base import (
     RemotePayment,
     RemoteStatus,
 )
+from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import SETTLEABLE, PaymentStatus, payment_machine
 from roamcard.sandbox import signature
 from roamcard.topup.states import OPEN_STATUSES, TopupStatus, topup_machine
@@ -95,16 +98,33 @@ def check_method(method: str, currency: str) -> None:
         raise PaymentCurrencyUnsupported(currency)
 
 
+class PayableOrder(Protocol):
+    """What opening a payment reads of its order (an ORM `TopupOrder`, or the lean path's new order)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def price_amount(self) -> int: ...
+    @property
+    def price_currency(self) -> str: ...
+    @property
+    def product_name_zh(self) -> str: ...
+    @property
+    def pay_by(self) -> datetime: ...
+
+
 def open_payment(
-    session: Session, order: TopupOrder, method: str, *, client: ClientContext | None = None
-) -> Payment:
-    """The payment row. An in-process provider opens its checkout right here; a remote gateway is
-    opened by the caller after it commits (`open_checkout`, or `call_create_checkout` + `record_checkout`),
-    with a job as the safety net."""
+    db: Session | Tx, order: PayableOrder, method: str, *, client: ClientContext | None = None
+) -> NewPayment:
+    """The payment of a new order, not written yet. An in-process provider opens its checkout right here,
+    first, so the row is written once and complete: the caller writes it (`repository.INSERT_PAYMENT`,
+    folded with its order's row) and its creation history, then calls `payment_written`. A remote gateway
+    is opened by the caller after it commits (`call_create_checkout` + `record_checkout`, or
+    `open_checkout`), with a job as the safety net. An in-process provider raises before it writes."""
     provider = provider_for_method(method)
     client = client or ClientContext()
     now = clock.now()
-    payment = Payment(
+    payment = NewPayment(
         id=new_id("pay"),
         order_id=order.id,
         provider=provider.name,
@@ -118,23 +138,12 @@ def open_payment(
         checkout_flow=client.flow.value,
         client_ip=client.ip,
     )
-    session.add(payment)
-    session.flush()
-    payment_machine.record_creation(session, payment.id, PaymentStatus.PENDING)
     if is_remote(provider):
-        enqueue(
-            session,
-            "payment.open_checkout",
-            {"payment_id": payment.id},
-            run_at=now + timedelta(seconds=CHECKOUT_RECOVERY_SECONDS),
-        )
         return payment
     try:
-        with session.begin_nested():
-            checkout = provider.create_checkout(session, payment)
+        checkout = provider.create_checkout(as_tx(db), payment)
     except GatewayUnavailable as exc:
         log.warning("payment.create_unknown", payment_id=payment.id, provider=method, error=str(exc))
-        mark_unknown(session, payment, reason="gateway did not answer the create call")
         return payment
     payment.checkout_url = checkout.checkout_url
     payment.provider_reference = checkout.provider_reference
@@ -142,7 +151,22 @@ def open_payment(
     return payment
 
 
-def awaits_checkout(payment: Payment) -> bool:
+def payment_written(db: Session | Tx, payment: NewPayment) -> None:
+    """After `open_payment`'s row is written: a remote gateway's checkout gets its safety-net job, and a
+    payment whose in-process provider did not answer is unknown (settled by asking), as is its order."""
+    if is_remote(get_provider(payment.provider)):
+        enqueue(
+            db,
+            "payment.open_checkout",
+            {"payment_id": payment.id},
+            run_at=payment.created_at + timedelta(seconds=CHECKOUT_RECOVERY_SECONDS),
+        )
+    elif payment.checkout_url is None:
+        mark_unknown(db, payment.id, payment.order_id, reason="gateway did not answer the create call")
+        payment.status = PaymentStatus.UNKNOWN.value
+
+
+def awaits_checkout(payment: Payment | NewPayment) -> bool:
     """A remote payment whose checkout has not been opened yet."""
     return (
         payment.status == PaymentStatus.PENDING.value
@@ -159,7 +183,7 @@ class CheckoutAttempt:
     sent_at: datetime | None = None  # when the create was first sent (kept, so a retry is the same request)
 
 
-def call_create_checkout(payment: Payment) -> CheckoutAttempt:
+def call_create_checkout(payment: Payment | NewPayment) -> CheckoutAttempt:
     """Call the gateway with no transaction open. Anything but a clear answer is unknown: the gateway may
     have opened it, and only a query can tell."""
     provider = get_provider(payment.provider)
@@ -176,36 +200,54 @@ def call_create_checkout(payment: Payment) -> CheckoutAttempt:
         return CheckoutAttempt(unavailable=str(exc) or type(exc).__name__, sent_at=sent_at)
 
 
-def record_checkout(session: Session, payment_id: str, attempt: CheckoutAttempt) -> None:
+_RECORD_CHECKOUT = (
+    "UPDATE payments SET checkout_url = :checkout_url, provider_reference = :provider_reference, "
+    "qr_code = :qr_code, updated_at = :now, checkout_sent_at = COALESCE(checkout_sent_at, :sent_at) "
+    "WHERE id = :payment_id AND status = :pending AND checkout_url IS NULL"
+)
+_RECORD_SENT_AT = (
+    "UPDATE payments SET checkout_sent_at = :sent_at WHERE id = :payment_id AND checkout_sent_at IS NULL"
+)
+_UNOPENED_ORDER = (
+    "SELECT order_id FROM payments WHERE id = :payment_id AND status = :pending AND checkout_url IS NULL"
+)
+
+
+def record_checkout(db: Session | Tx, payment_id: str, attempt: CheckoutAttempt) -> bool:
     """The gateway's answer, in a short transaction. Conditional: a payment that moved on meanwhile
-    (paid, expired, settled by a job) is left as it is."""
-    if attempt.sent_at is not None:
-        session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id, Payment.checkout_sent_at.is_(None))
-            .values(checkout_sent_at=attempt.sent_at)
-            .execution_options(synchronize_session=False)
-        )
-    payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is None or payment.status != PaymentStatus.PENDING.value or payment.checkout_url is not None:
-        return
+    (paid, expired, settled by a job, opened by a retry) is left as it is, and False is returned."""
+    tx = as_tx(db)
+    pending = PaymentStatus.PENDING.value
     if attempt.checkout is not None:
-        session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id, Payment.checkout_url.is_(None))
-            .values(
-                checkout_url=attempt.checkout.checkout_url,
-                provider_reference=attempt.checkout.provider_reference,
-                qr_code=attempt.checkout.qr_code,
-                updated_at=clock.now(),
-            )
-            .execution_options(synchronize_session=False)
+        recorded = tx.run(
+            _RECORD_CHECKOUT,
+            payment_id=payment_id,
+            pending=pending,
+            checkout_url=attempt.checkout.checkout_url,
+            provider_reference=attempt.checkout.provider_reference,
+            qr_code=attempt.checkout.qr_code,
+            sent_at=attempt.sent_at,
+            now=clock.now(),
         )
-    elif attempt.rejected is not None:
-        mark_failed(session, payment_id, reason=f"gateway refused the checkout: {attempt.rejected}"[:200])
+        if recorded:
+            return True
+    if attempt.sent_at is not None:
+        tx.run(_RECORD_SENT_AT, payment_id=payment_id, sent_at=attempt.sent_at)
+    if attempt.checkout is not None:
+        return False
+    order_id = tx.value(_UNOPENED_ORDER, payment_id=payment_id, pending=pending)
+    if order_id is None:
+        return False
+    if attempt.rejected is not None:
+        # `mark_failed`, for a payment this transaction has just seen pending.
+        reason = f"gateway refused the checkout: {attempt.rejected}"[:200]
+        if payment_machine.transition(
+            tx, payment_id, PaymentStatus.PENDING, PaymentStatus.FAILED, reason=reason
+        ):
+            topup_machine.transition_from_any(tx, order_id, OPEN_STATUSES, TopupStatus.FAILED, reason=reason)
     else:
-        mark_unknown(session, payment, reason="gateway did not answer the create call")
-    session.refresh(payment)
+        mark_unknown(tx, payment_id, order_id, reason="gateway did not answer the create call")
+    return True
 
 
 def open_checkout(database: Database, payment_id: str) -> None:
@@ -219,17 +261,13 @@ def open_checkout(database: Database, payment_id: str) -> None:
         record_checkout(session, payment_id, attempt)
 
 
-def mark_unknown(session: Session, payment: Payment, *, reason: str) -> None:
-    payment_machine.transition(
-        session, payment.id, PaymentStatus.PENDING, PaymentStatus.UNKNOWN, reason=reason
-    )
-    topup_machine.transition(
-        session, payment.order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.UNKNOWN, reason=reason
-    )
+def mark_unknown(db: Session | Tx, payment_id: str, order_id: str, *, reason: str) -> None:
+    payment_machine.transition(db, payment_id, PaymentStatus.PENDING, PaymentStatus.UNKNOWN, reason=reason)
+    topup_machine.transition(db, order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.UNKNOWN, reason=reason)
     enqueue(
-        session,
+        db,
         "payment.settle_unknown",
-        {"payment_id": payment.id},
+        {"payment_id": payment_id},
         run_at=clock.now() + timedelta(seconds=SETTLE_RETRY_SECONDS),
         max_attempts=SETTLE_MAX_ATTEMPTS,
     )

@@ -24,12 +24,13 @@ from roamcard.i18n import lazy
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
-from roamcard.models import Card, Payment, Product, TopupOrder
+from roamcard.models import Card, Product
 from roamcard.payment.providers import accepts_currency, available_methods, provider_for_method
 from roamcard.payment.providers.base import ClientContext
+from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus
 from roamcard.portal.forms import RechargeChoice, RechargeConfirm, parse_amount
-from roamcard.topup.service.create import place_topup
+from roamcard.topup.service.create import NewOrder, place_topup
 from roamcard.topup.service.quote import Quote, quote
 from roamcard.topup.states import Channel
 
@@ -155,7 +156,7 @@ class Started:
     replayed: bool
 
 
-def _answer(order: TopupOrder, payment: Payment) -> dict[str, object]:
+def _answer(order: NewOrder, payment: NewPayment) -> dict[str, object]:
     open_ = payment.status == PaymentStatus.PENDING.value
     return {
         "order_id": order.id,

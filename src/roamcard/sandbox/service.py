@@ -7,6 +7,7 @@ payment by knowing its id, and a link works once."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,13 +18,15 @@ from roamcard.errors import AppError, NotFound
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
 from roamcard.models import SandboxCharge
 from roamcard.sandbox.states import ChargeStatus, charge_machine
 from roamcard.signed_link import service as signed_links
 
 LINK_PURPOSE = "sandbox-decide"
 
-__all__ = ["ChargeNotOpen", "ChargeStatus", "checkout_path", "close_charge", "decide", "open_charge"]
+__all__ = ["ChargeNotOpen", "ChargeStatus", "OpenedCharge", "close_charge", "decide", "open_charge"]
 
 
 class ChargeNotOpen(AppError):
@@ -32,27 +35,55 @@ class ChargeNotOpen(AppError):
     message = "This payment can no longer be changed."
 
 
+@dataclass(frozen=True)
+class OpenedCharge:
+    id: str
+    checkout_path: str  # the checkout page, with a single-use token for this charge's decision
+
+
+_INSERT_CHARGE = (
+    "INSERT INTO sandbox_charges (id, reference, amount, currency, status, return_url, created_at) "
+    "VALUES (:entity_id, :reference, :amount, :currency, :to_status, :return_url, :now)"
+)
+# PostgreSQL: the charge, its checkout link and its creation history in one statement.
+_OPEN_CHARGE_PG = (
+    f"WITH charge AS ({_INSERT_CHARGE}), link AS ({signed_links.INSERT_LINK}) "
+    f"{charge_machine.history.insert_sql()}"
+)
+
+
 def open_charge(
-    session: Session, *, reference: str, amount: int, currency: str, return_url: str | None
-) -> SandboxCharge:
-    charge = SandboxCharge(
-        id=new_id("sbx"),
-        reference=reference,
-        amount=amount,
-        currency=currency,
-        status=ChargeStatus.OPEN.value,
-        return_url=return_url,
-        created_at=clock.now(),
-    )
-    session.add(charge)
-    session.flush()
-    charge_machine.record_creation(session, charge.id, ChargeStatus.OPEN)
-    return charge
-
-
-def checkout_path(session: Session, reference: str, expires_at: datetime) -> str:
-    """The checkout page's path, with a fresh single-use token for this charge's decision."""
-    return f"/sandbox/checkout/{signed_links.issue(session, LINK_PURPOSE, reference, expires_at)}"
+    db: Session | Tx,
+    *,
+    reference: str,
+    amount: int,
+    currency: str,
+    return_url: str | None,
+    link_expires_at: datetime,
+) -> OpenedCharge:
+    """A new open charge and the link to its checkout page (which expires at `link_expires_at`)."""
+    tx = as_tx(db)
+    charge_id = new_id("sbx")
+    link = signed_links.new_link(LINK_PURPOSE, reference, link_expires_at)
+    now = clock.now()
+    # Named as the history row's parameters: PostgreSQL's one statement shares them.
+    charge = {
+        "entity_id": charge_id,
+        "reference": reference,
+        "amount": amount,
+        "currency": currency,
+        "to_status": ChargeStatus.OPEN.value,
+        "return_url": return_url,
+        "now": now,
+    }
+    if tx.is_sqlite:
+        tx.run(_INSERT_CHARGE, **charge)
+        tx.run(signed_links.INSERT_LINK, **link.params, now=now)
+        charge_machine.record_creation(tx, charge_id, ChargeStatus.OPEN, at=now)
+    else:
+        history = {"entity_type": charge_machine.entity_type, "from_status": None, "reason": None, "at": now}
+        tx.run(_OPEN_CHARGE_PG, **charge, **link.params, **history)
+    return OpenedCharge(charge_id, f"/sandbox/checkout/{link.token}")
 
 
 def get_charge_by_reference(session: Session, reference: str) -> SandboxCharge | None:

@@ -10,7 +10,9 @@ UPDATE, so of two parallel uses exactly one wins.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -20,6 +22,8 @@ from roamcard.errors import AppError
 from roamcard.kit import clock
 from roamcard.kit.clock import as_utc
 from roamcard.kit.ids import new_id
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
 from roamcard.models import SignedLink
 
 KEY_PURPOSE = "signed-link"
@@ -48,14 +52,38 @@ def _message(link_id: str, purpose: str, subject: str, expires_at: datetime) -> 
     return f"{link_id}|{purpose}|{subject}|{int(as_utc(expires_at).timestamp())}".encode()
 
 
-def issue(session: Session, purpose: str, subject: str, expires_at: datetime) -> str:
-    """A new link's token (flushed, committed with the caller's transaction)."""
-    link = SignedLink(
-        id=new_id("lnk"), purpose=purpose, subject=subject, expires_at=expires_at, created_at=clock.now()
+# Parameters named `link_…` (and `now`), so a caller can fold the row into a statement of its own.
+INSERT_LINK = (
+    "INSERT INTO signed_links (id, purpose, subject, expires_at, created_at) "
+    "VALUES (:link_id, :link_purpose, :link_subject, :link_expires_at, :now)"
+)
+
+
+@dataclass(frozen=True)
+class NewLink:
+    token: str
+    params: dict[str, Any]  # INSERT_LINK's, but `now`
+
+
+def new_link(purpose: str, subject: str, expires_at: datetime) -> NewLink:
+    """A link not written yet: its token, and the row for INSERT_LINK (`issue` writes it at once)."""
+    link_id = new_id("lnk")
+    return NewLink(
+        token=f"{link_id}.{_tag(_message(link_id, purpose, subject, expires_at))}",
+        params={
+            "link_id": link_id,
+            "link_purpose": purpose,
+            "link_subject": subject,
+            "link_expires_at": expires_at,
+        },
     )
-    session.add(link)
-    session.flush()
-    return f"{link.id}.{_tag(_message(link.id, purpose, subject, expires_at))}"
+
+
+def issue(db: Session | Tx, purpose: str, subject: str, expires_at: datetime) -> str:
+    """A new link's token (written in the caller's transaction)."""
+    link = new_link(purpose, subject, expires_at)
+    as_tx(db).run(INSERT_LINK, **link.params, now=clock.now())
+    return link.token
 
 
 def _tag(message: bytes, key_id: str | None = None) -> str:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from roamcard.db import get_database
-from roamcard.deps import ActiveCard, CurrentCard, ReadSessionDep
+from roamcard.deps import CurrentCard, ReadSessionDep, TokenDep
 from roamcard.idempotency import service as idempotency
 from roamcard.payment.client import client_context
 from roamcard.responses import OrjsonResponse
@@ -32,21 +32,29 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=TopupOut,
     responses={**ERRORS, 502: {"description": "The payment provider refused to open the payment"}},
 )
-def create(
+async def create(
     body: TopupCreate,
     request: Request,
-    card: ActiveCard,
+    token: TokenDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    stored = place_topup(
-        get_database(),
-        card,
-        scope=f"card:{card.id}:topups",
-        key=idempotency.validate_key(idempotency_key),
-        fingerprint=idempotency.request_fingerprint("POST", request.url.path, body.model_dump(mode="json")),
-        render=lambda order, payment: TopupOut.of(order, payment).model_dump(mode="json"),
-        client=client_context(request),
-        **body.model_dump(),
+    """The lean path: the token is checked inside the create's own transaction (its first statement, the
+    card must be active), and the whole unit of work is one hop off the event loop."""
+    database = get_database()
+    key = idempotency.validate_key(idempotency_key)
+    fingerprint = idempotency.request_fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    client = client_context(request)
+    stored = await database.run(
+        lambda: place_topup(
+            database,
+            token,
+            scope=lambda card_id: f"card:{card_id}:topups",
+            key=key,
+            fingerprint=fingerprint,
+            render=lambda order, payment: TopupOut.of(order, payment).model_dump(mode="json"),
+            client=client,
+            **body.model_dump(),
+        )
     )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
     return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)

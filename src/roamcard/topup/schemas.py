@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from roamcard.config import get_settings
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import Payment, TopupOrder
+from roamcard.payment.repository import NewPayment
+
+if TYPE_CHECKING:
+    from roamcard.topup.service.create import NewOrder
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD", "CNY"])]
@@ -60,7 +64,7 @@ class TopupOut(BaseModel):
     receipt_url: str
 
     @classmethod
-    def of(cls, order: TopupOrder, payment: Payment | None) -> TopupOut:
+    def of(cls, order: TopupOrder | NewOrder, payment: Payment | NewPayment | None) -> TopupOut:
         base = get_settings().public_base_url
         return cls(
             id=order.id,

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.models import Payment
 from roamcard.payment.providers.base import (
     AlreadyPaid,
@@ -18,6 +19,7 @@ from roamcard.payment.providers.base import (
     RemoteRefund,
     RemoteStatus,
 )
+from roamcard.payment.repository import NewPayment
 from roamcard.sandbox import service as gateway
 from roamcard.sandbox.service import ChargeStatus
 
@@ -27,21 +29,22 @@ SANDBOX_PAGE_GRACE_SECONDS = 3600
 class SandboxProvider:
     name = "sandbox"
 
-    def create_checkout(self, session: Session, payment: Payment) -> Checkout:
-        base = get_settings().public_base_url
+    def create_checkout(self, db: Session | Tx, payment: Payment | NewPayment) -> Checkout:
+        """Opened before our payment row is written (it needs only the payment's id and amount), so the
+        row is written once, with its checkout."""
+        settings = get_settings()
+        base = settings.public_base_url
+        # Like a real gateway's page, it stays usable a little past our window (a late payment is refunded).
+        window_ends = payment.expires_at or clock.now() + timedelta(seconds=settings.payment_window_seconds)
         charge = gateway.open_charge(
-            session,
+            db,
             reference=payment.id,
             amount=payment.amount,
             currency=payment.currency,
             return_url=f"{base}/topups/{payment.order_id}",
+            link_expires_at=window_ends + timedelta(seconds=SANDBOX_PAGE_GRACE_SECONDS),
         )
-        settings = get_settings()
-        # Like a real gateway's page, it stays usable a little past our window (a late payment is refunded).
-        window_ends = payment.expires_at or clock.now() + timedelta(seconds=settings.payment_window_seconds)
-        expires_at = window_ends + timedelta(seconds=SANDBOX_PAGE_GRACE_SECONDS)
-        path = gateway.checkout_path(session, payment.id, expires_at)
-        return Checkout(checkout_url=f"{base}{path}", provider_reference=charge.id)
+        return Checkout(checkout_url=f"{base}{charge.checkout_path}", provider_reference=charge.id)
 
     def query(self, session: Session, payment: Payment) -> RemoteStatus:
         charge = gateway.get_charge_by_reference(session, payment.id)

@@ -1,17 +1,27 @@
 """Create a top-up order: one quote, one order, one payment at the chosen provider.
 
-`create_topup` works inside the caller's transaction. `place_topup` is the request's whole use case: it
-commits the order and payment, opens a remote gateway's checkout with no transaction open (so no write
-lock is held while the gateway thinks), then records the answer and the idempotent response."""
+`create_topup` works inside the caller's transaction (an ORM session or a lean `Tx`). `place_topup` is the
+request's whole use case, on the lean path: it checks the card, claims the idempotency key and writes order
+and payment in one short transaction; a remote gateway's checkout is then opened with no transaction open
+(so no write lock is held while the gateway thinks), and its answer and the idempotent response are
+recorded in a second one.
+
+Few statements: an in-process provider (the sandbox) opens its checkout before the payment row is written,
+so the row is written once, complete; both creation history rows are one INSERT; on PostgreSQL the order,
+the payment, their history and the idempotent answer are one statement (a data-modifying CTE)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
+from roamcard.auth import service as auth_service
+from roamcard.auth.service import SignedInCard
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
 from roamcard.db import Database
@@ -20,9 +30,14 @@ from roamcard.idempotency import service as idempotency
 from roamcard.idempotency.service import StoredResponse
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
-from roamcard.models import Card, Payment, TopupOrder
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
+from roamcard.models import Card
+from roamcard.payment import repository as payment_repository
 from roamcard.payment import service as payment_service
 from roamcard.payment.providers.base import ClientContext
+from roamcard.payment.repository import NewPayment
+from roamcard.payment.states import PaymentStatus, payment_machine
 from roamcard.topup.service.quote import quote
 from roamcard.topup.states import Channel, TopupStatus, topup_machine
 
@@ -39,9 +54,67 @@ class CardTopupHeld(AppError):
     message = "Recharges on this card are paused while a payment is reviewed. Call customer service."
 
 
+class PaymentNotOpened(AppError):
+    status_code = 502
+    code = "payment_not_opened"
+    message = "The payment provider refused to open this payment. Try again or choose another method."
+
+
+@dataclass
+class NewOrder:
+    """A top-up order as the lean path writes it: the attributes of `TopupOrder` that callers read."""
+
+    id: str
+    card_id: int
+    channel: str
+    product_id: str
+    product_kind: str
+    product_name_en: str
+    product_name_zh: str
+    grants: list[dict[str, Any]]
+    validity_days: int | None
+    price_amount: int
+    price_currency: str
+    status: str
+    payment_method: str
+    created_at: datetime
+    updated_at: datetime
+    pay_by: datetime
+    paid_at: datetime | None = None
+    fulfilled_at: datetime | None = None
+
+
+_INSERT_ORDER = (
+    "INSERT INTO topup_orders (id, card_id, channel, product_id, product_kind, product_name_en, "
+    "product_name_zh, grants, validity_days, price_amount, price_currency, status, payment_method, "
+    "created_at, updated_at, pay_by) VALUES (:order_id, :card_id, :channel, :product_id, :product_kind, "
+    ":product_name_en, :product_name_zh, :grants, :validity_days, :price_amount, :price_currency, "
+    ":order_status, :payment_method, :order_created_at, :order_updated_at, :pay_by)"
+)
+_CREATION_HISTORY = (
+    "INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, reason, at) VALUES "
+    "(:order_entity, :order_id, NULL, :order_status, NULL, :order_created_at), "
+    "(:payment_entity, :payment_id, NULL, :payment_status, NULL, :payment_created_at)"
+)
+# PostgreSQL: one statement, composed of the constants above (no input in the text, hence S608's waiver).
+_ORDER_AND_PAYMENT_PG = f"WITH o AS ({_INSERT_ORDER}), p AS ({payment_repository.INSERT_PAYMENT})"
+_CREATE_PG = f"{_ORDER_AND_PAYMENT_PG} {_CREATION_HISTORY}"
+# With the same change as `idempotency.finish`: the answer of a create complete in this transaction.
+_CREATE_AND_ANSWER_PG = (
+    f"{_ORDER_AND_PAYMENT_PG}, h AS ({_CREATION_HISTORY}) "  # noqa: S608
+    "UPDATE idempotency_keys SET response_status = :status, response_body = :body "
+    'WHERE scope = :scope AND "key" = :key'
+)
+_STORED_NOW = (
+    "SELECT topup_orders.status, topup_orders.paid_at, topup_orders.fulfilled_at, payments.status, "
+    "payments.checkout_url, payments.provider_reference, payments.qr_code FROM payments "
+    "JOIN topup_orders ON topup_orders.id = payments.order_id WHERE payments.id = :payment_id"
+)
+
+
 def create_topup(
-    session: Session,
-    card: Card,
+    db: Session | Tx,
+    card: Card | SignedInCard,
     *,
     product_id: str,
     currency: str,
@@ -49,15 +122,42 @@ def create_topup(
     amount: int | None = None,
     channel: Channel = Channel.API,
     client: ClientContext | None = None,
-) -> tuple[TopupOrder, Payment]:
+) -> tuple[NewOrder, NewPayment]:
+    tx = as_tx(db)
+    order, payment = _open(
+        tx,
+        card,
+        product_id=product_id,
+        currency=currency,
+        payment_method=payment_method,
+        amount=amount,
+        channel=channel,
+        client=client,
+    )
+    _write(tx, order, payment)
+    return order, payment
+
+
+def _open(
+    tx: Tx,
+    card: Card | SignedInCard,
+    *,
+    product_id: str,
+    currency: str,
+    payment_method: str,
+    amount: int | None = None,
+    channel: Channel,
+    client: ClientContext | None,
+) -> tuple[NewOrder, NewPayment]:
+    """The checks, the price, and the payment (its in-process checkout open); the order is not written."""
     if card.status != CardStatus.ACTIVE.value:
         raise CardNotActive()
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
-    priced = quote(session, card, product_id=product_id, currency=currency, amount=amount)
+    priced = quote(tx, card, product_id=product_id, currency=currency, amount=amount)
     now = clock.now()
-    order = TopupOrder(
+    order = NewOrder(
         id=new_id("top"),
         card_id=card.id,
         channel=channel.value,
@@ -75,28 +175,69 @@ def create_topup(
         updated_at=now,
         pay_by=now + timedelta(seconds=get_settings().payment_window_seconds),
     )
-    session.add(order)
-    session.flush()
-    topup_machine.record_creation(session, order.id, TopupStatus.PENDING_PAYMENT)
-    payment = payment_service.open_payment(session, order, payment_method, client=client)
-    session.refresh(order)
-    return order, payment
+    return order, payment_service.open_payment(tx, order, payment_method, client=client)
 
 
-class PaymentNotOpened(AppError):
-    status_code = 502
-    code = "payment_not_opened"
-    message = "The payment provider refused to open this payment. Try again or choose another method."
+def _write(
+    tx: Tx, order: NewOrder, payment: NewPayment, *, answer: tuple[str, str, dict[str, Any]] | None = None
+) -> None:
+    """The order and payment rows and their creation history. `answer` (scope, key, body): the idempotent
+    response of a create this transaction completes, stored with them."""
+    order_row = {
+        "order_id": order.id,
+        "card_id": order.card_id,
+        "channel": order.channel,
+        "product_id": order.product_id,
+        "product_kind": order.product_kind,
+        "product_name_en": order.product_name_en,
+        "product_name_zh": order.product_name_zh,
+        "grants": tx.json(order.grants),
+        "validity_days": order.validity_days,
+        "price_amount": order.price_amount,
+        "price_currency": order.price_currency,
+        "order_status": order.status,
+        "payment_method": order.payment_method,
+        "order_created_at": order.created_at,
+        "order_updated_at": order.updated_at,
+        "pay_by": order.pay_by,
+    }
+    payment_row = payment_repository.payment_row(payment)
+    history = {
+        "order_entity": topup_machine.entity_type,
+        "order_id": order.id,
+        "order_status": order.status,
+        "order_created_at": order.created_at,
+        "payment_entity": payment_machine.entity_type,
+        "payment_id": payment.id,
+        "payment_status": payment.status,
+        "payment_created_at": payment.created_at,
+    }
+    if tx.is_sqlite:
+        tx.run(_INSERT_ORDER, **order_row)
+        tx.run(payment_repository.INSERT_PAYMENT, **payment_row)
+        tx.run(_CREATION_HISTORY, **history)
+        if answer is not None:
+            scope, key, body = answer
+            idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
+    elif answer is None:
+        tx.run(_CREATE_PG, **{**order_row, **payment_row, **history})
+    else:
+        scope, key, body = answer
+        stored = {"scope": scope, "key": key, "status": 201, "body": orjson.dumps(body).decode()}
+        tx.run(_CREATE_AND_ANSWER_PG, **{**order_row, **payment_row, **history, **stored})
+    payment_service.payment_written(tx, payment)
+    if payment.status == PaymentStatus.UNKNOWN.value:
+        order.status = TopupStatus.UNKNOWN.value  # `mark_unknown` moved the order with its payment
 
 
-Render = Callable[[TopupOrder, Payment], dict[str, Any]]
+Render = Callable[[NewOrder, NewPayment], dict[str, Any]]
 
 
 def place_topup(
     database: Database,
-    card: Card,
+    card: Card | SignedInCard | str,
     *,
-    scope: str,
+    scope: str | Callable[[int], str],
     key: str,
     fingerprint: str,
     render: Render,
@@ -104,34 +245,57 @@ def place_topup(
     channel: Channel = Channel.API,
     **fields: Any,
 ) -> StoredResponse:
-    """Idempotent create in up to three short transactions; the remote gateway is called between them.
+    """Idempotent create in one short transaction, or two when a remote gateway is called between them.
 
-    1. claim the key, write order + payment, keep a provisional answer, commit;
+    `card` may be the bearer token that names it (the API): the token is then checked as the transaction's
+    first statement, the card must be active, and `scope` may be a function of the card's id.
+
+    1. claim the key, write order and payment. An in-process provider's checkout is open already: store the
+       answer with them, done. A remote gateway's: keep a provisional answer, commit;
     2. call the gateway (no transaction open); a timeout leaves the payment unknown for the sweeper;
     3. record the checkout and the final answer. A gateway's refusal fails the order and frees the key.
     """
-    with database.transaction() as session:
-        replay = idempotency.begin(session, scope=scope, key=key, fingerprint=fingerprint)
+    with database.tx() as tx:
+        if isinstance(card, str):
+            card = auth_service.require_active_card(auth_service.signed_in_card(tx, card))
+        if callable(scope):
+            scope = scope(card.id)
+        replay = idempotency.begin(tx, scope=scope, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
-        order, payment = create_topup(session, card, channel=channel, client=client, **fields)
-        body = render(order, payment)
-        if not payment_service.awaits_checkout(payment):
-            idempotency.finish(session, scope=scope, key=key, status_code=201, body=body)
+        order, payment = _open(tx, card, channel=channel, client=client, **fields)
+        if payment.checkout_url is not None:
+            body = render(order, payment)
+            _write(tx, order, payment, answer=(scope, key, body))
             return StoredResponse(201, body, replayed=False)
-        idempotency.hold(session, scope=scope, key=key, status_code=201, body=body)
+        _write(tx, order, payment)
+        body = render(order, payment)
+        if not payment_service.awaits_checkout(payment):  # its in-process provider did not answer: unknown
+            idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
+            return StoredResponse(201, body, replayed=False)
+        idempotency.hold(tx, scope=scope, key=key, status_code=201, body=body)
     attempt = payment_service.call_create_checkout(payment)
-    with database.transaction() as session:
-        payment_service.record_checkout(session, payment.id, attempt)
+    with database.tx() as tx:
+        recorded = payment_service.record_checkout(tx, payment.id, attempt)
         if attempt.rejected is not None:
-            idempotency.abandon(session, scope=scope, key=key)
+            idempotency.abandon(tx, scope=scope, key=key)
         else:
-            final_order = session.get(TopupOrder, order.id, populate_existing=True)
-            final_payment = session.get(Payment, payment.id, populate_existing=True)
-            assert final_order is not None
-            assert final_payment is not None
-            body = render(final_order, final_payment)
-            idempotency.finish(session, scope=scope, key=key, status_code=201, body=body)
+            if recorded and attempt.checkout is not None:
+                payment.checkout_url = attempt.checkout.checkout_url
+                payment.provider_reference = attempt.checkout.provider_reference
+                payment.qr_code = attempt.checkout.qr_code
+            else:  # unknown now, or it moved on meanwhile: answer what is stored
+                _read_back(tx, order, payment)
+            body = render(order, payment)
+            idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
     if attempt.rejected is not None:
         raise PaymentNotOpened()
     return StoredResponse(201, body, replayed=False)
+
+
+def _read_back(tx: Tx, order: NewOrder, payment: NewPayment) -> None:
+    row = tx.one(_STORED_NOW, payment_id=payment.id)
+    assert row is not None  # written and committed by this create
+    order.status, paid_at, fulfilled_at = row[0], row[1], row[2]
+    order.paid_at, order.fulfilled_at = tx.dt(paid_at), tx.dt(fulfilled_at)
+    payment.status, payment.checkout_url, payment.provider_reference, payment.qr_code = row[3:]

@@ -7,23 +7,29 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from roamcard.auth.service import SignedInCard
 from roamcard.catalog import repository as catalog_repository
+from roamcard.catalog.repository import ProductRow
 from roamcard.errors import ValidationFailed
 from roamcard.i18n import current_language
 from roamcard.kit.money import Money
+from roamcard.kit.sql import Tx
 from roamcard.ledger.assets import CURRENCY_ASSETS
-from roamcard.models import Card, Product
+from roamcard.lifecycle import as_tx
+from roamcard.models import Card
 
 
 @dataclass(frozen=True)
 class Quote:
-    product: Product
+    product: ProductRow
     price: Money
     grants: list[dict[str, Any]]
 
 
-def quote(session: Session, card: Card, *, product_id: str, currency: str, amount: int | None) -> Quote:
-    product = catalog_repository.get_active(session, product_id)
+def quote(
+    db: Session | Tx, card: Card | SignedInCard, *, product_id: str, currency: str, amount: int | None
+) -> Quote:
+    product = catalog_repository.active_product(as_tx(db), product_id)
     if product is None:
         raise ValidationFailed("product_id", "There is no such product.")
     if product.custom_min is not None and product.custom_max is not None:
@@ -41,7 +47,11 @@ def quote(session: Session, card: Card, *, product_id: str, currency: str, amoun
 
 
 def _quote_custom_amount(
-    card: Card, product: Product, currency: str, amount: int | None, bounds_minor: tuple[int, int]
+    card: Card | SignedInCard,
+    product: ProductRow,
+    currency: str,
+    amount: int | None,
+    bounds_minor: tuple[int, int],
 ) -> Quote:
     low, high = bounds_minor
     if currency not in product.unit_prices:
