@@ -493,6 +493,28 @@ class TestBatches:
             outbox.unregister_wakeup(wake)
         assert woken == [1]  # once, after the batch committed
 
+    def test_a_group_that_cannot_commit_runs_its_jobs_again_alone(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        self.enqueue_batch(database, failing=set())
+        real_commit = Session.commit
+        failures = [RuntimeError("connection lost at commit")]
+
+        def commit_failing_once(session: Session) -> None:
+            if failures:
+                raise failures.pop()
+            real_commit(session)
+
+        monkeypatch.setattr(Session, "commit", commit_failing_once)
+        assert Worker(database).run_once() == 5
+        assert batch_calls == [0, 1, 2, 3, 4] * 2  # the group, then each job alone
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).where(Job.kind == "test.batch_write")).all()
+            # The claim's attempt of the first job stands; the others' died with the group.
+            assert [(j.status, j.attempts) for j in jobs] == [("done", 1)] * 5
+        assert self.written(database) == [f"written:{n}" for n in range(5)]
+
 
 @registry.job("test.enqueue_due")
 def enqueue_due(session: Session, payload: dict[str, Any]) -> None:

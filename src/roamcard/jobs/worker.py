@@ -110,6 +110,15 @@ def _is_external(kind: str) -> bool:
         return False  # fails in its group, recorded like any failure
 
 
+_OUTCOMES = {outbox.DONE: "done", outbox.QUEUED: "retry", outbox.DEAD: "dead"}
+
+
+def _count(kind: str, status: str) -> None:
+    outcome = _OUTCOMES.get(status)  # a job lost to another worker is that worker's to count
+    if outcome is not None:
+        JOBS.labels(kind, outcome).inc()
+
+
 class _Claimed(NamedTuple):
     kind: str
     payload: dict[str, Any]
@@ -237,6 +246,8 @@ class Worker:
                     if time.monotonic() >= deadline:
                         break
         except Exception:
+            if not group:
+                raise  # no job ran: the database itself failed, as a claim would
             # The group could not commit (its connection died, say): nothing of it stands. Its jobs are
             # still ours; each runs again alone, and one that started before the group keeps that attempt.
             log.exception("worker.group_failed", worker_id=self.worker_id, jobs=len(group))
@@ -248,10 +259,7 @@ class Worker:
         if next_started:
             self._started.add(ids[index])
         for kind, status in outcomes:
-            if status != "lost":
-                JOBS.labels(
-                    kind, "dead" if status == outbox.DEAD else status.replace("queued", "retry")
-                ).inc()
+            _count(kind, status)
         return index
 
     def _run_in_group(self, session: Session, job_id: int, claimed: _Claimed, pre_started: bool) -> str:
@@ -294,15 +302,14 @@ class Worker:
                     next_started = next_job_id is not None and self._mark_started(tx, next_job_id)
             if next_started and next_job_id is not None:
                 self._started.add(next_job_id)
-            JOBS.labels(kind, "done").inc()
+            _count(kind, outbox.DONE)
             return outbox.DONE
         except _LeaseLost:
             return "lost"
         except Exception as exc:
             with self.database.tx() as tx:
                 status = self._fail(tx, job_id, kind, exc)
-            if status != "lost":
-                JOBS.labels(kind, "dead" if status == outbox.DEAD else "retry").inc()
+            _count(kind, status)
             return status
 
     def _mark_done(self, tx: Tx, job_id: int) -> None:
