@@ -15,7 +15,9 @@ A group is bounded by count (the claim's limit) and by time (`GROUP_SECONDS`): e
 order, a card, its wallet) stays locked until the group commits, so a hot card's next request or job waits
 behind at most one short group, not behind a whole batch of other cards' work. On SQLite the open group
 holds the database's single writer lock, which every writing request waits for: the same bound keeps that
-wait short.
+wait short. A group holds the locks of several jobs at once, so two workers' groups can lock two cards in
+opposite orders; PostgreSQL then fails one job's statement as a deadlock, that job's savepoint rolls back
+and it is retried after its backoff like any failure (the others of both groups commit).
 
 An attempt is counted when a handler starts: a conditional UPDATE checks that this worker still holds the
 job, renews its lease and adds the attempt just before the handler (outside its savepoint, so a failure
