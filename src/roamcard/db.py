@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from roamcard.config import Settings, get_settings
 from roamcard.kit.sql import Tx
@@ -250,16 +250,19 @@ class Database:
         trips), and writes that are a whole unit of work in one statement."""
         pooled = self.engine.raw_connection()
         connection: Any = pooled.dbapi_connection
+        tx = Tx(connection, sqlite=self.is_sqlite, cache=engine_cache(self.engine))
         try:
             if not self.is_sqlite:
                 connection.autocommit = True
-            yield Tx(connection, sqlite=self.is_sqlite, cache=engine_cache(self.engine))
+            yield tx
         finally:
             try:
                 if not self.is_sqlite:
                     connection.autocommit = False
             finally:
                 pooled.close()
+            # Each statement has committed as it ran: what was registered after one is due now.
+            _run_after_commit(tx)
 
     async def run(self, unit_of_work: Callable[[], T]) -> T:
         """An async endpoint's one hop off the event loop: the whole unit of work (its transaction, its
@@ -314,6 +317,7 @@ def _run_after_commit(tx: Tx) -> None:
 
 
 _AFTER_COMMIT = "roamcard_after_commit"
+_SAVEPOINT_MARKS = "roamcard_savepoint_marks"  # savepoint -> how many callbacks were registered before it
 _engine_caches: weakref.WeakKeyDictionary[Engine, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
@@ -342,14 +346,31 @@ def tx_of(session: Session) -> Tx:
 
 @event.listens_for(Session, "after_commit")
 def _after_session_commit(session: Session) -> None:
+    session.info.pop(_SAVEPOINT_MARKS, None)
     callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
     for callback in callbacks:
         callback()
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_SAVEPOINT_MARKS, {})
+        marks[transaction] = len(session.info.get(_AFTER_COMMIT, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint forgets only the work registered inside it (a job of a batch that failed
+    must not cost the others their wakeups); the whole transaction rolled back forgets everything."""
+    if not previous_transaction.nested:
+        session.info.pop(_SAVEPOINT_MARKS, None)
+        session.info.pop(_AFTER_COMMIT, None)
+        return
+    mark = session.info.get(_SAVEPOINT_MARKS, {}).pop(previous_transaction, None)
+    callbacks = session.info.get(_AFTER_COMMIT)
+    if mark is not None and callbacks is not None:
+        del callbacks[mark:]
 
 
 _insert_ignoring: dict[tuple[Any, str], Any] = {}

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.jobs import outbox, registry
+from roamcard.jobs import worker as worker_module
 from roamcard.jobs.sweepers import build_worker
 from roamcard.jobs.worker import Worker, backoff_seconds
 from roamcard.kit import clock
@@ -383,3 +384,138 @@ class TestMetrics:
         text = client.get("/metrics").text
         assert 'roamcard_jobs_total{kind="test.flaky",outcome="done"}' in text
         assert 'route="/healthz"' in text
+
+
+batch_calls: list[int] = []
+
+
+@registry.job("test.batch_write")
+def batch_write(session: Session, payload: dict[str, Any]) -> None:
+    """Writes a row, then fails if told to: a failure must take its write with it."""
+    batch_calls.append(payload["n"])
+    outbox.enqueue(
+        session,
+        "test.flaky",
+        {"fail_times": 0},
+        dedupe_key=f"written:{payload['n']}",
+        run_at=clock.now() + timedelta(days=1),
+    )
+    if payload.get("fail"):
+        raise RuntimeError(f"job {payload['n']} fails")
+
+
+def count_commits(database: Database) -> list[int]:
+    """Commits of SQLAlchemy connections (a batch's transaction); the claim writes on its own."""
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+    return commits
+
+
+class TestBatches:
+    def setup_method(self) -> None:
+        batch_calls.clear()
+
+    def enqueue_batch(self, database: Database, failing: set[int]) -> None:
+        with database.transaction() as session:
+            for n in range(5):
+                outbox.enqueue(session, "test.batch_write", {"n": n, "fail": n in failing})
+
+    def written(self, database: Database) -> list[str]:
+        with database.reading() as session:
+            keys = session.scalars(select(Job.dedupe_key).where(Job.dedupe_key.is_not(None)))
+            return sorted(key for key in keys if key is not None)
+
+    def test_a_failing_job_in_the_middle_commits_the_others_and_its_failure(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        self.enqueue_batch(database, failing={2})
+        commits = count_commits(database)
+        assert Worker(database).run_once() == 5
+        assert len(commits) == 1  # the whole batch, its failure included, in one commit
+        assert batch_calls == [0, 1, 2, 3, 4]
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).where(Job.kind == "test.batch_write").order_by(Job.id)).all()
+            assert [(j.status, j.attempts) for j in jobs] == [("done", 1)] * 2 + [("queued", 1)] + [
+                ("done", 1)
+            ] * 2
+            failed = jobs[2]
+            assert "job 2 fails" in (failed.last_error or "")
+            assert failed.run_at > clock.now()
+            assert failed.locked_until is None
+        # The failed job's own write was undone with its savepoint, the others' stand.
+        assert self.written(database) == ["written:0", "written:1", "written:3", "written:4"]
+
+    def test_a_rolled_back_job_leaves_no_partial_write_and_its_retry_writes_once(
+        self, database: Database, frozen_clock: clock.FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.batch_write", {"n": 7, "fail": True}, max_attempts=1)
+        Worker(database).drain()
+        assert job_row(database, "test.batch_write").status == "dead"
+        assert self.written(database) == []
+
+    def test_one_commit_per_batch_and_a_time_bound_splits_it(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        self.enqueue_batch(database, failing=set())
+        commits = count_commits(database)
+        assert Worker(database).run_once() == 5
+        assert len(commits) == 1
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 0.0)  # every job over the budget
+        with database.transaction() as session:
+            for n in range(5, 8):
+                outbox.enqueue(session, "test.batch_write", {"n": n})
+        commits.clear()
+        assert Worker(database).run_once() == 3
+        assert len(commits) == 3
+        assert self.written(database) == [f"written:{n}" for n in range(8)]
+        with database.reading() as session:
+            assert {
+                j.attempts for j in session.scalars(select(Job).where(Job.kind == "test.batch_write"))
+            } == {1}
+
+    def test_wakeups_of_the_batch_survive_a_failed_job(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        woken: list[int] = []
+        wake = lambda: woken.append(1)  # noqa: E731
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.enqueue_due", {})
+            outbox.enqueue(session, "test.batch_write", {"n": 1, "fail": True})
+        outbox.register_wakeup(wake)
+        try:
+            assert Worker(database).run_once() == 2
+        finally:
+            outbox.unregister_wakeup(wake)
+        assert woken == [1]  # once, after the batch committed
+
+    def test_a_group_that_cannot_commit_runs_its_jobs_again_alone(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        self.enqueue_batch(database, failing=set())
+        real_commit = Session.commit
+        failures = [RuntimeError("connection lost at commit")]
+
+        def commit_failing_once(session: Session) -> None:
+            if failures:
+                raise failures.pop()
+            real_commit(session)
+
+        monkeypatch.setattr(Session, "commit", commit_failing_once)
+        assert Worker(database).run_once() == 5
+        assert batch_calls == [0, 1, 2, 3, 4] * 2  # the group, then each job alone
+        with database.reading() as session:
+            jobs = session.scalars(select(Job).where(Job.kind == "test.batch_write")).all()
+            # The claim's attempt of the first job stands; the others' died with the group.
+            assert [(j.status, j.attempts) for j in jobs] == [("done", 1)] * 5
+        assert self.written(database) == [f"written:{n}" for n in range(5)]
+
+
+@registry.job("test.enqueue_due")
+def enqueue_due(session: Session, payload: dict[str, Any]) -> None:
+    outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="due-now")

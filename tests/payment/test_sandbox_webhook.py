@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -12,8 +13,9 @@ from sqlalchemy import func, select
 
 from roamcard.db import Database
 from roamcard.jobs.sweepers import build_worker
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
-from roamcard.models import InboxEvent, LedgerTransfer, Notification, Payment, Refund, TopupOrder
+from roamcard.models import InboxEvent, Job, LedgerTransfer, Notification, Payment, Refund, TopupOrder
 from roamcard.payment import service as payment_service
 from roamcard.topup.service.create import create_topup
 from tests.factories import make_card, make_catalog, sandbox_event, sandbox_headers
@@ -206,3 +208,67 @@ class TestExactlyOnceUnderConcurrency:
         assert count(database, InboxEvent, InboxEvent.handled_at.is_not(None)) == 50
         with database.reading() as session:
             assert ledger.verify(session).ok
+
+
+def event_body(*, data: Any = None, **fields: Any) -> bytes:
+    """A sandbox event with some fields replaced (None: the default)."""
+    event: dict[str, Any] = {"id": "evt_1", "type": "payment.succeeded", **fields}
+    event["data"] = (
+        data
+        if data is not None and not isinstance(data, dict)
+        else {"payment_id": "pay_1", "amount": 1, "currency": "USD", **(data or {})}
+    )
+    return json.dumps(event).encode()
+
+
+class TestLeanIntake:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b"[]",
+            b'"text"',
+            b'{"id": "evt_1", "type": "payment.succeeded"}',
+            event_body(data=[]),
+            event_body(id=""),
+            event_body(id="e" * 129),
+            event_body(id=7),
+            event_body(type=None),
+            event_body(data={"payment_id": "p" * 33}),
+            event_body(data={"payment_id": 12}),
+            event_body(data={"amount": True}),
+            event_body(data={"amount": 1.0}),
+            event_body(data={"amount": "1"}),
+            event_body(data={"currency": "usd"}),
+            event_body(data={"currency": "USD\n"}),
+            event_body(data={"currency": "USDX"}),
+        ],
+    )
+    def test_malformed_bodies_are_refused(self, body: bytes) -> None:
+        with pytest.raises(ValueError, match="malformed body"):
+            payment_service.parse_sandbox_event(body)
+
+    def test_unknown_fields_are_ignored(self) -> None:
+        body = event_body(extra=1, data={"amount": 5, "currency": "EUR", "x": None})
+        assert payment_service.parse_sandbox_event(body) == ("evt_1", "payment.succeeded", "pay_1", 5, "EUR")
+
+    def test_the_intake_is_one_statement_on_postgresql(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        _, payment = open_order(database)
+        statements: list[str] = []
+        real = Tx._execute
+
+        def counted(tx: Tx, sql: str, params: dict[str, Any]) -> Any:
+            statements.append(sql)
+            return real(tx, sql, params)
+
+        monkeypatch.setattr(Tx, "_execute", counted)
+        body = sandbox_event(payment.id, 1000, "USD")
+        signed = sandbox_headers(body)["Roamcard-Signature"]
+        assert payment_service.receive_sandbox_notification(database, body, signed)
+        assert len(statements) == (3 if database.is_sqlite else 1)
+        statements.clear()
+        assert not payment_service.receive_sandbox_notification(database, body, signed)  # a repeat
+        assert len(statements) == (2 if database.is_sqlite else 1)
+        assert count(database, Job, Job.kind == "payment.process_event") == 1
+        assert count(database, InboxEvent) == 1

@@ -27,6 +27,23 @@ _INSERT = (
 )
 
 
+# `enqueue`'s row as one step of a PostgreSQL data-modifying CTE: one job, due now, for each row of the
+# CTE named `{rows}`, with the parameters of `job_params` and `:now`. The caller registers
+# `wake_workers` after commit when a job went in.
+INSERT_FOR_EACH = (
+    "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at) "
+    "SELECT :job_kind, :job_payload, 'queued', 0, :job_max_attempts, :now, :now FROM {rows}"
+)
+
+
+def job_params(tx: Tx, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "job_kind": kind,
+        "job_payload": tx.json(payload),
+        "job_max_attempts": get_settings().job_max_attempts,
+    }
+
+
 def enqueue(
     db: Session | Tx,
     kind: str,

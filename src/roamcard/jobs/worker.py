@@ -1,15 +1,34 @@
-"""The outbox worker: claims due jobs, runs each in its own transaction, retries with backoff,
-dead-letters after `max_attempts`.
+"""The outbox worker: claims due jobs in batches, runs a batch with one commit (group commit), retries
+with backoff, dead-letters after `max_attempts`.
 
-Claiming writes a lease (`locked_until`); a worker that dies mid-job simply lets the lease run out and
-another worker takes the job again. Each handler's effects and the job's `done` mark commit together, and
+Claiming is one statement on PostgreSQL (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+RETURNING`, committed on its own) and a SELECT and an UPDATE under the writer lock on SQLite. It writes a
+lease (`locked_until`) and commits before any handler runs: a worker that dies simply lets its leases run
+out and another worker takes the jobs again.
+
+A group of claimed jobs runs in ONE transaction, each job in its own savepoint together with its `done`
+mark: a job that raises undoes only its own writes, its failure (retry with backoff, or dead letter) is
+recorded in the same transaction, and the group commits once. Exactly-once never rests on the batch:
 every handler is idempotent through business keys, so a rerun after any crash is a no-op.
 
-An attempt is counted when a handler starts, not when a job is claimed: just before each handler, one
-conditional UPDATE checks that this worker still holds the job, renews its lease and adds the attempt
-(riding on the previous job's own final transaction where there is one, so it costs no extra commit). A
-job claimed in a batch whose lease ran out before its turn, and that another worker took meanwhile, is
-skipped without spending one of its attempts. While an `@external_job` waits on the outside world, a
+A group is bounded by count (the claim's limit) and by time (`GROUP_SECONDS`): every row a job locks (an
+order, a card, its wallet) stays locked until the group commits, so a hot card's next request or job waits
+behind at most one short group, not behind a whole batch of other cards' work. On SQLite the open group
+holds the database's single writer lock, which every writing request waits for: the same bound keeps that
+wait short. A group holds the locks of several jobs at once, so two workers' groups can lock two cards in
+opposite orders; PostgreSQL then fails one job's statement as a deadlock, that job's savepoint rolls back
+and it is retried after its backoff like any failure (the others of both groups commit).
+
+An attempt is counted when a handler starts: a conditional UPDATE checks that this worker still holds the
+job, renews its lease and adds the attempt just before the handler (outside its savepoint, so a failure
+keeps it). The claim counts the first job's attempt as it commits, so a job that kills the process spends
+one. A crash in the middle of a group loses, with the group's effects, the attempts of the other jobs it
+had started; those jobs come back with an expired lease, and a job taken over from an expired lease runs
+alone (its attempt committed before its handler), so a job that kills its worker is found out by itself
+and does not spend the attempts of the batch around it. A job claimed but never started keeps its
+attempts.
+
+External jobs (`@external_job`) call the outside world: they run alone, outside any transaction, while a
 heartbeat thread renews the leases of every job this worker holds, so a long call loses neither its own
 job nor the rest of its batch.
 """
@@ -20,29 +39,92 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import Database
+from roamcard.db import Database, tx_of
 from roamcard.jobs import outbox, registry
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.metrics import JOBS
-from roamcard.models import Job
 
 log = structlog.get_logger("roamcard.worker")
+
+# A group commits once it has run this long (see the module docstring: row locks and SQLite's writer lock).
+GROUP_SECONDS = 0.020
+
+# The f-strings below join only these constants (hence the S608 waivers).
+_DUE = (
+    "(status = 'queued' AND run_at <= :now) OR (status = 'running' AND locked_until < :now) "
+    "ORDER BY run_at, id LIMIT :limit"
+)
+# One round trip: lease the due jobs, count the first one's attempt, return what the batch needs (the
+# status before the claim tells a job taken over from an expired lease).
+_CLAIM_POSTGRES = (
+    f"WITH due AS (SELECT id, status, run_at FROM jobs WHERE {_DUE} FOR UPDATE SKIP LOCKED), "  # noqa: S608
+    "head AS (SELECT id FROM due ORDER BY run_at, id LIMIT 1) "
+    "UPDATE jobs SET status = 'running', locked_by = :worker, locked_until = :lease, "
+    "attempts = jobs.attempts + CASE WHEN jobs.id = (SELECT id FROM head) THEN 1 ELSE 0 END "
+    "FROM due WHERE jobs.id = due.id "
+    "RETURNING jobs.id, jobs.kind, jobs.payload, due.status, jobs.run_at"
+)
+# SQLite: both under the writer lock, so the UPDATE's subquery picks exactly the rows the SELECT read.
+_DUE_SQLITE = f"SELECT id, kind, payload, status, run_at FROM jobs WHERE {_DUE}"  # noqa: S608
+_CLAIM_SQLITE = (
+    "UPDATE jobs SET status = 'running', locked_by = :worker, locked_until = :lease, "  # noqa: S608
+    "attempts = attempts + (id = :head) "
+    f"WHERE id IN (SELECT id FROM jobs WHERE {_DUE})"
+)
+_START = (
+    "UPDATE jobs SET attempts = attempts + 1, locked_until = :lease "
+    "WHERE id = :id AND status = 'running' AND locked_by = :worker"
+)
+_DONE = (
+    "UPDATE jobs SET status = 'done', finished_at = :now, locked_until = NULL, last_error = NULL "
+    "WHERE id = :id AND status = 'running' AND locked_by = :worker"
+)
+_HELD = "SELECT attempts, max_attempts FROM jobs WHERE id = :id AND locked_by = :worker"
+_FAILED = (
+    "UPDATE jobs SET status = :status, run_at = COALESCE(:run_at, run_at), finished_at = :finished_at, "
+    "locked_until = NULL, last_error = :error WHERE id = :id"
+)
+_EXTEND = "UPDATE jobs SET locked_until = :lease WHERE status = 'running' AND locked_by = :worker"
+_KIND_AND_PAYLOAD = "SELECT kind, payload FROM jobs WHERE id = :id"
 
 
 def backoff_seconds(attempts: int) -> float:
     """Exponential with full jitter, capped at an hour."""
     ceiling: float = min(3600.0, 2.0 ** min(attempts, 12))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _is_external(kind: str) -> bool:
+    try:
+        return registry.handler_for(kind).external
+    except registry.UnknownJobKind:
+        return False  # fails in its group, recorded like any failure
+
+
+_OUTCOMES = {outbox.DONE: "done", outbox.QUEUED: "retry", outbox.DEAD: "dead"}
+
+
+def _count(kind: str, status: str) -> None:
+    outcome = _OUTCOMES.get(status)  # a job lost to another worker is that worker's to count
+    if outcome is not None:
+        JOBS.labels(kind, outcome).inc()
+
+
+class _Claimed(NamedTuple):
+    kind: str
+    payload: dict[str, Any]
+    alone: bool  # runs in its own transaction: an external job, or one taken over from an expired lease
 
 
 class Worker:
@@ -63,8 +145,8 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_sweep = 0.0
-        # What the last claim read: job id -> (kind, payload) (a job's kind and payload never change).
-        self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
+        # What the last claim read (a job's kind and payload never change).
+        self._claimed: dict[int, _Claimed] = {}
         # Jobs whose attempt is counted and lease renewed by a committed transaction, ready to start.
         self._started: set[int] = set()
         lease = self.settings.job_lease_seconds
@@ -73,75 +155,134 @@ class Worker:
 
     # -- claiming ---------------------------------------------------------------------------------
     def claim(self, limit: int) -> list[int]:
-        """Lease up to `limit` due jobs. The first is also started (its attempt counted) in the same
-        transaction; the others are started one by one, just before their turn."""
+        """Lease up to `limit` due jobs, in the order they fall due. The first is also started (its
+        attempt counted) by the claim; the others are started just before their turn."""
         now = clock.now()
-        lease_until = self._lease_from(now)
+        params: dict[str, Any] = {
+            "now": now,
+            "limit": limit,
+            "worker": self.worker_id,
+            "lease": self._lease_from(now),
+        }
         self._claimed = {}
         self._started = set()
-        with self.database.transaction() as session:
-            due = (
-                select(Job.id, Job.kind, Job.payload)
-                .where(
-                    or_(
-                        (Job.status == outbox.QUEUED) & (Job.run_at <= now),
-                        (Job.status == outbox.RUNNING) & (Job.locked_until < now),
-                    )
-                )
-                .order_by(Job.run_at, Job.id)
-                .limit(limit)
-            )
-            if not self.database.is_sqlite:
-                due = due.with_for_update(skip_locked=True)
-            rows = session.execute(due).all()
-            ids = [row.id for row in rows]
-            if ids:
-                session.execute(
-                    update(Job)
-                    .where(Job.id.in_(ids))
-                    .values(status=outbox.RUNNING, locked_by=self.worker_id, locked_until=lease_until)
-                    .execution_options(synchronize_session=False)
-                )
-                first_started = self._mark_started(session, ids[0])
+        if self.database.is_sqlite:
+            with self.database.tx() as tx:
+                rows = tx.all(_DUE_SQLITE, **params)
+                if rows:
+                    tx.run(_CLAIM_SQLITE, head=rows[0][0], **params)
+        else:
+            with self.database.autocommit() as tx:
+                rows = tx.all(_CLAIM_POSTGRES, **params)
+            rows.sort(key=lambda row: (tx.dt(row[4]), row[0]))  # RETURNING keeps no order
         # Committed: these leases are ours.
-        self._claimed = {row.id: (row.kind, dict(row.payload)) for row in rows}
-        if ids and first_started:
+        for job_id, kind, payload, status, _run_at in rows:
+            self._claimed[job_id] = _Claimed(
+                kind, dict(tx.loads(payload)), _is_external(kind) or status == outbox.RUNNING
+            )
+        ids = [row[0] for row in rows]
+        if ids:
             self._started.add(ids[0])
         return ids
 
     def _lease_from(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.job_lease_seconds)
 
-    def _mark_started(self, session: Session, job_id: int) -> bool:
+    def _mark_started(self, tx: Tx, job_id: int) -> bool:
         """Count an attempt and renew the lease, if this worker still holds the job. Takes effect when the
         surrounding transaction commits."""
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == outbox.RUNNING, Job.locked_by == self.worker_id)
-            .values(attempts=Job.attempts + 1, locked_until=self._lease_from(clock.now()))
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return tx.run(_START, id=job_id, worker=self.worker_id, lease=self._lease_from(clock.now())) == 1
 
     def _start(self, job_id: int) -> bool:
         if job_id in self._started:
             self._started.discard(job_id)
             return True
-        with self.database.transaction() as session:
-            return self._mark_started(session, job_id)
+        with self.database.tx() as tx:
+            return self._mark_started(tx, job_id)
 
     def _job_of(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
         claimed = self._claimed.pop(job_id, None)
         if claimed is not None:
-            return claimed
-        with self.database.reading() as session:
-            job = session.get(Job, job_id)
-            return None if job is None else (job.kind, dict(job.payload))
+            return claimed.kind, claimed.payload
+        with self.database.autocommit() as tx:
+            row = tx.one(_KIND_AND_PAYLOAD, id=job_id)
+            return None if row is None else (row[0], dict(tx.loads(row[1])))
 
     # -- running ----------------------------------------------------------------------------------
+    def run_once(self, limit: int | None = None) -> int:
+        """Claim and run one batch. Returns how many jobs ran."""
+        ids = self.claim(limit or self.settings.job_batch_size)
+        index = 0
+        while index < len(ids):
+            claimed = self._claimed.get(ids[index])
+            if claimed is None or claimed.alone:
+                self.run_job(ids[index], next_job_id=ids[index + 1] if index + 1 < len(ids) else None)
+                index += 1
+            else:
+                index = self._run_group(ids, index)
+        return len(ids)
+
+    def _run_group(self, ids: list[int], first: int) -> int:
+        """Run the jobs from `ids[first]` on in one transaction, until a job that runs alone, the end of
+        the batch, or `GROUP_SECONDS`. Returns the index of the first job left for later."""
+        deadline = time.monotonic() + GROUP_SECONDS
+        group: list[tuple[int, _Claimed, bool]] = []  # job, what the claim read, started before the group
+        outcomes: list[tuple[str, str]] = []
+        index = first
+        next_started = False
+        try:
+            with self.database.transaction() as session:
+                while index < len(ids):
+                    job_id = ids[index]
+                    claimed = self._claimed.get(job_id)
+                    if claimed is None or claimed.alone:
+                        # It runs next, alone: start it here, so the commit of the group counts it.
+                        next_started = self._mark_started(tx_of(session), job_id)
+                        break
+                    del self._claimed[job_id]
+                    pre_started = job_id in self._started
+                    self._started.discard(job_id)
+                    group.append((job_id, claimed, pre_started))
+                    index += 1
+                    outcomes.append((claimed.kind, self._run_in_group(session, job_id, claimed, pre_started)))
+                    if time.monotonic() >= deadline:
+                        break
+        except Exception:
+            if not group:
+                raise  # no job ran: the database itself failed, as a claim would
+            # The group could not commit (its connection died, say): nothing of it stands. Its jobs are
+            # still ours; each runs again alone, and one that started before the group keeps that attempt.
+            log.exception("worker.group_failed", worker_id=self.worker_id, jobs=len(group))
+            for job_id, claimed, pre_started in group:
+                self._claimed[job_id] = claimed._replace(alone=True)
+                if pre_started:
+                    self._started.add(job_id)
+            return first
+        if next_started:
+            self._started.add(ids[index])
+        for kind, status in outcomes:
+            _count(kind, status)
+        return index
+
+    def _run_in_group(self, session: Session, job_id: int, claimed: _Claimed, pre_started: bool) -> str:
+        if not pre_started and not self._mark_started(tx_of(session), job_id):
+            return "lost"
+        try:
+            with session.begin_nested():
+                registry.handler_for(claimed.kind).handler(session, claimed.payload)
+                self._mark_done(tx_of(session), job_id)
+            return outbox.DONE
+        except _LeaseLost:
+            return "lost"
+        except Exception as exc:
+            return self._fail(tx_of(session), job_id, claimed.kind, exc)
+        finally:
+            session.expunge_all()  # the next job reads afresh, as in a transaction of its own
+
     def run_job(self, job_id: int, *, next_job_id: int | None = None) -> str:
-        """Run one claimed job. Returns its new status ("lost" when another worker holds it now).
-        `next_job_id`: the job to run after this one, started in this job's final transaction."""
+        """Run one claimed job in its own transaction. Returns its new status ("lost" when another
+        worker holds it now). `next_job_id`: the job to run after this one, started in this job's final
+        transaction."""
         kind = "?"
         try:
             found = self._job_of(job_id)
@@ -152,46 +293,57 @@ class Worker:
             if registered.external:
                 with self._heartbeat():
                     registered.handler(self.database, payload)
-                with self.database.transaction() as session:
-                    self._mark_done(session, job_id)
-                    next_started = next_job_id is not None and self._mark_started(session, next_job_id)
+                with self.database.tx() as tx:
+                    self._mark_done(tx, job_id)
+                    next_started = next_job_id is not None and self._mark_started(tx, next_job_id)
             else:
                 with self.database.transaction() as session:
                     registered.handler(session, payload)
-                    self._mark_done(session, job_id)
-                    next_started = next_job_id is not None and self._mark_started(session, next_job_id)
+                    tx = tx_of(session)
+                    self._mark_done(tx, job_id)
+                    next_started = next_job_id is not None and self._mark_started(tx, next_job_id)
             if next_started and next_job_id is not None:
                 self._started.add(next_job_id)
-            JOBS.labels(kind, "done").inc()
+            _count(kind, outbox.DONE)
             return outbox.DONE
         except _LeaseLost:
             return "lost"
         except Exception as exc:
-            status = self._record_failure(job_id, kind, exc)
-            JOBS.labels(kind, "dead" if status == outbox.DEAD else "retry").inc()
+            with self.database.tx() as tx:
+                status = self._fail(tx, job_id, kind, exc)
+            _count(kind, status)
             return status
 
-    def _mark_done(self, session: Session, job_id: int) -> None:
-        finished = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == outbox.RUNNING, Job.locked_by == self.worker_id)
-            .values(status=outbox.DONE, finished_at=clock.now(), locked_until=None, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
-        if finished.rowcount != 1:  # type: ignore[attr-defined]
+    def _mark_done(self, tx: Tx, job_id: int) -> None:
+        if tx.run(_DONE, id=job_id, worker=self.worker_id, now=clock.now()) != 1:
             # Our lease ran out and another worker owns the job now: undo, it will do the work.
             raise _LeaseLost()
 
+    def _fail(self, tx: Tx, job_id: int, kind: str, exc: Exception) -> str:
+        """Record a failed attempt: queued again after a backoff, or dead after its last attempt."""
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        held = tx.one(_HELD, id=job_id, worker=self.worker_id)
+        if held is None:
+            return "lost"
+        attempts, max_attempts = held
+        now = clock.now()
+        if attempts >= max_attempts:
+            status, run_at, finished_at = outbox.DEAD, None, now
+            log.error("job.dead_lettered", job_id=job_id, kind=kind, attempts=attempts, error=error)
+        else:
+            status, run_at, finished_at = (
+                outbox.QUEUED,
+                now + timedelta(seconds=backoff_seconds(attempts)),
+                None,
+            )
+            log.warning("job.retry", job_id=job_id, kind=kind, attempts=attempts, error=error)
+        tx.run(_FAILED, id=job_id, status=status, run_at=run_at, finished_at=finished_at, error=error)
+        return status
+
     def extend_leases(self) -> int:
         """Renew the lease of every job this worker holds (the heartbeat). Returns how many."""
-        with self.database.transaction() as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.status == outbox.RUNNING, Job.locked_by == self.worker_id)
-                .values(locked_until=self._lease_from(clock.now()))
-                .execution_options(synchronize_session=False)
-            )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        with self.database.tx() as tx:
+            return tx.run(_EXTEND, worker=self.worker_id, lease=self._lease_from(clock.now()))
 
     @contextmanager
     def _heartbeat(self) -> Iterator[None]:
@@ -213,31 +365,6 @@ class Worker:
         finally:
             done.set()
             thread.join()
-
-    def _record_failure(self, job_id: int, kind: str, exc: Exception) -> str:
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        with self.database.transaction() as session:
-            job = session.get(Job, job_id)
-            if job is None or job.locked_by != self.worker_id:
-                return "lost"
-            if job.attempts >= job.max_attempts:
-                job.status = outbox.DEAD
-                job.finished_at = clock.now()
-                log.error("job.dead_lettered", job_id=job_id, kind=kind, attempts=job.attempts, error=error)
-            else:
-                job.status = outbox.QUEUED
-                job.run_at = clock.now() + timedelta(seconds=backoff_seconds(job.attempts))
-                log.warning("job.retry", job_id=job_id, kind=kind, attempts=job.attempts, error=error)
-            job.locked_until = None
-            job.last_error = error
-            return job.status
-
-    def run_once(self, limit: int | None = None) -> int:
-        """Claim and run one batch. Returns how many jobs ran."""
-        ids = self.claim(limit or self.settings.job_batch_size)
-        for index, job_id in enumerate(ids):
-            self.run_job(job_id, next_job_id=ids[index + 1] if index + 1 < len(ids) else None)
-        return len(ids)
 
     def drain(self, max_rounds: int = 100) -> int:
         """Run until nothing is due (tests and `roamcard worker --once`)."""

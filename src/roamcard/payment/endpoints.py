@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -31,12 +32,15 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
         404: {"description": "Unknown payment"},
     },
 )
-def sandbox_notification(
-    raw_body: RawBody,
-    session: SessionDep,
+async def sandbox_notification(
+    request: Request,
     roamcard_signature: Annotated[str | None, Header(alias="Roamcard-Signature")] = None,
 ) -> OrjsonResponse:
-    accepted = service.accept_sandbox_notification(session, raw_body, roamcard_signature)
+    raw_body = await request.body()
+    database = get_database()
+    accepted = await database.run(
+        partial(service.receive_sandbox_notification, database, raw_body, roamcard_signature)
+    )
     return OrjsonResponse({"received": True, "duplicate": not accepted})
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import insert_ignoring_conflict
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
 from roamcard.metrics import INBOX_EVENTS_REDRIVEN, PAYMENT_NOTIFICATION_MISMATCHES
 from roamcard.models import InboxEvent
 from roamcard.payment import repository
@@ -31,8 +32,15 @@ def route_source(source: str, job_kind: str) -> None:
     JOB_FOR_SOURCE[source] = job_kind
 
 
+_HOLD = (
+    "INSERT INTO inbox_events (source, event_id, event_type, body, received_at, held_reason) "
+    "VALUES (:source, :event_id, :event_type, :body, :now, :held_reason) "
+    "ON CONFLICT DO NOTHING RETURNING id"
+)
+
+
 def hold_mismatch(
-    session: Session,
+    db: Session | Tx,
     source: str,
     event_id: str,
     event_type: str,
@@ -44,17 +52,17 @@ def hold_mismatch(
     """A verified notification whose amount or currency is not what we asked for. Refusing it would
     only make the gateway send it again for days; it is acknowledged, kept in the inbox held for staff
     (never handled automatically), counted in a metric and logged (ids and amounts only)."""
-    inserted = insert_ignoring_conflict(
-        session,
-        InboxEvent,
-        {
-            "source": source,
-            "event_id": event_id,
-            "event_type": event_type[:64],
-            "body": raw_body.decode("utf-8"),
-            "received_at": clock.now(),
-            "held_reason": MISMATCH,
-        },
+    inserted = (
+        as_tx(db).one(
+            _HOLD,
+            source=source,
+            event_id=event_id,
+            event_type=event_type[:64],
+            body=raw_body.decode("utf-8"),
+            now=clock.now(),
+            held_reason=MISMATCH,
+        )
+        is not None
     )
     if inserted:
         PAYMENT_NOTIFICATION_MISMATCHES.labels(source=source).inc()
