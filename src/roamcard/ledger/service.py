@@ -262,6 +262,75 @@ def _check_same_transfer(
             raise TransferKeyReused(key, field, was, now)
 
 
+_NEW_PACK_ACCOUNT = _INSERT_ACCOUNT + " RETURNING id"
+_SELECT_ACCOUNT_ID = "SELECT id FROM ledger_accounts WHERE code = :code"
+_SELECT_PACK = "SELECT id FROM allowances WHERE account_id = :account_id"
+_INSERT_PACK = (
+    "INSERT INTO allowances (card_id, account_id, asset, total, order_id, product_id, created_at, "
+    "expires_at) VALUES (:card_id, :account_id, :asset, :total, :order_id, :product_id, :now, :expires_at) "
+    "RETURNING id"
+)
+_SELECT_BALANCE = "SELECT balance FROM ledger_accounts WHERE id = :id"
+
+
+def grant_pack(
+    db: Session | Tx,
+    *,
+    key: str,
+    card_id: int,
+    asset: Asset,
+    amount: int,
+    validity_days: int,
+    order_id: str | None,
+    product_id: str | None,
+) -> int:
+    """A pack: its own account (so packs with different expiries never mix), credited from `issued`.
+    Granting the same `key` again returns the first grant. Returns the allowance's id."""
+    tx = as_tx(db)
+    now = clock.now()
+    code = f"card:{card_id}:allowance:{key}"
+    # A new pack is the usual case: create its account first, and look for an earlier grant only when the
+    # account was there already (a racing grant's INSERT waits on the key, then does nothing).
+    created = tx.one(
+        _NEW_PACK_ACCOUNT,
+        code=code,
+        asset=asset.value,
+        kind=AccountKind.ALLOWANCE.value,
+        card_id=card_id,
+        tracks_balance=True,
+        lower_bound=0,
+        now=now,
+    )
+    if created is not None:
+        account_id = int(created[0])
+    else:
+        account_id = int(tx.value(_SELECT_ACCOUNT_ID, code=code))
+        granted = tx.value(_SELECT_PACK, account_id=account_id)
+        if granted is not None:
+            return int(granted)
+    allowance_id = tx.value(
+        _INSERT_PACK,
+        card_id=card_id,
+        account_id=account_id,
+        asset=asset.value,
+        total=amount,
+        order_id=order_id,
+        product_id=product_id,
+        now=now,
+        expires_at=now + timedelta(days=validity_days),
+    )
+    transfer(
+        tx,
+        key=key,
+        debit=operator(tx, "issued", asset.value),
+        credit=Account(id=account_id, code=code, asset=asset.value, tracks_balance=True),
+        amount=amount,
+        reason="grant",
+        reference=order_id,
+    )
+    return int(allowance_id)
+
+
 def grant_allowance(
     session: Session,
     *,
@@ -273,40 +342,25 @@ def grant_allowance(
     order_id: str | None,
     product_id: str | None,
 ) -> Allowance:
-    """A pack: its own account (so packs with different expiries never mix), credited from `issued`.
-    Granting the same `key` again returns the first grant."""
-    now = clock.now()
-    code = f"card:{card_id}:allowance:{key}"
-    existing_account = repository.get_account_by_code(session, code)
-    if existing_account is not None:
-        granted = repository.get_allowance_by_account(session, existing_account.id)
-        if granted is not None:
-            return granted
-    account = ensure_account(
-        session, code, asset.value, AccountKind.ALLOWANCE, card_id=card_id, lower_bound=0
-    )
-    allowance = Allowance(
-        card_id=card_id,
-        account_id=account.id,
-        asset=asset.value,
-        total=amount,
-        order_id=order_id,
-        product_id=product_id,
-        created_at=now,
-        expires_at=now + timedelta(days=validity_days),
-    )
-    session.add(allowance)
-    session.flush()
-    transfer(
+    """`grant_pack` for ORM callers: the granted pack, loaded."""
+    allowance_id = grant_pack(
         session,
         key=key,
-        debit=operator_account(session, "issued", asset.value),
-        credit=account,
+        card_id=card_id,
+        asset=asset,
         amount=amount,
-        reason="grant",
-        reference=order_id,
+        validity_days=validity_days,
+        order_id=order_id,
+        product_id=product_id,
     )
+    allowance = session.get(Allowance, allowance_id)
+    assert allowance is not None
     return allowance
+
+
+def balance(tx: Tx, account: AccountRef) -> int:
+    """An account's cached balance as it stands in this transaction (after its guarded updates)."""
+    return int(tx.value(_SELECT_BALANCE, id=account.id))
 
 
 @dataclass(frozen=True)
