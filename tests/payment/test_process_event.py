@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from roamcard import wiring
 from roamcard.db import Database
 from roamcard.ledger import service as ledger
-from roamcard.ledger.assets import Asset
+from roamcard.ledger.assets import AccountKind, Asset
 from roamcard.models import (
     Allowance,
     Card,
@@ -178,4 +178,27 @@ class TestGrantPack:
             assert (again.total, again.order_id, again.product_id) == (100, "top_x", "data-1gb-7d")
             assert (again.expires_at - again.created_at).days == 7
             assert session.scalar(select(func.count()).select_from(Allowance)) == 1
+            assert ledger.verify(session).ok
+
+    def test_an_account_made_without_its_pack_gets_the_pack(self, database: Database) -> None:
+        with database.transaction() as session:
+            card_id = make_card(session).id
+        with database.tx() as tx:
+            code = f"card:{card_id}:allowance:k"
+            account = ledger.account(tx, code, "SMS", AccountKind.ALLOWANCE, card_id=card_id, lower_bound=0)
+            pack = ledger.grant_pack(
+                tx,
+                key="k",
+                card_id=card_id,
+                asset=Asset.SMS,
+                amount=100,
+                validity_days=30,
+                order_id=None,
+                product_id=None,
+            )
+            assert ledger.balance(tx, account) == 100
+        with database.reading() as session:
+            allowance = session.get(Allowance, pack)
+            assert allowance is not None
+            assert allowance.account_id == account.id
             assert ledger.verify(session).ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -270,6 +270,13 @@ _INSERT_PACK = (
     "expires_at) VALUES (:card_id, :account_id, :asset, :total, :order_id, :product_id, :now, :expires_at) "
     "RETURNING id"
 )
+# PostgreSQL: the new account and its allowance in one statement (nothing when the account exists).
+_NEW_PACK_WITH_ACCOUNT = (
+    "WITH account AS (" + _NEW_PACK_ACCOUNT + ") "
+    "INSERT INTO allowances (card_id, account_id, asset, total, order_id, product_id, created_at, "
+    "expires_at) SELECT :card_id, id, :asset, :total, :order_id, :product_id, :now, :expires_at "
+    "FROM account RETURNING account_id, id"
+)
 _SELECT_BALANCE = "SELECT balance FROM ledger_accounts WHERE id = :id"
 
 
@@ -289,36 +296,28 @@ def grant_pack(
     tx = as_tx(db)
     now = clock.now()
     code = f"card:{card_id}:allowance:{key}"
-    # A new pack is the usual case: create its account first, and look for an earlier grant only when the
-    # account was there already (a racing grant's INSERT waits on the key, then does nothing).
-    created = tx.one(
-        _NEW_PACK_ACCOUNT,
-        code=code,
-        asset=asset.value,
-        kind=AccountKind.ALLOWANCE.value,
-        card_id=card_id,
-        tracks_balance=True,
-        lower_bound=0,
-        now=now,
-    )
-    if created is not None:
-        account_id = int(created[0])
-    else:
+    params: dict[str, Any] = {
+        "code": code,
+        "asset": asset.value,
+        "kind": AccountKind.ALLOWANCE.value,
+        "card_id": card_id,
+        "tracks_balance": True,
+        "lower_bound": 0,
+        "now": now,
+        "total": amount,
+        "order_id": order_id,
+        "product_id": product_id,
+        "expires_at": now + timedelta(days=validity_days),
+    }
+    new = _new_pack(tx, params)
+    if new is not None:
+        account_id, allowance_id = new
+    else:  # the account was there: an earlier grant of this key (a racing one waited, then did nothing)
         account_id = int(tx.value(_SELECT_ACCOUNT_ID, code=code))
         granted = tx.value(_SELECT_PACK, account_id=account_id)
         if granted is not None:
             return int(granted)
-    allowance_id = tx.value(
-        _INSERT_PACK,
-        card_id=card_id,
-        account_id=account_id,
-        asset=asset.value,
-        total=amount,
-        order_id=order_id,
-        product_id=product_id,
-        now=now,
-        expires_at=now + timedelta(days=validity_days),
-    )
+        allowance_id = int(tx.value(_INSERT_PACK, account_id=account_id, **params))
     transfer(
         tx,
         key=key,
@@ -328,7 +327,20 @@ def grant_pack(
         reason="grant",
         reference=order_id,
     )
-    return int(allowance_id)
+    return allowance_id
+
+
+def _new_pack(tx: Tx, params: dict[str, Any]) -> tuple[int, int] | None:
+    """A new pack's (account id, allowance id), or None when its account exists already. A new pack is
+    the usual case, so its account is inserted first rather than looked for."""
+    if not tx.is_sqlite:
+        row = tx.one(_NEW_PACK_WITH_ACCOUNT, **params)
+        return None if row is None else (int(row[0]), int(row[1]))
+    created = tx.one(_NEW_PACK_ACCOUNT, **params)
+    if created is None:
+        return None
+    account_id = int(created[0])
+    return account_id, int(tx.value(_INSERT_PACK, account_id=account_id, **params))
 
 
 def grant_allowance(
