@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -262,6 +262,87 @@ def _check_same_transfer(
             raise TransferKeyReused(key, field, was, now)
 
 
+_NEW_PACK_ACCOUNT = _INSERT_ACCOUNT + " RETURNING id"
+_SELECT_ACCOUNT_ID = "SELECT id FROM ledger_accounts WHERE code = :code"
+_SELECT_PACK = "SELECT id FROM allowances WHERE account_id = :account_id"
+_INSERT_PACK = (
+    "INSERT INTO allowances (card_id, account_id, asset, total, order_id, product_id, created_at, "
+    "expires_at) VALUES (:card_id, :account_id, :asset, :total, :order_id, :product_id, :now, :expires_at) "
+    "RETURNING id"
+)
+# PostgreSQL: the new account and its allowance in one statement (nothing when the account exists).
+_NEW_PACK_WITH_ACCOUNT = (
+    "WITH account AS (" + _NEW_PACK_ACCOUNT + ") "
+    "INSERT INTO allowances (card_id, account_id, asset, total, order_id, product_id, created_at, "
+    "expires_at) SELECT :card_id, id, :asset, :total, :order_id, :product_id, :now, :expires_at "
+    "FROM account RETURNING account_id, id"
+)
+_SELECT_BALANCE = "SELECT balance FROM ledger_accounts WHERE id = :id"
+
+
+def grant_pack(
+    db: Session | Tx,
+    *,
+    key: str,
+    card_id: int,
+    asset: Asset,
+    amount: int,
+    validity_days: int,
+    order_id: str | None,
+    product_id: str | None,
+) -> int:
+    """A pack: its own account (so packs with different expiries never mix), credited from `issued`.
+    Granting the same `key` again returns the first grant. Returns the allowance's id."""
+    tx = as_tx(db)
+    now = clock.now()
+    code = f"card:{card_id}:allowance:{key}"
+    params: dict[str, Any] = {
+        "code": code,
+        "asset": asset.value,
+        "kind": AccountKind.ALLOWANCE.value,
+        "card_id": card_id,
+        "tracks_balance": True,
+        "lower_bound": 0,
+        "now": now,
+        "total": amount,
+        "order_id": order_id,
+        "product_id": product_id,
+        "expires_at": now + timedelta(days=validity_days),
+    }
+    new = _new_pack(tx, params)
+    if new is not None:
+        account_id, allowance_id = new
+    else:  # the account was there: an earlier grant of this key (a racing one waited, then did nothing)
+        account_id = int(tx.value(_SELECT_ACCOUNT_ID, code=code))
+        granted = tx.value(_SELECT_PACK, account_id=account_id)
+        if granted is not None:
+            return int(granted)
+        allowance_id = int(tx.value(_INSERT_PACK, account_id=account_id, **params))
+    transfer(
+        tx,
+        key=key,
+        debit=operator(tx, "issued", asset.value),
+        credit=Account(id=account_id, code=code, asset=asset.value, tracks_balance=True),
+        amount=amount,
+        reason="grant",
+        reference=order_id,
+    )
+    return allowance_id
+
+
+def _new_pack(tx: Tx, params: dict[str, Any]) -> tuple[int, int] | None:
+    """A new pack's (account id, allowance id), or None when its account exists already. A new pack is
+    the usual case, so its account is inserted first rather than looked for."""
+    if not tx.is_sqlite:
+        row = tx.one(_NEW_PACK_WITH_ACCOUNT, **params)
+        return None if row is None else (int(row[0]), int(row[1]))
+    created = tx.one(_NEW_PACK_ACCOUNT, **params)
+    if created is None:
+        return None
+    account_id = int(created[0])
+    return account_id, int(tx.value(_INSERT_PACK, account_id=account_id, **params))
+
+
 def grant_allowance(
     session: Session,
     *,
@@ -273,40 +354,25 @@ def grant_allowance(
     order_id: str | None,
     product_id: str | None,
 ) -> Allowance:
-    """A pack: its own account (so packs with different expiries never mix), credited from `issued`.
-    Granting the same `key` again returns the first grant."""
-    now = clock.now()
-    code = f"card:{card_id}:allowance:{key}"
-    existing_account = repository.get_account_by_code(session, code)
-    if existing_account is not None:
-        granted = repository.get_allowance_by_account(session, existing_account.id)
-        if granted is not None:
-            return granted
-    account = ensure_account(
-        session, code, asset.value, AccountKind.ALLOWANCE, card_id=card_id, lower_bound=0
-    )
-    allowance = Allowance(
-        card_id=card_id,
-        account_id=account.id,
-        asset=asset.value,
-        total=amount,
-        order_id=order_id,
-        product_id=product_id,
-        created_at=now,
-        expires_at=now + timedelta(days=validity_days),
-    )
-    session.add(allowance)
-    session.flush()
-    transfer(
+    """`grant_pack` for ORM callers: the granted pack, loaded."""
+    allowance_id = grant_pack(
         session,
         key=key,
-        debit=operator_account(session, "issued", asset.value),
-        credit=account,
+        card_id=card_id,
+        asset=asset,
         amount=amount,
-        reason="grant",
-        reference=order_id,
+        validity_days=validity_days,
+        order_id=order_id,
+        product_id=product_id,
     )
+    allowance = session.get(Allowance, allowance_id)
+    assert allowance is not None
     return allowance
+
+
+def balance(tx: Tx, account: AccountRef) -> int:
+    """An account's cached balance as it stands in this transaction (after its guarded updates)."""
+    return int(tx.value(_SELECT_BALANCE, id=account.id))
 
 
 @dataclass(frozen=True)

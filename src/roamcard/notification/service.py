@@ -13,7 +13,7 @@ final; receipts (Twilio callbacks, SMPP deliver_sm, Alibaba Cloud reports) go th
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from roamcard.errors import TooManyRequests
 from roamcard.jobs.outbox import enqueue
 from roamcard.kit import clock
 from roamcard.kit.money import Money
-from roamcard.models import Card, Notification
+from roamcard.models import Notification
 from roamcard.notification import limits, repository
 from roamcard.notification.providers import get_provider
 from roamcard.notification.providers.base import (
@@ -57,6 +57,17 @@ MAX_CHECK_INTERVAL_SECONDS = 3600
 class SmsRateLimited(TooManyRequests):
     code = "sms_rate_limited"
     message = "Too many codes were sent to this number. Try again in {minutes} minutes."
+
+
+class Recipient(Protocol):
+    """What a message needs of its card: an ORM `Card` or a lean read of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def language(self) -> str: ...
 
 
 class SmsRetryLater(Exception):
@@ -134,7 +145,7 @@ def _keep_secret_after_send(notification: Notification) -> bool:
 # -- queue ------------------------------------------------------------------------------------------
 def queue_sms(
     session: Session,
-    card: Card,
+    card: Recipient,
     template: str,
     *,
     key: str,

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.models import InboxEvent, Payment
 from roamcard.payment.states import PaymentStatus
 
@@ -74,10 +76,19 @@ def get_latest_for_order(session: Session, order_id: str) -> Payment | None:
     ).first()
 
 
-def get_inbox_event(session: Session, source: str, event_id: str) -> InboxEvent | None:
-    return session.scalars(
-        select(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id == event_id)
-    ).one_or_none()
+_CLAIM_INBOX_EVENT = (
+    "UPDATE inbox_events SET handled_at = :now "
+    "WHERE source = :source AND event_id = :event_id AND handled_at IS NULL AND held_reason IS NULL "
+    "RETURNING event_type, body"
+)
+
+
+def claim_inbox_event(tx: Tx, source: str, event_id: str) -> tuple[str, str] | None:
+    """Mark a verified notification handled and return its (event_type, body); None when it is unknown,
+    handled already or held for staff. Marked first, in the transaction that handles it, so a rollback
+    leaves it unhandled, and a second job for the same event waits on the row, then finds it handled."""
+    row = tx.one(_CLAIM_INBOX_EVENT, now=clock.now(), source=source, event_id=event_id)
+    return None if row is None else (row[0], row[1])
 
 
 def list_open_for_orders(session: Session, order_ids: Sequence[str]) -> Sequence[Payment]:

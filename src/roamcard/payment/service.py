@@ -19,7 +19,6 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 import structlog
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
@@ -276,66 +275,70 @@ def mark_unknown(db: Session | Tx, payment_id: str, order_id: str, *, reason: st
 
 
 # -- outcomes -------------------------------------------------------------------------------------
+# Money can arrive on an open payment, or late: after its expiry or a reported failure.
+_SUCCESS_SOURCES = (*SETTLEABLE, PaymentStatus.EXPIRED, PaymentStatus.FAILED)
+_PAYMENT_TO_SETTLE = "SELECT provider, amount, currency, order_id, status FROM payments WHERE id = :id"
+_PAYMENT_ORDER = "SELECT order_id FROM payments WHERE id = :id"
+_PAYMENT_AMOUNT = "SELECT amount, currency FROM payments WHERE id = :id"
+_PAYMENT_TO_APPLY = "SELECT status, order_id, checkout_url FROM payments WHERE id = :id"
+
+
 def mark_succeeded(
     session: Session, payment_id: str, *, reason: str, transaction_id: str | None = None
 ) -> bool:
     """Money arrived. Pay the order and fulfil it in the same transaction (one atomic change); money on a
     closed order is refunded. Both through `payment.outcomes` (payment imports neither top-up nor refund)."""
     hooks = outcomes.current()  # not wired: raise before anything changes
-    payment = session.get(Payment, payment_id)
-    if payment is None:
+    tx = as_tx(session)
+    row = tx.one(_PAYMENT_TO_SETTLE, id=payment_id)
+    if row is None:
         return False
-    won = payment_machine.transition_from_any(
-        session,
-        payment_id,
-        (*SETTLEABLE, PaymentStatus.EXPIRED, PaymentStatus.FAILED),
-        PaymentStatus.SUCCEEDED,
-        reason=reason,
-    )
-    if won is None:
-        return False
-    if transaction_id:
-        session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id)
-            .values(provider_transaction_id=transaction_id[:128])
-            .execution_options(synchronize_session=False)
-        )
-    ledger.transfer(
-        session,
-        key=f"{payment_id}:captured",
-        debit=ledger.operator_account(session, f"gateway:{payment.provider}", payment.currency),
-        credit=ledger.operator_account(session, "sales", payment.currency),
-        amount=payment.amount,
-        reason="payment",
-        reference=payment.order_id,
-    )
-    paid = topup_machine.transition_from_any(
-        session, payment.order_id, OPEN_STATUSES, TopupStatus.PAID, reason=reason, paid_at=clock.now()
-    )
-    if paid is None:
-        # Money landed on an order that is closed (expired or failed): give it back, automatically.
-        log.warning("payment.late", payment_id=payment_id, order_id=payment.order_id)
-        hooks.late_payment(session, payment_id)
-        return True
-    hooks.order_paid(session, payment.order_id)
-    return True
-
-
-def mark_failed(session: Session, payment_id: str, *, reason: str) -> bool:
-    payment = session.get(Payment, payment_id)
-    if payment is None:
-        return False
+    provider, amount, currency, order_id, status = row
+    if status not in _SUCCESS_SOURCES:
+        return False  # succeeded already: a final status, so no transition could win
+    # The status just read is tried first (one transition when nothing raced this one); the others still
+    # are, since the read took no lock.
+    sources = (status, *(source for source in _SUCCESS_SOURCES if source != status))
+    recorded = {"provider_transaction_id": transaction_id[:128]} if transaction_id else {}
     if (
         payment_machine.transition_from_any(
-            session, payment_id, SETTLEABLE, PaymentStatus.FAILED, reason=reason
+            tx, payment_id, sources, PaymentStatus.SUCCEEDED, reason=reason, **recorded
         )
         is None
     ):
         return False
-    topup_machine.transition_from_any(
-        session, payment.order_id, OPEN_STATUSES, TopupStatus.FAILED, reason=reason
+    ledger.transfer(
+        tx,
+        key=f"{payment_id}:captured",
+        debit=ledger.operator(tx, f"gateway:{provider}", currency),
+        credit=ledger.operator(tx, "sales", currency),
+        amount=amount,
+        reason="payment",
+        reference=order_id,
     )
+    paid = topup_machine.transition_from_any(
+        tx, order_id, OPEN_STATUSES, TopupStatus.PAID, reason=reason, paid_at=clock.now()
+    )
+    if paid is None:
+        # Money landed on an order that is closed (expired or failed): give it back, automatically.
+        log.warning("payment.late", payment_id=payment_id, order_id=order_id)
+        hooks.late_payment(session, payment_id)
+        return True
+    hooks.order_paid(session, order_id)
+    return True
+
+
+def mark_failed(db: Session | Tx, payment_id: str, *, reason: str) -> bool:
+    tx = as_tx(db)
+    order_id = tx.value(_PAYMENT_ORDER, id=payment_id)
+    if order_id is None:
+        return False
+    if (
+        payment_machine.transition_from_any(tx, payment_id, SETTLEABLE, PaymentStatus.FAILED, reason=reason)
+        is None
+    ):
+        return False
+    topup_machine.transition_from_any(tx, order_id, OPEN_STATUSES, TopupStatus.FAILED, reason=reason)
     return True
 
 
@@ -372,10 +375,10 @@ def as_remote_payment(answer: RemoteStatus | RemotePayment) -> RemotePayment:
 def apply_success(session: Session, payment_id: str, remote: RemotePayment, *, reason: str) -> bool:
     """The gateway says it was paid: check what was paid against our payment, then record the success
     (a closed order gets its late payment refunded by `mark_succeeded`)."""
-    payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is None:
+    ours = as_tx(session).one(_PAYMENT_AMOUNT, id=payment_id)
+    if ours is None:
         return False
-    if remote.amount is not None and (remote.amount, remote.currency) != (payment.amount, payment.currency):
+    if remote.amount is not None and (remote.amount, remote.currency) != ours:
         log.error(
             "payment.query_mismatch",
             payment_id=payment_id,
@@ -388,21 +391,23 @@ def apply_success(session: Session, payment_id: str, remote: RemotePayment, *, r
 
 def apply_remote_status(session: Session, payment_id: str, remote: RemotePayment) -> None:
     """What the gateway said about an unknown payment, applied once."""
-    payment = session.get(Payment, payment_id, populate_existing=True)
-    if payment is None or payment.status != PaymentStatus.UNKNOWN.value:
+    tx = as_tx(session)
+    row = tx.one(_PAYMENT_TO_APPLY, id=payment_id)
+    if row is None or row[0] != PaymentStatus.UNKNOWN.value:
         return
+    _, order_id, checkout_url = row
     if remote.status is RemoteStatus.SUCCEEDED:
         apply_success(session, payment_id, remote, reason="settled by query")
     elif remote.status in (RemoteStatus.FAILED, RemoteStatus.NOT_FOUND):
-        mark_failed(session, payment_id, reason=f"settled by query: {remote.status.value}")
+        mark_failed(tx, payment_id, reason=f"settled by query: {remote.status.value}")
     elif payment_machine.transition(
-        session, payment_id, PaymentStatus.UNKNOWN, PaymentStatus.PENDING, reason="gateway reports it open"
+        tx, payment_id, PaymentStatus.UNKNOWN, PaymentStatus.PENDING, reason="gateway reports it open"
     ):
-        if remote.checkout is not None and payment.checkout_url is None:
+        if remote.checkout is not None and checkout_url is None:
             record_checkout(session, payment_id, CheckoutAttempt(checkout=remote.checkout))
         topup_machine.transition(
-            session,
-            payment.order_id,
+            tx,
+            order_id,
             TopupStatus.UNKNOWN,
             TopupStatus.PENDING_PAYMENT,
             reason="gateway reports it open",
@@ -576,20 +581,20 @@ def store_in_inbox(db: Session | Tx, source: str, event_id: str, event_type: str
 
 
 def process_event(session: Session, source: str, event_id: str) -> None:
-    event = repository.get_inbox_event(session, source, event_id)
-    if event is None or event.handled_at is not None or event.held_reason is not None:
+    claimed = repository.claim_inbox_event(as_tx(session), source, event_id)
+    if claimed is None:  # unknown, handled already, or held for staff
         return
-    body: dict[str, Any] = json.loads(event.body)
-    reason = f"{source} {event.event_type} {event_id}"[:200]
+    event_type, raw_body = claimed
+    body: dict[str, Any] = json.loads(raw_body)
+    reason = f"{source} {event_type} {event_id}"[:200]
     if source == "sandbox":
         payment_id = body["data"]["payment_id"]
-        if event.event_type == "payment.succeeded":
+        if event_type == "payment.succeeded":
             mark_succeeded(session, payment_id, reason=reason)
-        elif event.event_type == "payment.failed":
+        elif event_type == "payment.failed":
             mark_failed(session, payment_id, reason=reason)
     else:
         _process_gateway_event(session, body, reason)
-    event.handled_at = clock.now()
 
 
 def _process_gateway_event(session: Session, body: dict[str, Any], reason: str) -> None:

@@ -1,6 +1,8 @@
-"""Credit what an order bought, exactly once, and tell the card holder by SMS."""
+"""Credit what an order bought, exactly once, and tell the card holder by SMS (the lean path)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -8,61 +10,74 @@ from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS, Asset
+from roamcard.lifecycle import as_tx
 from roamcard.metrics import TOPUPS_FULFILLED
-from roamcard.models import Card, TopupOrder
 from roamcard.notification import service as notifications
 from roamcard.topup.states import TopupStatus, topup_machine
 
 DEFAULT_PACK_VALIDITY_DAYS = 30
 
+# What fulfilment needs of the order and its card, in one read (the order's grants are a snapshot).
+_PAID_ORDER = (
+    "SELECT o.card_id, o.channel, o.grants, o.validity_days, o.product_id, o.product_name_en, "
+    "o.product_name_zh, c.phone, c.language, c.currency "
+    "FROM topup_orders o JOIN cards c ON c.id = o.card_id WHERE o.id = :id"
+)
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """The card as the SMS needs it."""
+
+    id: int
+    phone: str
+    language: str
+
 
 def fulfil(session: Session, order_id: str) -> bool:
     """paid -> fulfilled. The conditional transition lets exactly one caller through; the transfers'
     business keys make even a second pass harmless. Returns whether this call fulfilled the order."""
+    tx = as_tx(session)
     if not topup_machine.transition(
-        session, order_id, TopupStatus.PAID, TopupStatus.FULFILLED, fulfilled_at=clock.now()
+        tx, order_id, TopupStatus.PAID, TopupStatus.FULFILLED, fulfilled_at=clock.now()
     ):
         return False
-    order = session.get(TopupOrder, order_id, populate_existing=True)
-    assert order is not None
-    card = session.get(Card, order.card_id)
-    assert card is not None
-    wallet = ledger.wallet_account(session, card.id, card.currency)
-    for index, grant in enumerate(order.grants):
-        key = f"{order.id}:fulfil:{index}"
+    row = tx.one(_PAID_ORDER, id=order_id)
+    assert row is not None
+    card_id, channel, grants, validity_days, product_id, name_en, name_zh, phone, language, currency = row
+    wallet = ledger.wallet(tx, card_id, currency)
+    for index, grant in enumerate(tx.loads(grants)):
+        key = f"{order_id}:fulfil:{index}"
         asset = Asset(grant["asset"])
         if asset in CURRENCY_ASSETS:
             ledger.transfer(
-                session,
+                tx,
                 key=key,
-                debit=ledger.operator_account(session, "issued", asset.value),
-                credit=wallet
-                if asset.value == card.currency
-                else ledger.wallet_account(session, card.id, asset.value),
+                debit=ledger.operator(tx, "issued", asset.value),
+                credit=wallet if asset.value == currency else ledger.wallet(tx, card_id, asset.value),
                 amount=int(grant["amount"]),
                 reason="topup",
-                reference=order.id,
+                reference=order_id,
             )
         else:
-            ledger.grant_allowance(
-                session,
+            ledger.grant_pack(
+                tx,
                 key=key,
-                card_id=card.id,
+                card_id=card_id,
                 asset=asset,
                 amount=int(grant["amount"]),
-                validity_days=order.validity_days or DEFAULT_PACK_VALIDITY_DAYS,
-                order_id=order.id,
-                product_id=order.product_id,
+                validity_days=validity_days or DEFAULT_PACK_VALIDITY_DAYS,
+                order_id=order_id,
+                product_id=product_id,
             )
-    session.refresh(wallet)  # the guarded UPDATE changed the balance in the database only
     notifications.queue_sms(
         session,
-        card,
+        _Holder(card_id, phone, language),
         "topup_fulfilled",
-        key=f"{order.id}:fulfilled",
-        order_id=order.id,
-        product=order.product_name_zh if card.language == "zh-CN" else order.product_name_en,
-        balance=Money(wallet.balance, card.currency),
+        key=f"{order_id}:fulfilled",
+        order_id=order_id,
+        product=name_zh if language == "zh-CN" else name_en,
+        balance=Money(ledger.balance(tx, wallet), currency),
     )
-    TOPUPS_FULFILLED.labels(order.channel).inc()
+    TOPUPS_FULFILLED.labels(channel).inc()
     return True
