@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from roamcard import keys
 from roamcard.db import Database
 from roamcard.jobs.sweepers import build_worker
 from roamcard.jobs.worker import Worker
 from roamcard.kit.clock import FrozenClock
-from roamcard.models import Card, Notification, StateTransition
+from roamcard.models import Card, Job, Notification, StateTransition
 from roamcard.notification import service
 from roamcard.notification.providers import install
 from roamcard.notification.routing import InvalidRoutes, parse_routes, route_for
@@ -20,6 +21,13 @@ from tests.logs import captured_logs
 from tests.notification.conftest import FakeProvider
 
 CODE = "493817"
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    id: int
+    phone: str
+    language: str
 
 
 def _card(database: Database, phone: str = "+8613800138000") -> Card:
@@ -151,6 +159,33 @@ class TestSecretsAreNeverStoredInClear:
         with database.transaction() as session:
             assert service.reveal_secret_once(session, "issued:1") is None
         assert _get(database, "issued:1").secret is None
+
+    def test_a_password_shown_while_the_provider_was_called_is_deleted_once_sent(
+        self, database: Database, no_demo: None
+    ) -> None:
+        class ShownMeanwhile(FakeProvider):
+            def send(self, message: Any) -> str:
+                with database.transaction() as session:
+                    assert service.reveal_secret_once(session, "issued:1") == "73190264"
+                return super().send(message)
+
+        install("console", ShownMeanwhile("console"))
+        card = _card(database)
+        with database.transaction() as session:
+            fresh = session.get(Card, card.id)
+            assert fresh is not None
+            service.queue_sms(
+                session,
+                fresh,
+                "card_issued",
+                key="issued:1",
+                secret_until_shown=True,
+                card_number=fresh.card_number,
+                password="73190264",
+            )
+        service.send(database, "issued:1")
+        stored = _get(database, "issued:1")
+        assert (stored.status, stored.secret) == ("sent", None)
 
     def test_demo_mode_shows_the_whole_text_and_otherwise_only_the_masked_body(
         self, database: Database, monkeypatch: pytest.MonkeyPatch
@@ -285,6 +320,23 @@ class TestStates:
         build_worker(database).sweepers[-1](database)
         assert _get(database, "plain:1").status == "expired"
 
+    def test_a_route_index_past_the_end_sends_through_the_last_provider(
+        self, database: Database, routes: Any
+    ) -> None:
+        routes("*=twilio,smpp")
+        twilio, smpp = FakeProvider("twilio"), FakeProvider("smpp")
+        install("twilio", twilio)
+        install("smpp", smpp)
+        card = _card(database, phone="+14155550123")
+        _queue_plain(database, card)
+        with database.transaction() as session:
+            session.execute(update(Notification).values(route_index=7))
+        service.send(database, "plain:1")
+        stored = _get(database, "plain:1")
+        assert (stored.status, stored.provider, stored.attempts) == ("sent", "smpp", 1)
+        assert (len(twilio.taken), len(smpp.taken)) == (0, 1)
+        assert _history(database, stored)[1:] == [("queued", "sending", "smpp"), ("sending", "sent", "smpp")]
+
     def test_no_route_fails_the_message(self, database: Database, routes: Any) -> None:
         routes("+86=console")
         card = _card(database, phone="+14155550123")
@@ -398,7 +450,25 @@ class TestExactlyOnce:
         _queue_plain(database, card)
         _queue_plain(database, card)
         with database.reading() as session:
-            assert len(session.scalars(select(Notification)).all()) == 1
+            [stored] = session.scalars(select(Notification)).all()
+            jobs = session.scalars(select(Job).where(Job.kind == "notification.send")).all()
+            assert [(job.payload, job.status) for job in jobs] == [({"key": "plain:1"}, "queued")]
+        assert _history(database, stored) == [(None, "queued", None)]
+
+    def test_a_lean_transaction_queues_for_a_lean_read_of_the_card(self, database: Database) -> None:
+        card = _card(database)
+        recipient = _Recipient(card.id, card.phone, "en")
+        with database.tx() as tx:
+            assert service.queue_sms(tx, recipient, "password_changed", key="lean:1", card_tail="0000")
+            assert not service.queue_sms(tx, recipient, "password_changed", key="lean:1", card_tail="0000")
+        stored = _get(database, "lean:1")
+        assert (stored.card_id, stored.language, stored.status, stored.route) == (
+            card.id,
+            "en",
+            "queued",
+            "console",
+        )
+        assert stored.body.startswith("[Roamcard]")
 
 
 class TestResendCommand:

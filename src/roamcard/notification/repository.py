@@ -82,3 +82,76 @@ def list_waiting_since(
         )
         .limit(limit)
     ).all()
+
+
+# -- the lean path: queueing and sending ----------------------------------------------------------
+# History rows and jobs written as lifecycle's StateMachine and jobs.outbox.enqueue write them, so that
+# PostgreSQL can fold them into the statement that creates or moves the message (data-modifying CTEs).
+_HISTORY = "INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, reason, at) "
+_JOB = "INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at) "
+
+KEY_EXISTS = 'SELECT 1 FROM notifications WHERE "key" = :key'
+
+INSERT_QUEUED = (
+    'INSERT INTO notifications ("key", card_id, phone, language, template, body, params, secret, '
+    "secret_until_shown, parts, status, route, route_index, attempts, created_at, updated_at) "
+    "VALUES (:key, :card_id, :phone, :language, :template, :body, :params, :secret, :secret_until_shown, "
+    ":parts, 'queued', :route, 0, 0, :now, :now) ON CONFLICT DO NOTHING RETURNING id"
+)
+# The message, its creation in the history and its `notification.send` job, in one statement.
+INSERT_QUEUED_PG = (
+    f"WITH queued AS ({INSERT_QUEUED}), "
+    f"history AS ({_HISTORY}SELECT 'sms', CAST(id AS VARCHAR), NULL, 'queued', NULL, :now FROM queued) "
+    f"{_JOB}SELECT 'notification.send', :payload, NULL, 'queued', 0, :max_attempts, :now, :now "
+    "FROM queued"
+)
+
+# The provider of this attempt: element `route_index` of the comma-separated route (the last one when the
+# index ran past it). SQLite has no split function; a route, made of provider names, reads as JSON.
+_LAST_INDEX = "length(route) - length(replace(route, ',', ''))"
+_PROVIDER_SQLITE = (
+    "json_extract('[\"' || replace(route, ',', '\",\"') || '\"]', "
+    f"'$[' || min(route_index, {_LAST_INDEX}) || ']')"
+)
+_PROVIDER_PG = f"split_part(route, ',', LEAST(route_index, {_LAST_INDEX}) + 1)"
+_CLAIMED = "id, provider, route, route_index, attempts, phone, body, template, language, params, secret"
+
+
+def _claim(provider: str) -> str:
+    return (
+        f"UPDATE notifications SET status = 'sending', updated_at = :now, provider = {provider}, "
+        "provider_reference = NULL, attempts = attempts + 1, attempt_started_at = :now, error_code = NULL, "
+        "error_detail = NULL WHERE \"key\" = :key AND status = 'queued' AND route <> '' "
+        f"RETURNING {_CLAIMED}"
+    )
+
+
+# queued → sending, returning what the send needs.
+CLAIM = _claim(_PROVIDER_SQLITE)
+CLAIM_PG = (
+    f"WITH claimed AS ({_claim(_PROVIDER_PG)}), "
+    f"history AS ({_HISTORY}SELECT 'sms', CAST(id AS VARCHAR), 'queued', 'sending', provider, :now "
+    f"FROM claimed) SELECT {_CLAIMED} FROM claimed"
+)
+UNROUTABLE = (
+    "SELECT id FROM notifications WHERE \"key\" = :key AND status = 'queued' AND COALESCE(route, '') = ''"
+)
+
+# → sent. The secret goes once sent, unless the buyer's page has not shown it yet or the demo page shows it
+# (decided on the row as it is now: the page may have shown it while the provider was being called).
+MARK_SENT = (
+    "UPDATE notifications SET status = 'sent', updated_at = :now, sent_at = :now, provider = :provider, "
+    "provider_reference = COALESCE(:reference, provider_reference), "
+    "secret = CASE WHEN :keep_secret OR (secret_until_shown AND secret_shown_at IS NULL) THEN secret END "
+    "WHERE id = :id AND status = :from_status"
+)
+_SENT_HISTORY = (
+    f"{_HISTORY}SELECT 'sms', CAST(id AS VARCHAR), :from_status, 'sent', :provider, :now FROM sent"
+)
+MARK_SENT_PG = f"WITH sent AS ({MARK_SENT} RETURNING id) {_SENT_HISTORY}"
+# … and the message's first `notification.check`, in the same statement.
+MARK_SENT_PG_CHECK = (
+    f"WITH sent AS ({MARK_SENT} RETURNING id), history AS ({_SENT_HISTORY}) "
+    f"{_JOB}SELECT 'notification.check', :payload, NULL, 'queued', 0, :max_attempts, :run_at, :now "
+    "FROM sent"
+)

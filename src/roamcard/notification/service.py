@@ -12,6 +12,8 @@ final; receipts (Twilio callbacks, SMPP deliver_sm, Alibaba Cloud reports) go th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -20,11 +22,14 @@ from sqlalchemy.orm import Session
 
 from roamcard import i18n, keys
 from roamcard.config import get_settings
-from roamcard.db import Database, insert_ignoring_conflict
+from roamcard.db import Database
 from roamcard.errors import TooManyRequests
-from roamcard.jobs.outbox import enqueue
+from roamcard.jobs.outbox import enqueue, wake_workers
 from roamcard.kit import clock
 from roamcard.kit.money import Money
+from roamcard.kit.sql import Tx
+from roamcard.kit.state_machine import IllegalTransition
+from roamcard.lifecycle import as_tx
 from roamcard.models import Notification
 from roamcard.notification import limits, repository
 from roamcard.notification.providers import get_provider
@@ -102,22 +107,35 @@ def _secret_context(key: str) -> bytes:
     return f"notification:{key}".encode()
 
 
-def _secret_of(notification: Notification) -> str | None:
-    if notification.secret is None:
+def _open_secret(key: str, ciphertext: str | None) -> str | None:
+    if ciphertext is None:
         return None
-    return keys.decrypt(SECRET_PURPOSE, notification.secret, context=_secret_context(notification.key))
+    return keys.decrypt(SECRET_PURPOSE, ciphertext, context=_secret_context(key))
+
+
+def _secret_of(notification: Notification) -> str | None:
+    return _open_secret(notification.key, notification.secret)
+
+
+def _full_text(
+    template: str, language: str, params: dict[str, Any], body: str, secret: str | None
+) -> str | None:
+    name = SECRET_PARAMS.get(template)
+    if name is None:
+        return body
+    if secret is None:
+        return None
+    return render(template, language, **params, **{name: secret})
 
 
 def full_text(notification: Notification) -> str | None:
     """The text as the phone gets it; None once a secret it carried has been deleted."""
-    name = SECRET_PARAMS.get(notification.template)
-    if name is None:
-        return notification.body
-    secret = _secret_of(notification)
-    if secret is None:
-        return None
-    return render(
-        notification.template, notification.language, **(notification.params or {}), **{name: secret}
+    return _full_text(
+        notification.template,
+        notification.language,
+        notification.params or {},
+        notification.body,
+        _secret_of(notification),
     )
 
 
@@ -143,8 +161,12 @@ def _keep_secret_after_send(notification: Notification) -> bool:
 
 
 # -- queue ------------------------------------------------------------------------------------------
+SEND_JOB = "notification.send"
+CHECK_JOB = "notification.check"
+
+
 def queue_sms(
-    session: Session,
+    db: Session | Tx,
     card: Recipient,
     template: str,
     *,
@@ -157,10 +179,12 @@ def queue_sms(
     `to_phone` sends to another number than the bound one (a code proving a new number).
     `secret_until_shown` keeps the secret (encrypted) after sending until `reveal_secret_once`.
     Verification codes are limited per number: SmsRateLimited (429), and nothing is queued."""
+    tx = as_tx(db)
     phone = to_phone or card.phone
-    if repository.get_by_key(session, key) is not None:
-        return False
     if template in CODE_TEMPLATES:
+        # A key already queued is no new code: it must not count against the number's limit.
+        if tx.one(repository.KEY_EXISTS, key=key) is not None:
+            return False
         retry_after = limits.consume_code(phone)
         if retry_after is not None:
             raise SmsRateLimited(retry_after)
@@ -172,39 +196,39 @@ def queue_sms(
     body = render(template, language, **formatted, **masked)
     text = render(template, language, **formatted, **{secret_name: secret}) if secret_name else body
     now = clock.now()
-    route = route_for(phone)
-    inserted = insert_ignoring_conflict(
-        session,
-        Notification,
-        {
-            "key": key,
-            "card_id": card.id,
-            "phone": phone,
-            "language": language,
-            "template": template,
-            "body": body,
-            "params": formatted,
-            "secret": (
-                keys.encrypt(SECRET_PURPOSE, secret, context=_secret_context(key))
-                if secret is not None
-                else None
-            ),
-            "secret_until_shown": secret_until_shown,
-            "parts": segments(text),
-            "status": S.QUEUED.value,
-            "route": ",".join(route),
-            "route_index": 0,
-            "attempts": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
+    row = {
+        "key": key,
+        "card_id": card.id,
+        "phone": phone,
+        "language": language,
+        "template": template,
+        "body": body,
+        "params": tx.json(formatted),
+        "secret": (
+            keys.encrypt(SECRET_PURPOSE, secret, context=_secret_context(key)) if secret is not None else None
+        ),
+        "secret_until_shown": secret_until_shown,
+        "parts": segments(text),
+        "route": ",".join(route_for(phone)),
+        "now": now,
+    }
+    if tx.is_sqlite:
+        notification_id = tx.value(repository.INSERT_QUEUED, **row)
+        if notification_id is None:
+            return False
+        sms_machine.record_creation(tx, notification_id, S.QUEUED, at=now)
+        enqueue(tx, SEND_JOB, {"key": key})
+        return True
+    queued = tx.run(
+        repository.INSERT_QUEUED_PG,
+        **row,
+        payload=tx.json({"key": key}),
+        max_attempts=get_settings().job_max_attempts,
     )
-    if inserted:
-        notification = repository.get_by_key(session, key)
-        assert notification is not None
-        sms_machine.record_creation(session, notification.id, S.QUEUED)
-        enqueue(session, "notification.send", {"key": key})
-    return inserted
+    if queued != 1:
+        return False
+    tx.after_commit(wake_workers)  # as enqueue does for a job due now
+    return True
 
 
 def reveal_secret_once(session: Session, key: str) -> str | None:
@@ -227,69 +251,88 @@ def _route(notification: Notification) -> list[str]:
     return [name for name in (notification.route or "").split(",") if name]
 
 
-def send(database: Database, key: str) -> None:
-    """Claim, send with no transaction open, record. At most one send per claim: a message goes back to
-    `queued` only when a provider certainly did not take it."""
-    with database.transaction() as session:
-        notification = repository.get_by_key(session, key)
-        if notification is None or notification.status != S.QUEUED.value:
-            return
-        route = _route(notification)
-        if not route:
+@contextmanager
+def _one_statement(database: Database) -> Iterator[Tx]:
+    """A step of a send that PostgreSQL does in one statement, committed on its own (no BEGIN and COMMIT
+    round trips); SQLite runs its few statements in one transaction."""
+    with database.tx() if database.is_sqlite else database.autocommit() as tx:
+        yield tx
+
+
+def _record(
+    tx: Tx, notification_id: int, source: SmsStatus, target: SmsStatus, reason: str, at: datetime
+) -> None:
+    """The history row of a move made by this module's own UPDATE (SQLite; PostgreSQL folds it in)."""
+    tx.run(
+        sms_machine.history.insert_sql(),
+        entity_type=sms_machine.entity_type,
+        entity_id=str(notification_id),
+        from_status=source.value,
+        to_status=target.value,
+        reason=reason,
+        at=at,
+    )
+
+
+def _claim(tx: Tx, key: str) -> tuple[Any, ...] | None:
+    """queued → sending with its history, returning what the send needs; None when there is nothing to
+    send (not queued any more, or no route, which fails the message)."""
+    now = clock.now()
+    if tx.is_sqlite:
+        claimed = tx.one(repository.CLAIM, key=key, now=now)
+        if claimed is not None:
+            _record(tx, claimed[0], S.QUEUED, S.SENDING, claimed[1], now)
+    else:
+        claimed = tx.one(repository.CLAIM_PG, key=key, now=now)
+    if claimed is None:
+        # Each statement is conditional, so on PostgreSQL they need no transaction around them.
+        unroutable = tx.value(repository.UNROUTABLE, key=key)
+        if unroutable is not None:
             sms_machine.transition(
-                session,
-                notification.id,
+                tx,
+                unroutable,
                 S.QUEUED,
                 S.FAILED,
                 reason="no_route",
                 error_code="no_route",
                 error_detail="ROAMCARD_SMS_ROUTES has no route to this number",
-                finished_at=clock.now(),
+                finished_at=now,
             )
+    return claimed
+
+
+def send(database: Database, key: str) -> None:
+    """Claim, send with no transaction open, record. At most one send per claim: a message goes back to
+    `queued` only when a provider certainly did not take it."""
+    with _one_statement(database) as tx:
+        claimed = _claim(tx, key)
+        if claimed is None:
             return
-        index = min(notification.route_index, len(route) - 1)
-        provider_name = route[index]
-        now = clock.now()
-        if not sms_machine.transition(
-            session,
-            notification.id,
-            S.QUEUED,
-            S.SENDING,
-            reason=provider_name,
-            provider=provider_name,
-            provider_reference=None,
-            attempts=notification.attempts + 1,
-            attempt_started_at=now,
-            error_code=None,
-            error_detail=None,
-        ):
-            return
-        notification_id, attempts = notification.id, notification.attempts + 1
-        text = full_text(notification)
-        outgoing = OutgoingSms(
-            reference=key,
-            phone=notification.phone,
-            text=text if text is not None else notification.body,
-            masked_text=notification.body,
-            template=notification.template,
-            language=notification.language,
-            params={
-                **(notification.params or {}),
-                **(
-                    {SECRET_PARAMS[notification.template]: _secret_of(notification) or MASK}
-                    if notification.template in SECRET_PARAMS
-                    else {}
-                ),
-            },
-            carries_secret=notification.template in SECRET_PARAMS,
-        )
+        notification_id, provider_name, route_text, route_index, attempts = claimed[:5]
+        phone, body, template, language, stored_params, ciphertext = claimed[5:]
+        params = tx.loads(stored_params) or {}
+    route = [name for name in route_text.split(",") if name]
+    index = min(route_index, len(route) - 1)
+    secret_name = SECRET_PARAMS.get(template)
+    secret = _open_secret(key, ciphertext)
+    text = _full_text(template, language, params, body, secret)
+    outgoing = OutgoingSms(
+        reference=key,
+        phone=phone,
+        text=text if text is not None else body,
+        masked_text=body,
+        template=template,
+        language=language,
+        params={**params, **({secret_name: secret or MASK} if secret_name is not None else {})},
+        carries_secret=secret_name is not None,
+    )
     provider = get_provider(provider_name)
     try:
         reference = provider.send(outgoing)
     except SmsRejected as exc:
-        with database.transaction() as session:
+        with database.tx() as tx:
             sms_machine.transition(
-                session,
+                tx,
                 notification_id,
                 S.SENDING,
                 S.FAILED,
@@ -302,16 +345,16 @@ def send(database: Database, key: str) -> None:
         return
     except SmsNotAccepted as exc:
         log.warning("sms.not_accepted", key=key, provider=provider_name, code=exc.code)
-        with database.transaction() as session:
+        with database.tx() as tx:
             _requeue(
-                session, notification_id, S.SENDING, route, index, attempts, f"{provider_name}:{exc.code}"
+                tx, notification_id, key, S.SENDING, route, index, attempts, f"{provider_name}:{exc.code}"
             )
         return
     except SmsUncertain as exc:
         log.warning("sms.unknown", key=key, provider=provider_name, code=exc.code)
-        with database.transaction() as session:
+        with database.tx() as tx:
             if sms_machine.transition(
-                session,
+                tx,
                 notification_id,
                 S.SENDING,
                 S.UNKNOWN,
@@ -319,16 +362,16 @@ def send(database: Database, key: str) -> None:
                 error_code=exc.code,
                 error_detail=exc.detail,
             ):
-                schedule_check(session, key, 0)
+                schedule_check(tx, key, 0)
         return
-    with database.transaction() as session:
-        mark_sent(session, notification_id, S.SENDING, provider_name, reference)
-        schedule_check(session, key, 0)
+    with _one_statement(database) as tx:
+        mark_sent(tx, notification_id, S.SENDING, provider_name, reference, check_key=key)
 
 
 def _requeue(
-    session: Session,
+    db: Session | Tx,
     notification_id: int,
+    key: str,
     source: SmsStatus,
     route: list[str],
     index: int,
@@ -338,20 +381,18 @@ def _requeue(
     """The provider certainly did not take it: the next provider of the route, or another round later."""
     if index + 1 < len(route):
         if sms_machine.transition(
-            session,
+            db,
             notification_id,
             source,
             S.QUEUED,
             reason=f"failover:{reason}",
             route_index=index + 1,
         ):
-            notification = session.get(Notification, notification_id)
-            assert notification is not None
-            enqueue(session, "notification.send", {"key": notification.key})
+            enqueue(db, SEND_JOB, {"key": key})
         return
     if attempts >= ROUTE_ROUNDS * len(route):
         sms_machine.transition(
-            session,
+            db,
             notification_id,
             source,
             S.FAILED,
@@ -360,37 +401,66 @@ def _requeue(
             finished_at=clock.now(),
         )
         return
-    if sms_machine.transition(
-        session, notification_id, source, S.QUEUED, reason=f"retry:{reason}", route_index=0
-    ):
-        notification = session.get(Notification, notification_id)
-        assert notification is not None
+    if sms_machine.transition(db, notification_id, source, S.QUEUED, reason=f"retry:{reason}", route_index=0):
         delay = timedelta(seconds=min(MAX_CHECK_INTERVAL_SECONDS, 30 * 2 ** (attempts // len(route))))
-        enqueue(session, "notification.send", {"key": notification.key}, run_at=clock.now() + delay)
+        enqueue(db, SEND_JOB, {"key": key}, run_at=clock.now() + delay)
 
 
 def mark_sent(
-    session: Session, notification_id: int, source: SmsStatus, provider_name: str, reference: str | None
+    db: Session | Tx,
+    notification_id: int,
+    source: SmsStatus,
+    provider_name: str,
+    reference: str | None,
+    *,
+    check_key: str | None = None,
 ) -> bool:
-    notification = session.get(Notification, notification_id)
-    assert notification is not None
-    values: dict[str, Any] = {"sent_at": clock.now(), "provider": provider_name}
-    if reference:
-        values["provider_reference"] = reference[:64]
-    if not _keep_secret_after_send(notification):
-        values["secret"] = None
-    return sms_machine.transition(session, notification_id, source, S.SENT, reason=provider_name, **values)
+    """→ sent, deleting the secret unless it must still be shown. `check_key`: the message's key, to
+    schedule its first check with it (on PostgreSQL in the same statement)."""
+    if not sms_machine.allowed(source, S.SENT):
+        raise IllegalTransition(f"sms: {source} -> {S.SENT}")
+    tx = as_tx(db)
+    now = clock.now()
+    values: dict[str, Any] = {
+        "id": notification_id,
+        "from_status": source.value,
+        "provider": provider_name,
+        "reference": reference[:64] if reference else None,
+        "keep_secret": _demo_shows_secrets(),
+        "now": now,
+    }
+    if tx.is_sqlite:
+        if tx.run(repository.MARK_SENT, **values) != 1:
+            return False
+        _record(tx, notification_id, source, S.SENT, provider_name, now)
+        if check_key is not None:
+            schedule_check(tx, check_key, 0)
+        return True
+    if check_key is None:
+        return tx.run(repository.MARK_SENT_PG, **values) == 1
+    payload, run_at = _check_job(check_key, 0)
+    return (
+        tx.run(
+            repository.MARK_SENT_PG_CHECK,
+            **values,
+            payload=tx.json(payload),
+            run_at=run_at,
+            max_attempts=get_settings().job_max_attempts,
+        )
+        == 1
+    )
 
 
-def schedule_check(session: Session, key: str, round_number: int, *, soon: bool = False) -> None:
+def _check_job(key: str, round_number: int, *, soon: bool = False) -> tuple[dict[str, Any], datetime]:
+    """The payload and time of the next `notification.check` of a message."""
     interval = get_settings().sms_check_interval_seconds
     delay = 0 if soon else min(MAX_CHECK_INTERVAL_SECONDS, interval * 2 ** min(round_number, 10))
-    enqueue(
-        session,
-        "notification.check",
-        {"key": key, "round": round_number},
-        run_at=clock.now() + timedelta(seconds=delay),
-    )
+    return {"key": key, "round": round_number}, clock.now() + timedelta(seconds=delay)
+
+
+def schedule_check(db: Session | Tx, key: str, round_number: int, *, soon: bool = False) -> None:
+    payload, run_at = _check_job(key, round_number, soon=soon)
+    enqueue(db, CHECK_JOB, payload, run_at=run_at)
 
 
 # -- reports and checks -----------------------------------------------------------------------------
@@ -415,6 +485,7 @@ def apply_report(session: Session, notification: Notification, report: Report) -
             _requeue(
                 session,
                 notification.id,
+                notification.key,
                 status,
                 _route(notification),
                 notification.route_index,
@@ -525,7 +596,7 @@ def hint(session: Session, provider_name: str, provider_reference: str, discrimi
         return False
     enqueue(
         session,
-        "notification.check",
+        CHECK_JOB,
         {"key": notification.key, "round": 0, "hint": True},
         dedupe_key=f"sms-hint:{notification.id}:{notification.status}:{discriminator}"[:160],
     )
@@ -575,6 +646,6 @@ def resend(session: Session, notification_id: int) -> Notification:
         finished_at=None,
     ):
         raise SmsNotResendable("the message changed meanwhile")
-    enqueue(session, "notification.send", {"key": notification.key})
+    enqueue(session, SEND_JOB, {"key": notification.key})
     session.refresh(notification)
     return notification

@@ -9,12 +9,12 @@ from roamcard.jobs.registry import external_job, job
 from roamcard.notification import service, webhooks
 
 
-@external_job("notification.send")
+@external_job(service.SEND_JOB)
 def send_sms(database: Database, payload: dict[str, Any]) -> None:
     service.send(database, payload["key"])
 
 
-@external_job("notification.check")
+@external_job(service.CHECK_JOB)
 def check_sms(database: Database, payload: dict[str, Any]) -> None:
     service.check(database, payload["key"], int(payload.get("round", 0)), hint=bool(payload.get("hint")))
 
