@@ -1,4 +1,8 @@
-"""Annotated dependencies that keep endpoint signatures short."""
+"""Annotated dependencies that keep endpoint signatures short.
+
+A sync dependency runs in the threadpool (one hop each); those that do no I/O are async. `CurrentCard`,
+`ActiveCard` and `ActiveCardForUpdate` load the ORM card for the sync endpoints; a lean (async) endpoint
+takes `BearerToken` and reads the card in its own unit of work."""
 
 from __future__ import annotations
 
@@ -46,13 +50,16 @@ SessionDep = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    """Only reads the header (async: no thread hop). A lean endpoint checks the token itself, with
+    `auth.service.signed_in_card(tx, token)` as the first statement of its unit of work."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized()
     return authorization[7:].strip()
 
 
-TokenDep = Annotated[str, Depends(bearer_token)]
+BearerToken = Annotated[str, Depends(bearer_token)]
+TokenDep = BearerToken  # the name the ORM endpoints use
 
 
 def _current_card(session: ReadSessionDep, token: TokenDep) -> Card:
@@ -64,7 +71,7 @@ def _current_card(session: ReadSessionDep, token: TokenDep) -> Card:
 CurrentCard = Annotated[Card, Depends(_current_card)]
 
 
-def _active_card(card: CurrentCard) -> Card:
+async def _active_card(card: CurrentCard) -> Card:
     return auth_service.require_active(card)
 
 
@@ -73,7 +80,7 @@ def _active_card(card: CurrentCard) -> Card:
 ActiveCard = Annotated[Card, Depends(_active_card)]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
