@@ -1,4 +1,8 @@
-"""Annotated dependencies that keep endpoint signatures short."""
+"""Annotated dependencies that keep endpoint signatures short.
+
+A sync dependency runs in the threadpool (one hop each); those that do no I/O are async. `CurrentCard`,
+`ActiveCard` and `ActiveCardForUpdate` load the ORM card for the sync endpoints; a lean (async) endpoint
+takes `BearerToken` and reads the card in its own unit of work."""
 
 from __future__ import annotations
 
@@ -46,15 +50,16 @@ SessionDep = Annotated[Session, Depends(_write_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
 
 
-# Dependencies that do no I/O are `async def`: FastAPI then runs them on the event loop instead of
-# handing each to the thread pool and back (a round trip costs more than the work).
 async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    """Only reads the header (async: no thread hop). A lean endpoint checks the token itself, with
+    `auth.service.signed_in_card(tx, token)` as the first statement of its unit of work."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized()
     return authorization[7:].strip()
 
 
-TokenDep = Annotated[str, Depends(bearer_token)]
+BearerToken = Annotated[str, Depends(bearer_token)]
+TokenDep = BearerToken  # the name the ORM endpoints use
 
 
 def _current_card(session: ReadSessionDep, token: TokenDep) -> Card:

@@ -2,9 +2,10 @@
 
 A name is a card number or a staff e-mail, issued or not: an unknown number is counted and locked exactly
 like a real one, so the answers tell nothing about which numbers exist. `reserve` spends one attempt with a
-single conditional `UPDATE … RETURNING` (a row lock on PostgreSQL, the writer lock on SQLite), so twenty
-parallel guesses get five checks and fifteen refusals, not twenty checks. The attempt that reaches the
-limit sets the lock at once; a right password then `clear`s the count and the lock. The reservation is its
+single conditional upsert, `INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING` (a row lock on PostgreSQL,
+the writer lock on SQLite), so twenty parallel guesses get five checks and fifteen refusals, not twenty.
+The attempt that reaches the limit sets the lock at once; a right password then `clear`s the count and the
+lock. The reservation is its
 own short transaction: the password is checked (argon2, ~200 ms) after it has committed, with no write
 transaction open (docs/security.md).
 """
@@ -14,14 +15,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, case, delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from roamcard.db import insert_ignoring_conflict
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
+from roamcard.lifecycle import as_tx
 from roamcard.models import SignInAttempt
-from roamcard.models.base import UTCDateTime
 
 CARD = "card"
 STAFF = "staff"
@@ -46,55 +48,71 @@ class Locked:
     retry_after_seconds: int
 
 
-def reserve(
-    session: Session, scope: str, subject: str, *, max_failures: int, lockout_seconds: int
-) -> Reservation | Locked:
+# Spends one attempt in one statement: a new name starts at 1; a lock that has run out starts a fresh
+# count; the attempt that reaches the limit sets the lock. A name locked now changes nothing (no row back).
+RESERVE = (
+    "INSERT INTO sign_in_attempts (scope, subject, attempts, locked_until, updated_at) "
+    "VALUES (:scope, :subject, 1, :first_lock, :now) "
+    "ON CONFLICT (scope, subject) DO UPDATE SET "
+    "attempts = CASE WHEN sign_in_attempts.locked_until IS NULL "
+    "THEN sign_in_attempts.attempts + 1 ELSE 1 END, "
+    "locked_until = CASE WHEN (CASE WHEN sign_in_attempts.locked_until IS NULL "
+    "THEN sign_in_attempts.attempts + 1 ELSE 1 END) >= :max_failures THEN :lock_ends END, "
+    "updated_at = :now "
+    "WHERE sign_in_attempts.locked_until IS NULL OR sign_in_attempts.locked_until <= :now "
+    "RETURNING attempts"
+)
+_LOCKED_UNTIL = "SELECT locked_until FROM sign_in_attempts WHERE scope = :scope AND subject = :subject"
+CLEAR = "DELETE FROM sign_in_attempts WHERE scope = :scope AND subject = :subject"
+
+
+def reserve_params(scope: str, subject: str, *, max_failures: int, lockout_seconds: int) -> dict[str, Any]:
+    """The parameters of `RESERVE` (for a caller that folds it into a larger statement)."""
     now = clock.now()
-    insert_ignoring_conflict(
-        session,
-        SignInAttempt,
-        {"scope": scope, "subject": subject, "attempts": 0, "locked_until": None, "updated_at": now},
-    )
-    lock_ends = bindparam("lock_ends", now + timedelta(seconds=lockout_seconds), type_=UTCDateTime())
-    # A lock that has run out starts a fresh count.
-    spent = case((SignInAttempt.locked_until.is_not(None), 1), else_=SignInAttempt.attempts + 1)
-    row = session.execute(
-        update(SignInAttempt)
-        .where(
-            SignInAttempt.scope == scope,
-            SignInAttempt.subject == subject,
-            (SignInAttempt.locked_until.is_(None)) | (SignInAttempt.locked_until <= now),
-        )
-        .values(
-            attempts=spent,
-            locked_until=case((spent >= max_failures, lock_ends), else_=None),
-            updated_at=now,
-        )
-        .returning(SignInAttempt.attempts)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if row is not None:
-        return Reservation(attempt=int(row[0]), max_failures=max_failures)
-    until = locked_until(session, scope, subject)
-    return Locked(max(1, math.ceil((until - now).total_seconds())) if until else lockout_seconds)
+    lock_ends = now + timedelta(seconds=lockout_seconds)
+    return {
+        "scope": scope,
+        "subject": subject,
+        "first_lock": lock_ends if max_failures <= 1 else None,
+        "max_failures": max_failures,
+        "lock_ends": lock_ends,
+        "now": now,
+    }
 
 
-def clear(session: Session, scope: str, subject: str) -> None:
+def outcome(
+    attempt: int | None, until: datetime | None, *, max_failures: int, lockout_seconds: int
+) -> Reservation | Locked:
+    """What `RESERVE` gave back: the attempt spent, or (no row) the name's lock and when it ends. A lock
+    not seen yet (set by a parallel attempt that committed after this statement's snapshot) is a whole
+    lock-out period, which it is within milliseconds."""
+    if attempt is not None:
+        return Reservation(attempt=int(attempt), max_failures=max_failures)
+    now = clock.now()
+    if until is None or until <= now:
+        return Locked(lockout_seconds)
+    return Locked(max(1, math.ceil((until - now).total_seconds())))
+
+
+def reserve(
+    db: Session | Tx, scope: str, subject: str, *, max_failures: int, lockout_seconds: int
+) -> Reservation | Locked:
+    tx = as_tx(db)
+    params = reserve_params(scope, subject, max_failures=max_failures, lockout_seconds=lockout_seconds)
+    attempt = tx.value(RESERVE, **params)
+    until = None if attempt is not None else locked_until(tx, scope, subject)
+    return outcome(attempt, until, max_failures=max_failures, lockout_seconds=lockout_seconds)
+
+
+def clear(db: Session | Tx, scope: str, subject: str) -> None:
     """A right password: the count starts again and a lock is lifted."""
-    session.execute(
-        delete(SignInAttempt)
-        .where(SignInAttempt.scope == scope, SignInAttempt.subject == subject)
-        .execution_options(synchronize_session=False)
-    )
+    as_tx(db).run(CLEAR, scope=scope, subject=subject)
 
 
-def locked_until(session: Session, scope: str, subject: str) -> datetime | None:
+def locked_until(db: Session | Tx, scope: str, subject: str) -> datetime | None:
     """When the name's lock ends, or None when it is not locked now."""
-    until = session.scalar(
-        select(SignInAttempt.locked_until).where(
-            SignInAttempt.scope == scope, SignInAttempt.subject == subject
-        )
-    )
+    tx = as_tx(db)
+    until = tx.dt(tx.value(_LOCKED_UNTIL, scope=scope, subject=subject))
     return until if until is not None and until > clock.now() else None
 
 

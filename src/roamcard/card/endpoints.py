@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -15,8 +16,8 @@ from roamcard.card.schemas import (
     PhoneChangeOut,
     PhoneOut,
 )
-from roamcard.db import get_database
-from roamcard.deps import ActiveCard, ActiveCardForUpdate, ClientIP, CurrentCard, ReadSessionDep, SessionDep
+from roamcard.db import Database, get_database
+from roamcard.deps import ActiveCard, ActiveCardForUpdate, BearerToken, ClientIP, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["card"])
 
@@ -29,8 +30,14 @@ PHONE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/card", response_model=CardOut, responses={401: {"description": "Not signed in"}})
-def get_card(card: CurrentCard, session: ReadSessionDep) -> CardOut:
-    return CardOut.of(service.overview(session, card))
+async def get_card(token: BearerToken) -> CardOut:
+    database = get_database()
+    return CardOut.of(await database.run(partial(_card_view, database, token)))
+
+
+def _card_view(database: Database, token: str) -> service.CardOverview:
+    with database.autocommit() as tx:  # one read statement: no BEGIN and COMMIT
+        return service.card_view(tx, token)
 
 
 @router.post(

@@ -101,7 +101,7 @@ class SignInCheck:
     """A typed service password, checked before the step's transaction: the card, or the refusal."""
 
     card_number: str
-    card: Card | None
+    card: auth_service.SignedInCard | None
     error: AppError | None
 
 
