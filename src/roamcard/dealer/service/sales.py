@@ -166,7 +166,7 @@ def topup(
         credit=ledger.operator_account(session, books.SALES, dealer.currency),
         reference=order_id,
     )
-    order = create_paid_order(
+    create_paid_order(
         session,
         card,
         PrepaidItem(
@@ -188,7 +188,7 @@ def topup(
         dealer,
         external_id=external_id,
         kind=SaleKind.TOPUP.value,
-        order_id=order.id,
+        order_id=order_id,
         voucher_id=None,
         card_id=card.id,
         face_amount=priced.price.amount,
@@ -196,7 +196,7 @@ def topup(
         net_amount=net.amount,
         currency=dealer.currency,
     )
-    return sale, fulfil_now(session, order)
+    return sale, fulfil_now(session, order_id)
 
 
 def sell_voucher(
