@@ -21,13 +21,14 @@ from roamcard.card import repository as card_repository
 from roamcard.card.states import CardStatus
 from roamcard.db import insert_ignoring_conflict
 from roamcard.dealer import repository
-from roamcard.dealer.service.manage import COMMISSION, commission_of, float_account
+from roamcard.dealer.service.manage import COMMISSION, commission_of
 from roamcard.dealer.states import SaleKind
 from roamcard.errors import AppError, Conflict, NotFound
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger import service as ledger
-from roamcard.models import Dealer, DealerSale, LedgerAccount, TopupOrder, Voucher, VoucherBatch
+from roamcard.lifecycle import as_tx
+from roamcard.models import Dealer, DealerSale, TopupOrder, Voucher, VoucherBatch
 from roamcard.topup.service.create import CardNotActive
 from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
 from roamcard.topup.service.quote import quote
@@ -94,18 +95,24 @@ class PosVoucherWrongCurrency(PosVoucherNotSellable):
     message = "This recharge card is priced in {currency}; your prepaid balance is in {dealer_currency}."
 
 
+_FLOAT = "SELECT id, code, asset, tracks_balance, balance FROM ledger_accounts WHERE id = :id"
+
+
 def _pay_from_float(
-    session: Session, dealer: Dealer, *, key: str, face: Money, credit: LedgerAccount, reference: str
+    session: Session, dealer: Dealer, *, key: str, face: Money, credit: ledger.Account, reference: str
 ) -> tuple[Money, Money]:
     """Debit the float (net) and the commission expense (commission); returns (commission, net)."""
     commission = commission_of(face, dealer.commission_bps)
     net = face - commission
-    account = float_account(session, dealer)
-    if account.balance < net.amount:
+    tx = as_tx(session)
+    row = tx.one(_FLOAT, id=dealer.float_account_id)
+    assert row is not None
+    account = ledger.Account(id=int(row[0]), code=row[1], asset=row[2], tracks_balance=bool(row[3]))
+    if row[4] < net.amount:
         raise DealerFloatInsufficient()
     try:
         ledger.transfer(
-            session,
+            tx,
             key=f"{key}:net",
             debit=account,
             credit=credit,
@@ -117,9 +124,9 @@ def _pay_from_float(
         raise DealerFloatInsufficient() from None
     if commission.amount:
         ledger.transfer(
-            session,
+            tx,
             key=f"{key}:commission",
-            debit=ledger.operator_account(session, COMMISSION, dealer.currency),
+            debit=ledger.operator(tx, COMMISSION, dealer.currency),
             credit=credit,
             amount=commission.amount,
             reason="dealer_commission",
@@ -163,7 +170,7 @@ def topup(
         dealer,
         key=f"{order_id}:pos",
         face=priced.price,
-        credit=ledger.operator_account(session, books.SALES, dealer.currency),
+        credit=ledger.operator(as_tx(session), books.SALES, dealer.currency),
         reference=order_id,
     )
     create_paid_order(
@@ -228,7 +235,7 @@ def sell_voucher(
         dealer,
         key=f"voucher:{voucher.id}:sale",
         face=face,
-        credit=books.liability(session, face.currency),
+        credit=ledger.operator(as_tx(session), books.LIABILITY, face.currency),
         reference=f"voucher-batch:{batch.id}",
     )
     sale = _record_sale(
