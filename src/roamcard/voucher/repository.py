@@ -236,10 +236,14 @@ def find_by_pin_hash(tx: Tx, pin_hash: bytes) -> PinMatch | None:
     row = tx.one(_BY_PIN_HASH, pin_hash=pin_hash)
     if row is None:
         return None
-    expires_at = tx.dt(row[13])
-    assert expires_at is not None
-    terms = BatchTerms(*row[4:11], tx.loads(row[11]), row[12], expires_at)  # type: ignore[arg-type]
-    return PinMatch(row[0], row[1], row[2], row[3], terms)
+    serial, status, redeemed_card_id, order_id, batch_id, amount, currency = row[:7]
+    product_id, kind, name_en, name_zh, grants, validity_days, expires_at = row[7:]
+    at = tx.dt(expires_at)
+    assert at is not None
+    terms = BatchTerms(
+        batch_id, amount, currency, product_id, kind, name_en, name_zh, tx.loads(grants), validity_days, at
+    )
+    return PinMatch(serial, status, redeemed_card_id, order_id, terms)
 
 
 def reread(tx: Tx, match: PinMatch) -> PinMatch:

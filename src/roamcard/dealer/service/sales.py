@@ -15,11 +15,12 @@ Errors here never keep changes: a refused sale leaves nothing behind.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from roamcard.card import repository as card_repository
 from roamcard.card.states import CardStatus
-from roamcard.db import insert_ignoring_conflict
 from roamcard.dealer import repository
 from roamcard.dealer.service.manage import COMMISSION, commission_of
 from roamcard.dealer.states import SaleKind
@@ -135,15 +136,27 @@ def _pay_from_float(
     return commission, net
 
 
-def _record_sale(session: Session, dealer: Dealer, **values: object) -> DealerSale:
-    inserted = insert_ignoring_conflict(
-        session, DealerSale, {"dealer_id": dealer.id, "created_at": clock.now(), **values}
-    )
-    if not inserted:
+_SALE_USED = "SELECT 1 FROM dealer_sales WHERE dealer_id = :dealer_id AND external_id = :external_id"
+_RECORD_SALE = (
+    "INSERT INTO dealer_sales (dealer_id, external_id, kind, order_id, voucher_id, card_id, face_amount, "
+    "commission_amount, net_amount, currency, created_at) VALUES (:dealer_id, :external_id, :kind, "
+    ":order_id, :voucher_id, :card_id, :face_amount, :commission_amount, :net_amount, :currency, "
+    ":created_at) ON CONFLICT DO NOTHING RETURNING id"
+)
+
+
+def _refuse_used_external_id(session: Session, dealer: Dealer, external_id: str) -> None:
+    if as_tx(session).one(_SALE_USED, dealer_id=dealer.id, external_id=external_id) is not None:
         raise PosExternalIdUsed()
-    sale = repository.get_sale(session, dealer.id, str(values["external_id"]))
-    assert sale is not None
-    return sale
+
+
+def _record_sale(session: Session, dealer: Dealer, **values: Any) -> DealerSale:
+    now = clock.now()
+    sale_id = as_tx(session).value(_RECORD_SALE, dealer_id=dealer.id, created_at=now, **values)
+    if sale_id is None:
+        raise PosExternalIdUsed()
+    # The row as written, for the answer; never added to the session (it is in the database already).
+    return DealerSale(id=sale_id, dealer_id=dealer.id, created_at=now, **values)
 
 
 def topup(
@@ -156,8 +169,7 @@ def topup(
     amount: int | None = None,
 ) -> tuple[DealerSale, TopupOrder]:
     """Top up a card at the till, priced in the dealer's currency by the catalogue."""
-    if repository.get_sale(session, dealer.id, external_id) is not None:
-        raise PosExternalIdUsed()
+    _refuse_used_external_id(session, dealer, external_id)
     card = card_repository.get_by_card_number(session, card_number)
     if card is None:
         raise PosCardNotFound()
@@ -210,8 +222,7 @@ def sell_voucher(
     session: Session, dealer: Dealer, *, external_id: str, serial: str
 ) -> tuple[DealerSale, VoucherBatch]:
     """Activate one recharge card for a sale at the till, paid from the float."""
-    if repository.get_sale(session, dealer.id, external_id) is not None:
-        raise PosExternalIdUsed()
+    _refuse_used_external_id(session, dealer, external_id)
     voucher = voucher_repository.get(session, serial)
     batch = session.get(VoucherBatch, voucher.batch_id) if voucher is not None else None
     if voucher is None or batch is None or batch.dealer_id not in (None, dealer.id):

@@ -19,7 +19,7 @@ from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
-from roamcard.lifecycle import as_tx
+from roamcard.lifecycle import HISTORY, as_tx
 from roamcard.models import Card, TopupOrder
 from roamcard.topup.service.create import CardNotActive
 from roamcard.topup.service.fulfil import fulfil
@@ -50,6 +50,12 @@ _INSERT_ORDER = (
     ":name_en, :name_zh, :grants, :validity_days, :price_amount, :price_currency, :status, "
     ":payment_method, :now, :now, :now)"
 )
+# PostgreSQL: the order and its creation in the history in one statement (SQLite: the two in turn).
+_INSERT_ORDER_RECORDED = (
+    f"WITH created AS ({_INSERT_ORDER} RETURNING id) "  # noqa: S608 (constants only)
+    f"INSERT INTO {HISTORY.name} (entity_type, entity_id, from_status, to_status, reason, at) "
+    "SELECT :entity_type, id, NULL, :status, NULL, :now FROM created"
+)
 
 
 def create_paid_order(
@@ -69,8 +75,7 @@ def create_paid_order(
     tx = as_tx(db)
     now = clock.now()
     order_id = order_id or new_order_id()
-    tx.run(
-        _INSERT_ORDER,
+    order = dict(
         id=order_id,
         card_id=card.id,
         channel=channel.value,
@@ -86,7 +91,11 @@ def create_paid_order(
         payment_method=payment_method,
         now=now,
     )
-    topup_machine.record_creation(tx, order_id, TopupStatus.PENDING_PAYMENT, at=now)
+    if tx.is_sqlite:
+        tx.run(_INSERT_ORDER, **order)
+        topup_machine.record_creation(tx, order_id, TopupStatus.PENDING_PAYMENT, at=now)
+    else:
+        tx.run(_INSERT_ORDER_RECORDED, entity_type=topup_machine.entity_type, **order)
     paid = topup_machine.transition(
         tx, order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.PAID, reason=paid_by, paid_at=now
     )
@@ -97,6 +106,6 @@ def create_paid_order(
 def fulfil_now(session: Session, order_id: str) -> TopupOrder:
     """Credit what the order bought and queue its SMS, through the one fulfilment every channel uses."""
     fulfil(session, order_id)
-    order = session.get(TopupOrder, order_id)  # fulfil loaded it as it is now
+    order = session.get(TopupOrder, order_id)
     assert order is not None
     return order
