@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from roamcard.db import get_database
+from roamcard.db import attempt, get_database
 from roamcard.dealer import signing
 from roamcard.dealer.schemas import (
     PosStatementOut,
@@ -20,7 +22,7 @@ from roamcard.dealer.schemas import (
 )
 from roamcard.dealer.service import auth, sales
 from roamcard.dealer.service.statement import statement as dealer_statement
-from roamcard.deps import ReadSessionDep, SessionDep
+from roamcard.deps import ReadSessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.models import Card, Dealer
 from roamcard.responses import OrjsonResponse
@@ -42,9 +44,8 @@ SALE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _signed_dealer(request: Request) -> Dealer:
-    """Verify the till's signature on the exact bytes received (path and query as sent)."""
-    body = await request.body()
+def _signature_parts(request: Request) -> tuple[str, dict[str, str | None]]:
+    """The path and query as sent, and the signature headers."""
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     query = request.scope.get("query_string") or b""
     target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
@@ -57,6 +58,13 @@ async def _signed_dealer(request: Request) -> Dealer:
             signing.SIGNATURE_HEADER,
         )
     }
+    return target, headers
+
+
+async def _signed_dealer(request: Request) -> Dealer:
+    """Verify the till's signature on the exact bytes received (path and query as sent)."""
+    body = await request.body()
+    target, headers = _signature_parts(request)
 
     def check() -> Dealer:
         with get_database().transaction() as session:  # the nonce is burnt whatever happens next
@@ -76,30 +84,52 @@ def _respond(stored: idempotency.StoredResponse) -> Response:
     return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)
 
 
+async def _signed_sale(
+    request: Request,
+    body: PosTopupCreate | PosVoucherSell,
+    sell: Callable[[Session, Dealer], tuple[int, dict[str, Any]]],
+) -> Response:
+    """A sale: signature, nonce, float debit and order in one transaction and one thread hop. The sale
+    runs in a savepoint, so a refused sale undoes only its own writes and the nonce stays burnt."""
+    raw = await request.body()
+    target, headers = _signature_parts(request)
+    database = get_database()
+    scope_path = request.url.path
+
+    def unit() -> idempotency.StoredResponse:
+        with database.transaction() as session:
+            dealer = auth.authenticate(session, method=request.method, path=target, headers=headers, body=raw)
+            try:
+                with attempt(session):
+                    auth.require_active(dealer)
+                    return idempotency.run_once(
+                        session,
+                        scope=f"dealer:{dealer.id}:pos",
+                        key=body.external_id,
+                        fingerprint=idempotency.request_fingerprint(
+                            "POST", scope_path, body.model_dump(mode="json")
+                        ),
+                        create=lambda: sell(session, dealer),
+                    )
+            except Exception as error:  # committed below with the nonce, then raised
+                refused = error
+        raise refused
+
+    return _respond(await database.run(unit))
+
+
 @router.post(
     "/topups", status_code=status.HTTP_201_CREATED, response_model=PosTopupOut, responses=SALE_ERRORS
 )
-def create_topup(
-    body: PosTopupCreate, request: Request, dealer: CurrentDealer, session: SessionDep
-) -> Response:
+async def create_topup(body: PosTopupCreate, request: Request) -> Response:
     """Top up a card from the dealer's float. `external_id` is the idempotency key: a retry with the same
     body replays the first answer; the same `external_id` with another body is a 409."""
 
-    def make() -> tuple[int, dict[str, Any]]:
+    def sell(session: Session, dealer: Dealer) -> tuple[int, dict[str, Any]]:
         sale, order = sales.topup(session, dealer, **body.model_dump())
         return status.HTTP_201_CREATED, PosTopupOut.of(sale, order, body.card_number).model_dump(mode="json")
 
-    return _respond(
-        idempotency.run_once(
-            session,
-            scope=f"dealer:{dealer.id}:pos",
-            key=body.external_id,
-            fingerprint=idempotency.request_fingerprint(
-                "POST", request.url.path, body.model_dump(mode="json")
-            ),
-            create=make,
-        )
-    )
+    return await _signed_sale(request, body, sell)
 
 
 @router.post(
@@ -108,26 +138,14 @@ def create_topup(
     response_model=PosVoucherSaleOut,
     responses=SALE_ERRORS,
 )
-def sell_voucher(
-    body: PosVoucherSell, request: Request, dealer: CurrentDealer, session: SessionDep
-) -> Response:
+async def sell_voucher(body: PosVoucherSell, request: Request) -> Response:
     """Activate one recharge card for a sale, paid from the float."""
 
-    def make() -> tuple[int, dict[str, Any]]:
+    def sell(session: Session, dealer: Dealer) -> tuple[int, dict[str, Any]]:
         sale, batch = sales.sell_voucher(session, dealer, external_id=body.external_id, serial=body.serial)
         return status.HTTP_201_CREATED, PosVoucherSaleOut.of(sale, batch, "active").model_dump(mode="json")
 
-    return _respond(
-        idempotency.run_once(
-            session,
-            scope=f"dealer:{dealer.id}:pos",
-            key=body.external_id,
-            fingerprint=idempotency.request_fingerprint(
-                "POST", request.url.path, body.model_dump(mode="json")
-            ),
-            create=make,
-        )
-    )
+    return await _signed_sale(request, body, sell)
 
 
 @router.get(

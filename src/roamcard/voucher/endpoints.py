@@ -4,9 +4,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from roamcard.deps import ActiveCard, ClientIP, SessionDep
+from roamcard.auth.service import require_active_card, signed_in_card
+from roamcard.db import get_database, tx_of
+from roamcard.deps import BearerToken, ClientIP
+from roamcard.errors import AppError
 from roamcard.idempotency import service as idempotency
+from roamcard.idempotency.service import StoredResponse
+from roamcard.models import TopupOrder
 from roamcard.responses import OrjsonResponse
 from roamcard.topup.schemas import TopupOut
 from roamcard.topup.states import Channel
@@ -31,27 +37,42 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/vouchers/redeem", status_code=status.HTTP_201_CREATED, response_model=TopupOut, responses=ERRORS
 )
-def redeem(
+async def redeem(
     body: VoucherRedeem,
     request: Request,
-    card: ActiveCard,
-    session: SessionDep,
-    client_ip: ClientIP,
+    token: BearerToken,
+    client_key: ClientIP,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Redeem a recharge card on the signed-in card: 201 with the fulfilled top-up order. With an
     Idempotency-Key (recommended), a retry of a redemption that went through answers the same again."""
-    if idempotency_key is None:
-        order = service.redeem(session, card, body.pin, channel=Channel.VOUCHER, client_key=client_ip)
-        return OrjsonResponse(TopupOut.of(order, None).model_dump(mode="json"), status_code=201)
-    stored = service.redeem_once(
-        session,
-        card,
-        body.pin,
-        key=idempotency.validate_key(idempotency_key),
-        path=request.url.path,
-        render=lambda order: TopupOut.of(order, None).model_dump(mode="json"),
-        client_key=client_ip,
-    )
+    key = idempotency.validate_key(idempotency_key) if idempotency_key is not None else None
+    path = request.url.path
+    database = get_database()
+
+    def render(order: TopupOrder) -> dict[str, Any]:
+        return TopupOut.of(order, None).model_dump(mode="json")
+
+    def redeem_in(session: Session) -> StoredResponse:
+        card = require_active_card(signed_in_card(tx_of(session), token))
+        if key is None:
+            order = service.redeem(session, card, body.pin, channel=Channel.VOUCHER, client_key=client_key)
+            return StoredResponse(201, render(order), replayed=False)
+        return service.redeem_once(
+            session, card, body.pin, key=key, path=path, render=render, client_key=client_key
+        )
+
+    def unit() -> StoredResponse:
+        # The request's one transaction; a refusal that is a recorded attempt (keeps_changes) commits too.
+        with database.transaction() as session:
+            try:
+                return redeem_in(session)
+            except AppError as error:
+                if not error.keeps_changes:
+                    raise
+                refused = error
+        raise refused
+
+    stored = await database.run(unit)
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
     return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from roamcard.kit.sql import Tx
 from roamcard.models import (
     CardReviewFlag,
     StateTransition,
     Voucher,
-    VoucherAttempt,
     VoucherBatch,
     VoucherOperation,
 )
@@ -22,12 +23,6 @@ from roamcard.voucher.states import AttemptOutcome, VoucherStatus
 # -- batches and vouchers -------------------------------------------------------------------------
 def get_batch_by_name(session: Session, name: str) -> VoucherBatch | None:
     return session.scalars(select(VoucherBatch).where(VoucherBatch.name == name)).one_or_none()
-
-
-def get_by_pin_hash(session: Session, pin_hash: bytes) -> Voucher | None:
-    return session.scalars(
-        select(Voucher).where(Voucher.pin_hash == pin_hash).execution_options(populate_existing=True)
-    ).one_or_none()
 
 
 def get(session: Session, serial: str) -> Voucher | None:
@@ -200,9 +195,89 @@ def operations(session: Session, batch_id: int) -> Sequence[VoucherOperation]:
     ).all()
 
 
-# -- attempts and review flags --------------------------------------------------------------------
+# -- the redemption's hot path (lean SQL through kit.sql.Tx) -------------------------------------------
+@dataclass(frozen=True)
+class BatchTerms:
+    """What a batch sells: fixed once the batch is made."""
+
+    id: int
+    face_value_amount: int
+    face_value_currency: str
+    product_id: str
+    product_kind: str
+    product_name_en: str
+    product_name_zh: str
+    grants: list[dict[str, Any]]
+    validity_days: int | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PinMatch:
+    """The voucher a PIN names, with its batch's terms (one indexed read)."""
+
+    serial: str
+    status: str
+    redeemed_card_id: int | None
+    order_id: str | None
+    batch: BatchTerms
+
+
+_BY_PIN_HASH = (
+    "SELECT v.id, v.status, v.redeemed_card_id, v.order_id, b.id, b.face_value_amount, "
+    "b.face_value_currency, b.product_id, b.product_kind, b.product_name_en, b.product_name_zh, b.grants, "
+    "b.validity_days, b.expires_at FROM vouchers v JOIN voucher_batches b ON b.id = v.batch_id "
+    "WHERE v.pin_hash = :pin_hash"
+)
+_STATE = "SELECT status, redeemed_card_id, order_id FROM vouchers WHERE id = :serial"
+
+
+def find_by_pin_hash(tx: Tx, pin_hash: bytes) -> PinMatch | None:
+    row = tx.one(_BY_PIN_HASH, pin_hash=pin_hash)
+    if row is None:
+        return None
+    serial, status, redeemed_card_id, order_id, batch_id, amount, currency = row[:7]
+    product_id, kind, name_en, name_zh, grants, validity_days, expires_at = row[7:]
+    at = tx.dt(expires_at)
+    assert at is not None
+    terms = BatchTerms(
+        batch_id, amount, currency, product_id, kind, name_en, name_zh, tx.loads(grants), validity_days, at
+    )
+    return PinMatch(serial, status, redeemed_card_id, order_id, terms)
+
+
+def reread(tx: Tx, match: PinMatch) -> PinMatch:
+    """The voucher as it is now (after losing a race for it), with the same batch terms."""
+    row = tx.one(_STATE, serial=match.serial)
+    assert row is not None
+    return PinMatch(match.serial, row[0], row[1], row[2], match.batch)
+
+
+_INSERT_ATTEMPT = (
+    "INSERT INTO voucher_attempts (card_id, client_key, channel, outcome, voucher_id, at) "
+    "VALUES (:card_id, :client_key, :channel, :outcome, :voucher_id, :at)"
+)
+# Both brute-force limits from one read: each row says whether it counts for the card, the client, or both.
+_WRONG_PINS_OF_CARD_OR_CLIENT = (
+    "SELECT card_id = :card_id, client_key = :client_key, at FROM voucher_attempts "
+    "WHERE outcome = :outcome AND at > :since AND (card_id = :card_id OR client_key = :client_key) "
+    "ORDER BY at"
+)
+_WRONG_PINS_OF_CARD = (
+    "SELECT count(*) FROM voucher_attempts WHERE card_id = :card_id AND outcome = :outcome AND at > :since"
+)
+_OPEN_FLAG = (
+    "SELECT 1 FROM card_review_flags WHERE card_id = :card_id AND reason = :reason AND resolved_at IS NULL "
+    "LIMIT 1"
+)
+_INSERT_FLAG = (
+    "INSERT INTO card_review_flags (card_id, reason, detail, created_at) "
+    "VALUES (:card_id, :reason, :detail, :now)"
+)
+
+
 def record_attempt(
-    session: Session,
+    tx: Tx,
     *,
     card_id: int,
     client_key: str,
@@ -211,46 +286,51 @@ def record_attempt(
     voucher_id: str | None,
     at: datetime,
 ) -> None:
-    session.add(
-        VoucherAttempt(
-            card_id=card_id,
-            client_key=client_key,
-            channel=channel,
-            outcome=outcome.value,
-            voucher_id=voucher_id,
-            at=at,
-        )
+    tx.run(
+        _INSERT_ATTEMPT,
+        card_id=card_id,
+        client_key=client_key,
+        channel=channel,
+        outcome=outcome.value,
+        voucher_id=voucher_id,
+        at=at,
     )
-    session.flush()
 
 
 def wrong_pin_times(
-    session: Session, *, since: datetime, card_id: int | None = None, client_key: str | None = None
-) -> list[datetime]:
-    """When the wrong PINs since `since` were entered, oldest first, for one card or one client."""
-    query = select(VoucherAttempt.at).where(
-        VoucherAttempt.outcome == AttemptOutcome.WRONG_PIN.value, VoucherAttempt.at > since
-    )
-    if card_id is not None:
-        query = query.where(VoucherAttempt.card_id == card_id)
-    if client_key is not None:
-        query = query.where(VoucherAttempt.client_key == client_key)
-    return list(session.scalars(query.order_by(VoucherAttempt.at)).all())
+    tx: Tx, *, since: datetime, card_id: int, client_key: str
+) -> tuple[list[datetime], list[datetime]]:
+    """When the wrong PINs since `since` were entered, oldest first: (the card's, the client's)."""
+    of_card: list[datetime] = []
+    of_client: list[datetime] = []
+    for for_card, for_client, at in tx.all(
+        _WRONG_PINS_OF_CARD_OR_CLIENT,
+        card_id=card_id,
+        client_key=client_key,
+        outcome=AttemptOutcome.WRONG_PIN.value,
+        since=since,
+    ):
+        moment = tx.dt(at)
+        assert moment is not None
+        if for_card:
+            of_card.append(moment)
+        if for_client:
+            of_client.append(moment)
+    return of_card, of_client
 
 
-def has_open_flag(session: Session, card_id: int, reason: str) -> bool:
-    return (
-        session.scalar(
-            select(CardReviewFlag.id)
-            .where(
-                CardReviewFlag.card_id == card_id,
-                CardReviewFlag.reason == reason,
-                CardReviewFlag.resolved_at.is_(None),
-            )
-            .limit(1)
-        )
-        is not None
+def count_wrong_pins(tx: Tx, *, since: datetime, card_id: int) -> int:
+    return int(
+        tx.value(_WRONG_PINS_OF_CARD, card_id=card_id, outcome=AttemptOutcome.WRONG_PIN.value, since=since)
     )
+
+
+def has_open_flag(tx: Tx, card_id: int, reason: str) -> bool:
+    return tx.one(_OPEN_FLAG, card_id=card_id, reason=reason) is not None
+
+
+def add_flag(tx: Tx, card_id: int, reason: str, detail: str, now: datetime) -> None:
+    tx.run(_INSERT_FLAG, card_id=card_id, reason=reason, detail=detail, now=now)
 
 
 def open_flags(session: Session) -> Sequence[CardReviewFlag]:

@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from roamcard import keys
 from roamcard.config import get_settings
-from roamcard.db import insert_ignoring_conflict
 from roamcard.dealer import repository, signing
 from roamcard.dealer.states import DealerStatus
 from roamcard.errors import AppError, Unauthorized
 from roamcard.kit import clock
-from roamcard.models import Dealer, PosNonce
+from roamcard.lifecycle import as_tx
+from roamcard.models import Dealer
 
 log = structlog.get_logger("roamcard.dealer")
 
@@ -45,12 +45,18 @@ class DealerInactive(AppError):
     message = "This dealer account is suspended. Contact Roamcard."
 
 
+_BURN_NONCE = (
+    "INSERT INTO pos_nonces (dealer_id, nonce, seen_at) VALUES (:dealer_id, :nonce, :now) "
+    "ON CONFLICT DO NOTHING RETURNING 1"
+)
+
+
 def authenticate(
     session: Session, *, method: str, path: str, headers: dict[str, str | None], body: bytes
 ) -> Dealer:
-    """Verify the signature on the raw request and burn its nonce. Run in its own transaction and commit
-    it whatever the request does next: a request that fails later must not become replayable. Returns
-    the dealer, active or not (see `require_active`)."""
+    """Verify the signature on the raw request and burn its nonce. Commit the nonce whatever the request
+    does next (a sale runs after it in a savepoint of the same transaction): a request that fails later
+    must not become replayable. Returns the dealer, active or not (see `require_active`)."""
     key_id, stamp, nonce, given = (
         headers.get(name)
         for name in (
@@ -73,9 +79,7 @@ def authenticate(
     if dealer is None or not signing.matches(_secret(dealer), method, path, stamp, nonce, body, given):
         log.warning("pos.rejected", reason="signature", key_id=key_id[:40])
         raise PosSignatureInvalid()
-    if not insert_ignoring_conflict(
-        session, PosNonce, {"dealer_id": dealer.id, "nonce": nonce, "seen_at": now}
-    ):
+    if as_tx(session).one(_BURN_NONCE, dealer_id=dealer.id, nonce=nonce, now=now) is None:
         log.warning("pos.rejected", reason="replay", dealer=dealer.public_id)
         raise PosRequestReplayed()
     return dealer

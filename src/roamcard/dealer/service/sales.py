@@ -15,19 +15,21 @@ Errors here never keep changes: a refused sale leaves nothing behind.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from roamcard.card import repository as card_repository
 from roamcard.card.states import CardStatus
-from roamcard.db import insert_ignoring_conflict
 from roamcard.dealer import repository
-from roamcard.dealer.service.manage import COMMISSION, commission_of, float_account
+from roamcard.dealer.service.manage import COMMISSION, commission_of
 from roamcard.dealer.states import SaleKind
 from roamcard.errors import AppError, Conflict, NotFound
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.ledger import service as ledger
-from roamcard.models import Dealer, DealerSale, LedgerAccount, TopupOrder, Voucher, VoucherBatch
+from roamcard.lifecycle import as_tx
+from roamcard.models import Dealer, DealerSale, TopupOrder, Voucher, VoucherBatch
 from roamcard.topup.service.create import CardNotActive
 from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
 from roamcard.topup.service.quote import quote
@@ -94,18 +96,24 @@ class PosVoucherWrongCurrency(PosVoucherNotSellable):
     message = "This recharge card is priced in {currency}; your prepaid balance is in {dealer_currency}."
 
 
+_FLOAT = "SELECT id, code, asset, tracks_balance, balance FROM ledger_accounts WHERE id = :id"
+
+
 def _pay_from_float(
-    session: Session, dealer: Dealer, *, key: str, face: Money, credit: LedgerAccount, reference: str
+    session: Session, dealer: Dealer, *, key: str, face: Money, credit: ledger.Account, reference: str
 ) -> tuple[Money, Money]:
     """Debit the float (net) and the commission expense (commission); returns (commission, net)."""
     commission = commission_of(face, dealer.commission_bps)
     net = face - commission
-    account = float_account(session, dealer)
-    if account.balance < net.amount:
+    tx = as_tx(session)
+    row = tx.one(_FLOAT, id=dealer.float_account_id)
+    assert row is not None
+    account = ledger.Account(id=int(row[0]), code=row[1], asset=row[2], tracks_balance=bool(row[3]))
+    if row[4] < net.amount:
         raise DealerFloatInsufficient()
     try:
         ledger.transfer(
-            session,
+            tx,
             key=f"{key}:net",
             debit=account,
             credit=credit,
@@ -117,9 +125,9 @@ def _pay_from_float(
         raise DealerFloatInsufficient() from None
     if commission.amount:
         ledger.transfer(
-            session,
+            tx,
             key=f"{key}:commission",
-            debit=ledger.operator_account(session, COMMISSION, dealer.currency),
+            debit=ledger.operator(tx, COMMISSION, dealer.currency),
             credit=credit,
             amount=commission.amount,
             reason="dealer_commission",
@@ -128,15 +136,27 @@ def _pay_from_float(
     return commission, net
 
 
-def _record_sale(session: Session, dealer: Dealer, **values: object) -> DealerSale:
-    inserted = insert_ignoring_conflict(
-        session, DealerSale, {"dealer_id": dealer.id, "created_at": clock.now(), **values}
-    )
-    if not inserted:
+_SALE_USED = "SELECT 1 FROM dealer_sales WHERE dealer_id = :dealer_id AND external_id = :external_id"
+_RECORD_SALE = (
+    "INSERT INTO dealer_sales (dealer_id, external_id, kind, order_id, voucher_id, card_id, face_amount, "
+    "commission_amount, net_amount, currency, created_at) VALUES (:dealer_id, :external_id, :kind, "
+    ":order_id, :voucher_id, :card_id, :face_amount, :commission_amount, :net_amount, :currency, "
+    ":created_at) ON CONFLICT DO NOTHING RETURNING id"
+)
+
+
+def _refuse_used_external_id(session: Session, dealer: Dealer, external_id: str) -> None:
+    if as_tx(session).one(_SALE_USED, dealer_id=dealer.id, external_id=external_id) is not None:
         raise PosExternalIdUsed()
-    sale = repository.get_sale(session, dealer.id, str(values["external_id"]))
-    assert sale is not None
-    return sale
+
+
+def _record_sale(session: Session, dealer: Dealer, **values: Any) -> DealerSale:
+    now = clock.now()
+    sale_id = as_tx(session).value(_RECORD_SALE, dealer_id=dealer.id, created_at=now, **values)
+    if sale_id is None:
+        raise PosExternalIdUsed()
+    # The row as written, for the answer; never added to the session (it is in the database already).
+    return DealerSale(id=sale_id, dealer_id=dealer.id, created_at=now, **values)
 
 
 def topup(
@@ -149,8 +169,7 @@ def topup(
     amount: int | None = None,
 ) -> tuple[DealerSale, TopupOrder]:
     """Top up a card at the till, priced in the dealer's currency by the catalogue."""
-    if repository.get_sale(session, dealer.id, external_id) is not None:
-        raise PosExternalIdUsed()
+    _refuse_used_external_id(session, dealer, external_id)
     card = card_repository.get_by_card_number(session, card_number)
     if card is None:
         raise PosCardNotFound()
@@ -163,10 +182,10 @@ def topup(
         dealer,
         key=f"{order_id}:pos",
         face=priced.price,
-        credit=ledger.operator_account(session, books.SALES, dealer.currency),
+        credit=ledger.operator(as_tx(session), books.SALES, dealer.currency),
         reference=order_id,
     )
-    order = create_paid_order(
+    create_paid_order(
         session,
         card,
         PrepaidItem(
@@ -188,7 +207,7 @@ def topup(
         dealer,
         external_id=external_id,
         kind=SaleKind.TOPUP.value,
-        order_id=order.id,
+        order_id=order_id,
         voucher_id=None,
         card_id=card.id,
         face_amount=priced.price.amount,
@@ -196,15 +215,14 @@ def topup(
         net_amount=net.amount,
         currency=dealer.currency,
     )
-    return sale, fulfil_now(session, order)
+    return sale, fulfil_now(session, order_id)
 
 
 def sell_voucher(
     session: Session, dealer: Dealer, *, external_id: str, serial: str
 ) -> tuple[DealerSale, VoucherBatch]:
     """Activate one recharge card for a sale at the till, paid from the float."""
-    if repository.get_sale(session, dealer.id, external_id) is not None:
-        raise PosExternalIdUsed()
+    _refuse_used_external_id(session, dealer, external_id)
     voucher = voucher_repository.get(session, serial)
     batch = session.get(VoucherBatch, voucher.batch_id) if voucher is not None else None
     if voucher is None or batch is None or batch.dealer_id not in (None, dealer.id):
@@ -228,7 +246,7 @@ def sell_voucher(
         dealer,
         key=f"voucher:{voucher.id}:sale",
         face=face,
-        credit=books.liability(session, face.currency),
+        credit=ledger.operator(as_tx(session), books.LIABILITY, face.currency),
         reference=f"voucher-batch:{batch.id}",
     )
     sale = _record_sale(

@@ -8,9 +8,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
-from roamcard.models import Voucher, VoucherBatch, VoucherOperation
+from roamcard.lifecycle import as_tx
+from roamcard.models import VoucherBatch, VoucherOperation
 from roamcard.voucher import codes, repository
+from roamcard.voucher.repository import BatchTerms
 from roamcard.voucher.service import books
 from roamcard.voucher.states import (
     RANGE_TRANSITIONS,
@@ -126,19 +129,21 @@ def change_range(
     return operation
 
 
-def expire_one(session: Session, voucher: Voucher, batch: VoucherBatch, *, reason: str) -> bool:
+def expire_one(db: Session | Tx, serial: str, status: str, batch: BatchTerms, *, reason: str) -> bool:
     """A live voucher found past its batch's expiry (before the sweeper got to it): expire it now."""
-    source = VoucherStatus(voucher.status)
+    source = VoucherStatus(status)
     if source not in (VoucherStatus.GENERATED, VoucherStatus.ACTIVE):
         return False
-    if not voucher_machine.transition(session, voucher.id, source, VoucherStatus.EXPIRED, reason=reason):
+    tx = as_tx(db)
+    if not voucher_machine.transition(tx, serial, source, VoucherStatus.EXPIRED, reason=reason):
         return False
     if source is VoucherStatus.ACTIVE:
+        currency = batch.face_value_currency
         ledger.transfer(
-            session,
-            key=f"voucher:{voucher.id}:expire",
-            debit=books.liability(session, batch.face_value_currency),
-            credit=books.account(session, books.BREAKAGE, batch.face_value_currency),
+            tx,
+            key=f"voucher:{serial}:expire",
+            debit=ledger.operator(tx, books.LIABILITY, currency),
+            credit=ledger.operator(tx, books.BREAKAGE, currency),
             amount=batch.face_value_amount,
             reason="voucher_expire",
             reference=f"voucher-batch:{batch.id}",

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from roamcard.auth.service import SignedInCard
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
 from roamcard.errors import AppError, Conflict, TooManyRequests, ValidationFailed
@@ -32,13 +32,16 @@ from roamcard.idempotency import service as idempotency
 from roamcard.idempotency.service import StoredResponse
 from roamcard.kit import clock
 from roamcard.kit.money import Money
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS
-from roamcard.models import Card, CardReviewFlag, TopupOrder, Voucher, VoucherBatch
+from roamcard.lifecycle import as_tx
+from roamcard.models import Card, TopupOrder
 from roamcard.topup.service.create import CardNotActive
 from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
 from roamcard.topup.states import Channel
 from roamcard.voucher import codes, repository
+from roamcard.voucher.repository import PinMatch
 from roamcard.voucher.service import books
 from roamcard.voucher.service.lifecycle import expire_one
 from roamcard.voucher.states import AttemptOutcome, VoucherStatus, voucher_machine
@@ -108,7 +111,7 @@ class VoucherWrongCurrency(Conflict):
 
 def redeem_once(
     session: Session,
-    card: Card,
+    card: Card | SignedInCard,
     pin: str,
     *,
     key: str,
@@ -135,7 +138,9 @@ def redeem_once(
     return StoredResponse(201, body, replayed=False)
 
 
-def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_key: str) -> TopupOrder:
+def redeem(
+    session: Session, card: Card | SignedInCard, pin: str, *, channel: Channel, client_key: str
+) -> TopupOrder:
     """Redeem `pin` on `card`; returns the fulfilled top-up order (payment method `voucher`).
 
     `channel` is where the holder is (API/app: `Channel.VOUCHER`, IVR: `Channel.IVR`); `client_key`
@@ -143,19 +148,31 @@ def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_k
     Raises `AppError` subclasses; each has `keeps_changes = True` (the attempt is recorded), so the edge
     must commit, not roll back, on them. A PIN that is not 16 digits is a `ValidationFailed` (422) and is
     not counted: it cannot match anything.
+
+    Everything up to the paid order runs as hand-written SQL in the session's transaction (`pay`); the
+    fulfilment is the one every paid order goes through.
     """
+    order_id = pay(session, card, pin, channel=channel, client_key=client_key)
+    return fulfil_now(session, order_id)
+
+
+def pay(db: Session | Tx, card: Card | SignedInCard, pin: str, *, channel: Channel, client_key: str) -> str:
+    """The redemption up to a paid order: limits, PIN, voucher active -> redeemed, its face value from the
+    liability to sales, the attempt recorded. Returns the order's id; the caller fulfils it."""
     if card.status != CardStatus.ACTIVE.value:
         raise CardNotActive()
     digits = codes.normalise_pin(pin)
     if digits is None:
         raise ValidationFailed("pin", "A recharge PIN has 16 digits.")
     client_key = (client_key or "unknown")[:100]
-    _one_redemption_per_card_at_a_time(session, card.id)
+    tx = as_tx(db)
+    if not tx.is_sqlite:  # the count of wrong PINs below is exact only one redemption per card at a time
+        tx.run(_LOCK_CARD, key=f"voucher-redeem:card:{card.id}")
     now = clock.now()
 
     def record(outcome: AttemptOutcome, voucher_id: str | None = None) -> None:
         repository.record_attempt(
-            session,
+            tx,
             card_id=card.id,
             client_key=client_key,
             channel=channel.value,
@@ -164,24 +181,23 @@ def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_k
             at=now,
         )
 
-    retry_after = _locked_for(session, card.id, client_key, now)
+    retry_after = _locked_for(tx, card.id, client_key, now)
     if retry_after is not None:
         record(AttemptOutcome.THROTTLED)
         raise VoucherPinLocked(retry_after)
 
-    voucher = repository.get_by_pin_hash(session, codes.hash_pin(digits))
+    voucher = repository.find_by_pin_hash(tx, codes.hash_pin(digits))
     if voucher is None:
         record(AttemptOutcome.WRONG_PIN)
-        _flag_for_review_if_due(session, card.id, now)
+        _flag_for_review_if_due(tx, card.id, now)
         log.info("voucher.wrong_pin", card_id=card.id, channel=channel.value)
         raise VoucherPinWrong()
-    batch = session.get(VoucherBatch, voucher.batch_id)
-    assert batch is not None
-    _refuse_unusable(session, card, voucher, batch, now, record)
+    batch = voucher.batch
+    _refuse_unusable(tx, card, voucher, now, record)
     order_id = new_order_id()
     if not voucher_machine.transition(
-        session,
-        voucher.id,
+        tx,
+        voucher.serial,
         VoucherStatus.ACTIVE,
         VoucherStatus.REDEEMED,
         reason=f"redeemed on card {card.id} via {channel.value}",
@@ -189,13 +205,11 @@ def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_k
         order_id=order_id,
     ):
         # Another redemption of this PIN won the race (it committed first): say what it is now.
-        fresh = repository.get(session, voucher.id)
-        assert fresh is not None
-        _refuse_unusable(session, card, fresh, batch, now, record)
+        _refuse_unusable(tx, card, repository.reread(tx, voucher), now, record)
         raise AssertionError("a voucher that lost a redemption race is still active")
     face = Money(batch.face_value_amount, batch.face_value_currency)
-    order = create_paid_order(
-        session,
+    create_paid_order(
+        tx,
         card,
         PrepaidItem(
             product_id=batch.product_id,
@@ -208,29 +222,24 @@ def redeem(session: Session, card: Card, pin: str, *, channel: Channel, client_k
         ),
         channel=channel,
         payment_method=PAYMENT_METHOD,
-        paid_by=f"voucher {voucher.id}",
+        paid_by=f"voucher {voucher.serial}",
         order_id=order_id,
     )
     ledger.transfer(
-        session,
-        key=f"voucher:{voucher.id}:redeem",
-        debit=books.liability(session, face.currency),
-        credit=books.account(session, books.SALES, face.currency),
+        tx,
+        key=f"voucher:{voucher.serial}:redeem",
+        debit=ledger.operator(tx, books.LIABILITY, face.currency),
+        credit=ledger.operator(tx, books.SALES, face.currency),
         amount=face.amount,
         reason="voucher_redeem",
-        reference=order.id,
+        reference=order_id,
     )
-    record(AttemptOutcome.REDEEMED, voucher.id)
-    log.info("voucher.redeemed", card_id=card.id, voucher=voucher.id, order_id=order.id)
-    return fulfil_now(session, order)
+    record(AttemptOutcome.REDEEMED, voucher.serial)
+    log.info("voucher.redeemed", card_id=card.id, voucher=voucher.serial, order_id=order_id)
+    return order_id
 
 
-def _one_redemption_per_card_at_a_time(session: Session, card_id: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"voucher-redeem:card:{card_id}"},
-        )
+_LOCK_CARD = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
 
 
 def _retry_after(times: list[datetime], limit: int, window: timedelta, now: datetime) -> int | None:
@@ -241,61 +250,49 @@ def _retry_after(times: list[datetime], limit: int, window: timedelta, now: date
     return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
-def _locked_for(session: Session, card_id: int, client_key: str, now: datetime) -> int | None:
+def _locked_for(tx: Tx, card_id: int, client_key: str, now: datetime) -> int | None:
     limit = get_settings().voucher_pin_max_failures_per_hour
-    waits = [
-        _retry_after(
-            repository.wrong_pin_times(session, since=now - HOUR, card_id=card_id), limit, HOUR, now
-        ),
-        _retry_after(
-            repository.wrong_pin_times(session, since=now - HOUR, client_key=client_key), limit, HOUR, now
-        ),
-    ]
+    of_card, of_client = repository.wrong_pin_times(
+        tx, since=now - HOUR, card_id=card_id, client_key=client_key
+    )
+    waits = [_retry_after(of_card, limit, HOUR, now), _retry_after(of_client, limit, HOUR, now)]
     blocking = [wait for wait in waits if wait is not None]
     return max(blocking) if blocking else None
 
 
-def _flag_for_review_if_due(session: Session, card_id: int, now: datetime) -> None:
+def _flag_for_review_if_due(tx: Tx, card_id: int, now: datetime) -> None:
     threshold = get_settings().voucher_pin_review_failures_per_day
-    failures = len(repository.wrong_pin_times(session, since=now - DAY, card_id=card_id))
-    if failures < threshold or repository.has_open_flag(session, card_id, REVIEW_REASON):
+    failures = repository.count_wrong_pins(tx, since=now - DAY, card_id=card_id)
+    if failures < threshold or repository.has_open_flag(tx, card_id, REVIEW_REASON):
         return
-    session.add(
-        CardReviewFlag(
-            card_id=card_id,
-            reason=REVIEW_REASON,
-            detail=f"{failures} wrong recharge PINs within 24 hours",
-            created_at=now,
-        )
-    )
-    session.flush()
+    repository.add_flag(tx, card_id, REVIEW_REASON, f"{failures} wrong recharge PINs within 24 hours", now)
     log.warning("voucher.card_flagged", card_id=card_id, wrong_pins=failures)
 
 
 def _refuse_unusable(
-    session: Session,
-    card: Card,
-    voucher: Voucher,
-    batch: VoucherBatch,
+    tx: Tx,
+    card: Card | SignedInCard,
+    voucher: PinMatch,
     now: datetime,
-    record: Any,
+    record: Callable[..., None],
 ) -> None:
     """Raise, with the attempt recorded, unless the voucher can be redeemed on this card right now."""
     status = VoucherStatus(voucher.status)
+    batch = voucher.batch
     if status is VoucherStatus.REDEEMED:
-        record(AttemptOutcome.ALREADY_REDEEMED, voucher.id)
+        record(AttemptOutcome.ALREADY_REDEEMED, voucher.serial)
         raise VoucherRedeemed(voucher.order_id if voucher.redeemed_card_id == card.id else None)
     if status is VoucherStatus.BLOCKED:
-        record(AttemptOutcome.BLOCKED, voucher.id)
+        record(AttemptOutcome.BLOCKED, voucher.serial)
         raise VoucherBlocked()
     if status is VoucherStatus.EXPIRED or batch.expires_at <= now:
-        expire_one(session, voucher, batch, reason="expired (noticed at redemption)")
-        record(AttemptOutcome.EXPIRED, voucher.id)
+        expire_one(tx, voucher.serial, voucher.status, batch, reason="expired (noticed at redemption)")
+        record(AttemptOutcome.EXPIRED, voucher.serial)
         raise VoucherExpired()
     if status is VoucherStatus.GENERATED:
-        record(AttemptOutcome.NOT_ACTIVATED, voucher.id)
+        record(AttemptOutcome.NOT_ACTIVATED, voucher.serial)
         raise VoucherNotActivated()
     for grant in batch.grants:
         if grant["asset"] in CURRENCY_ASSETS and grant["asset"] != card.currency:
-            record(AttemptOutcome.WRONG_CURRENCY, voucher.id)
+            record(AttemptOutcome.WRONG_CURRENCY, voucher.serial)
             raise VoucherWrongCurrency(currency=grant["asset"], card_currency=card.currency)
