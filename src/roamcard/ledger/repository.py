@@ -28,10 +28,6 @@ def apply_guarded_delta(session: Session, account_id: int, delta: int) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def get_allowance_by_account(session: Session, account_id: int) -> Allowance | None:
-    return session.scalars(select(Allowance).where(Allowance.account_id == account_id)).one_or_none()
-
-
 def get_transfer_by_key(session: Session, key: str) -> LedgerTransfer | None:
     return session.scalars(select(LedgerTransfer).where(LedgerTransfer.key == key)).one_or_none()
 
