@@ -131,7 +131,7 @@ class TestPayingAndFulfilling:
         _, order_id, event_id = _notified(database)
         with database.transaction() as session:
             payment = session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
-            payment_service.mark_unknown(session, payment, reason="no answer")
+            payment_service.mark_unknown(session, payment.id, payment.order_id, reason="no answer")
             payment_id = payment.id
         with database.transaction() as session:
             payment_service.process_event(session, "sandbox", event_id)

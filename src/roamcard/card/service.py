@@ -138,8 +138,7 @@ _CARD_VIEW = (
     "allowances.asset, allowances.total, allowances.expires_at, allowances.product_id, pack.balance "
     "FROM card_sessions JOIN cards ON cards.id = card_sessions.card_id "
     "LEFT JOIN ledger_accounts AS wallet "
-    # `':' || 'wallet:'`, not `':wallet:'`: Tx would take a colon before a letter for a parameter.
-    "ON wallet.code = 'card:' || cards.id || ':' || 'wallet:' || cards.currency "
+    "ON wallet.code = 'card:' || cards.id || ':wallet:' || cards.currency "
     "LEFT JOIN allowances ON allowances.card_id = cards.id AND allowances.expires_at > :now "
     "AND allowances.expired_at IS NULL "
     "LEFT JOIN ledger_accounts AS pack ON pack.id = allowances.account_id "

@@ -26,7 +26,8 @@ from typing import Any
 
 from psycopg.types.json import Json
 
-_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+# A quoted literal (kept as it is: ':wallet:' is text, not a parameter) or a `:name` parameter.
+_PARAMETER = re.compile(r"('(?:[^']|'')*')|(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 _compiled: dict[tuple[str, bool], str] = {}
 _savepoints = count(1)
 
@@ -36,9 +37,14 @@ def _compile(sql: str, sqlite: bool) -> str:
     cache_key = (sql, sqlite)
     compiled = _compiled.get(cache_key)
     if compiled is None:
-        compiled = sql if sqlite else _PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
+        compiled = sql if sqlite else _PARAMETER.sub(_psycopg_parameter, sql.replace("%", "%%"))
         _compiled[cache_key] = compiled
     return compiled
+
+
+def _psycopg_parameter(match: re.Match[str]) -> str:
+    literal, name = match.groups()
+    return literal if literal is not None else f"%({name})s"
 
 
 def sqlite_datetime(value: datetime) -> str:
@@ -103,12 +109,14 @@ class Tx:
     def savepoint(self) -> Iterator[None]:
         """Undo only this block's writes when it raises (a job in a batch, one step of a longer unit)."""
         name = f"rc_sp_{next(_savepoints)}"
+        registered = len(self._after_commit)
         self.run(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
             self.run(f"ROLLBACK TO SAVEPOINT {name}")
             self.run(f"RELEASE SAVEPOINT {name}")
+            del self._after_commit[registered:]  # what the undone block asked for after commit goes too
             raise
         self.run(f"RELEASE SAVEPOINT {name}")
 
