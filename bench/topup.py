@@ -962,7 +962,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cards", type=int, help="cards the clients share (default: one per client)")
     parser.add_argument("--warmup", type=int, help="untimed top-ups first (default: one per client)")
     parser.add_argument("--start-server", action="store_true", help="spawn and stop roamcard serve")
-    parser.add_argument("--processes", type=int, default=1, help="`roamcard serve --processes`")
+    parser.add_argument(
+        "--processes", default="auto", help="`roamcard serve --processes`: auto (its default) or 1..16"
+    )
     parser.add_argument(
         "--workers", type=int, default=0, help="separate `roamcard worker` processes (serve gets --no-worker)"
     )
@@ -1001,8 +1003,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--url and --start-server exclude each other")
     if not 1 <= args.topups <= 200_000 or not 1 <= args.concurrency <= 512:
         parser.error("-n must be 1..200000 and -c 1..512")
-    if not 1 <= args.processes <= 16 or not 0 <= args.workers <= 16:
-        parser.error("--processes must be 1..16 and --workers 0..16")
+    explicit = args.processes.isdecimal() and 1 <= int(args.processes) <= 16
+    if not (args.processes == "auto" or explicit) or not 0 <= args.workers <= 16:
+        parser.error("--processes must be auto or 1..16 and --workers 0..16")
     if args.rate is not None and not 0 < args.rate <= 10_000:
         parser.error("--rate must be in (0, 10000]")
     if args.rate is not None and args.topups / args.rate > args.timeout:
@@ -1130,7 +1133,7 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
         port = str(urlsplit(base_url).port)
-        serve = [ROAMCARD, "serve", "--host", LOCALHOST, "--port", port, "--processes", str(args.processes)]
+        serve = [ROAMCARD, "serve", "--host", LOCALHOST, "--port", port, "--processes", args.processes]
         if args.workers:
             serve.append("--no-worker")
         servers.start("serve", serve, env, args.profile)

@@ -19,7 +19,7 @@ secrets (bench/environment.py). Then it measures, each next to a baseline from t
    in the same chunks and commits: sqlite3 `executemany`, psycopg `COPY`, with random bytes instead of
    HMACs.
 2. ACTIVATION: `roamcard vouchers activate --batch …` of the whole batch (range operations, chunked).
-3. REDEMPTIONS: `roamcard serve` (`--processes`, default 1, each with its in-process worker) and C
+3. REDEMPTIONS: `roamcard serve` (`--processes`, default auto as serve's, each with its worker) and C
    client threads, each signed in as its own card, redeeming distinct PINs from the batch through
    POST /api/v1/vouchers/redeem over keep-alive connections until R are done. Afterwards every card's
    balance is checked through the API and `roamcard ledger verify` must pass. Also printed: the server
@@ -367,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--vouchers", type=int, default=1_000_000, help="vouchers to generate")
     parser.add_argument("--redemptions", type=int, default=4000, help="redemptions in the timed phase")
     parser.add_argument("-c", "--concurrency", type=int, default=32, help="redeeming clients")
-    parser.add_argument("--processes", type=int, default=1, help="`roamcard serve --processes`")
+    parser.add_argument(
+        "--processes", default="auto", help="`roamcard serve --processes`: auto (its default) or 1..16"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds for the redemption phase")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
@@ -434,7 +436,7 @@ def run(args: argparse.Namespace, scratch: ScratchDatabases) -> int:
         pins = [row[1] for _, row in zip(range(args.redemptions), reader, strict=False)]
     server_log = (scratch.tmp / "serve.log").open("wb")
     server = subprocess.Popen(
-        [ROAMCARD, "serve", "--host", LOCALHOST, "--port", str(port), "--processes", str(args.processes)],
+        [ROAMCARD, "serve", "--host", LOCALHOST, "--port", str(port), "--processes", args.processes],
         env=env, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     status = 0
@@ -501,7 +503,7 @@ def run(args: argparse.Namespace, scratch: ScratchDatabases) -> int:
     )
     print(
         f"            server CPU {redeem['server_cpu_ms_per_redemption']:.1f} ms per redemption "
-        f"({args.processes} serve process(es)); machine load average before the phase "
+        f"(serve --processes {args.processes}); machine load average before the phase "
         f"{redeem['load_average_before']}"
     )
     baseline_tx = report["redeem_baseline_tx_per_second"]
