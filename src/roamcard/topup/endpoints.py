@@ -38,8 +38,8 @@ async def create(
     token: TokenDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    """The lean path: the token is checked inside the create's own transaction (its first statement, the
-    card must be active), and the whole unit of work is one hop off the event loop."""
+    # The lean path: the token is checked inside the create's own transaction (its first statement; the
+    # card must be active), and the whole unit of work is one hop off the event loop.
     database = get_database()
     key = idempotency.validate_key(idempotency_key)
     fingerprint = idempotency.request_fingerprint("POST", request.url.path, body.model_dump(mode="json"))

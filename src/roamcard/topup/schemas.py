@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,9 +9,7 @@ from roamcard.config import get_settings
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import Payment, TopupOrder
 from roamcard.payment.repository import NewPayment
-
-if TYPE_CHECKING:
-    from roamcard.topup.service.create import NewOrder
+from roamcard.topup.service.create import NewOrder
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD", "CNY"])]

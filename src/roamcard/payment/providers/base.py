@@ -1,6 +1,6 @@
 """One interface for every payment provider.
 
-In-process providers (the sandbox) get the caller's session and are called inside its transaction.
+In-process providers (the sandbox) get the caller's transaction (a lean `Tx`) and are called inside it.
 Remote gateways (`remote = True`: Alipay, WeChat Pay, Stripe) get `session=None` and a detached payment:
 they are only ever called outside a write transaction, so no database lock is held while waiting on
 the network (docs/architecture.md). Every call is keyed by our own ids, so calling again is safe.
@@ -14,7 +14,9 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from roamcard.kit.sql import Tx
 from roamcard.models import Payment
+from roamcard.payment.repository import NewPayment
 
 
 class GatewayUnavailable(Exception):
@@ -106,9 +108,10 @@ class RemoteRefund:
 class PaymentProvider(Protocol):
     name: str
 
-    def create_checkout(self, session: Session, payment: Payment) -> Checkout:
-        """Open the payment at the gateway, with our payment id as its reference.
-        Raises GatewayUnavailable when the gateway does not answer."""
+    def create_checkout(self, db: Session | Tx, payment: Payment | NewPayment) -> Checkout:
+        """Open the payment at the gateway, with our payment id as its reference, before our payment row
+        is written. Raises GatewayUnavailable when the gateway does not answer, before writing anything
+        (no savepoint is opened around the call)."""
         ...
 
     def query(self, session: Session, payment: Payment) -> RemoteStatus:
