@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from roamcard.db import Database
-from roamcard.kit.sql import _compile
+from roamcard.kit.sql import Tx, _compile
 
 
 def test_a_colon_inside_a_quoted_literal_is_text_not_a_parameter() -> None:
@@ -43,9 +43,9 @@ def test_a_datetime_is_stored_as_sqlalchemy_stores_it_and_read_back_aware(databa
 
 def test_a_rolled_back_savepoint_undoes_its_writes_and_its_after_commit_work(database: Database) -> None:
     ran: list[str] = []
-    with database.tx() as tx:
-        tx.after_commit(lambda: ran.append("outer"))
-        with pytest.raises(RuntimeError), tx.savepoint():
+
+    def undone_block(tx: Tx) -> None:
+        with tx.savepoint():
             tx.run(
                 "INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, reason, at) "
                 "VALUES ('test', 'undone', NULL, 'new', NULL, :at)",
@@ -53,6 +53,11 @@ def test_a_rolled_back_savepoint_undoes_its_writes_and_its_after_commit_work(dat
             )
             tx.after_commit(lambda: ran.append("inner"))
             raise RuntimeError("undo this block")
+
+    with database.tx() as tx:
+        tx.after_commit(lambda: ran.append("outer"))
+        with pytest.raises(RuntimeError):
+            undone_block(tx)
     assert ran == ["outer"]
     with database.autocommit() as tx:
         assert tx.value("SELECT count(*) FROM state_transitions WHERE entity_id = 'undone'") == 0
@@ -60,7 +65,12 @@ def test_a_rolled_back_savepoint_undoes_its_writes_and_its_after_commit_work(dat
 
 def test_nothing_registered_after_commit_runs_after_a_rollback(database: Database) -> None:
     ran: list[str] = []
-    with pytest.raises(RuntimeError), database.tx() as tx:
-        tx.after_commit(lambda: ran.append("never"))
-        raise RuntimeError("roll back")
+
+    def failing_unit() -> None:
+        with database.tx() as tx:
+            tx.after_commit(lambda: ran.append("never"))
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        failing_unit()
     assert ran == []
