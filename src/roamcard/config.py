@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = 60
     job_poll_interval_seconds: float = 0.2
     job_batch_size: int = 32
+    # External jobs (an SMS provider's HTTP call) of one batch run side by side, each off the database.
+    job_external_concurrency: int = 8
     # Jobs and idempotency (issue 9 item 16): stored Idempotency-Key answers are purged once this old.
     idempotency_key_retention_hours: int = 24
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -519,3 +520,27 @@ class TestBatches:
 @registry.job("test.enqueue_due")
 def enqueue_due(session: Session, payload: dict[str, Any]) -> None:
     outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="due-now")
+
+
+meeting = threading.Barrier(3)
+
+
+@registry.external_job("test.meet")
+def meet(database: Database, payload: dict[str, Any]) -> None:
+    """An outside call that only returns once two others are in flight with it."""
+    meeting.wait(timeout=10)
+
+
+class TestExternalJobsSideBySide:
+    def test_the_external_jobs_of_a_batch_run_at_the_same_time(self, database: Database) -> None:
+        meeting.reset()
+        with database.transaction() as session:
+            for _ in range(3):
+                outbox.enqueue(session, "test.meet", {})
+            outbox.enqueue(session, "test.flaky", {"fail_times": 0})
+        assert Worker(database).run_once() == 4  # one after another, the first would wait for ever
+        with database.reading() as session:
+            assert sorted((j.kind, j.status, j.attempts) for j in session.scalars(select(Job))) == [
+                ("test.flaky", "done", 1),
+                *[("test.meet", "done", 1)] * 3,
+            ]

@@ -28,9 +28,12 @@ alone (its attempt committed before its handler), so a job that kills its worker
 and does not spend the attempts of the batch around it. A job claimed but never started keeps its
 attempts.
 
-External jobs (`@external_job`) call the outside world: they run alone, outside any transaction, while a
-heartbeat thread renews the leases of every job this worker holds, so a long call loses neither its own
-job nor the rest of its batch.
+A batch runs its group first and its lone jobs after: jobs of one batch are independent (each is due and
+idempotent), so one external job in the middle of a batch does not split the rest into two groups.
+External jobs (`@external_job`) call the outside world: they run outside any transaction, up to
+`job_external_concurrency` side by side (an SMS provider's call takes a tenth of a second; one at a time
+would cap a worker at a few messages a second), while a heartbeat thread renews the leases of every job
+this worker holds, so a long call loses neither its own job nor the rest of its batch.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -197,7 +201,7 @@ class Worker:
         if job_id in self._started:
             self._started.discard(job_id)
             return True
-        with self.database.tx() as tx:
+        with self.database.autocommit() as tx:  # one conditional UPDATE: no BEGIN and COMMIT around it
             return self._mark_started(tx, job_id)
 
     def _job_of(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
@@ -211,16 +215,36 @@ class Worker:
     # -- running ----------------------------------------------------------------------------------
     def run_once(self, limit: int | None = None) -> int:
         """Claim and run one batch. Returns how many jobs ran."""
-        ids = self.claim(limit or self.settings.job_batch_size)
+        claimed_ids = self.claim(limit or self.settings.job_batch_size)
+        grouped = [job_id for job_id in claimed_ids if not self._claimed[job_id].alone]
+        alone = [job_id for job_id in claimed_ids if self._claimed[job_id].alone]
+        ids = grouped + alone
         index = 0
-        while index < len(ids):
-            claimed = self._claimed.get(ids[index])
-            if claimed is None or claimed.alone:
-                self.run_job(ids[index], next_job_id=ids[index + 1] if index + 1 < len(ids) else None)
-                index += 1
-            else:
-                index = self._run_group(ids, index)
+        while index < len(grouped):
+            after = self._run_group(ids, index)
+            if after == index:
+                break  # the group could not commit: its jobs now run alone, below
+            index = after
+        external = [job_id for job_id in ids[index:] if _is_external(self._claimed[job_id].kind)]
+        for job_id in ids[index:]:
+            if job_id not in external:
+                self.run_job(job_id)
+        self._run_external(external)
         return len(ids)
+
+    def _run_external(self, ids: list[int]) -> None:
+        """External jobs side by side, under one heartbeat; each starts and ends with one statement."""
+        if not ids:
+            return
+        with self._heartbeat():
+            if len(ids) == 1 or self.settings.job_external_concurrency <= 1:
+                for job_id in ids:
+                    self.run_job(job_id, heartbeat=False)
+                return
+            workers = min(len(ids), self.settings.job_external_concurrency)
+            with ThreadPoolExecutor(workers, thread_name_prefix="roamcard-external") as pool:
+                for _ in pool.map(lambda job_id: self.run_job(job_id, heartbeat=False), ids):
+                    pass
 
     def _run_group(self, ids: list[int], first: int) -> int:
         """Run the jobs from `ids[first]` on in one transaction, until a job that runs alone, the end of
@@ -236,8 +260,10 @@ class Worker:
                     job_id = ids[index]
                     claimed = self._claimed.get(job_id)
                     if claimed is None or claimed.alone:
-                        # It runs next, alone: start it here, so the commit of the group counts it.
-                        next_started = self._mark_started(tx_of(session), job_id)
+                        # It runs next, alone: start it here, so the commit of the group counts it
+                        # (unless the claim already did: a batch runs its lone jobs after its group).
+                        if job_id not in self._started:
+                            next_started = self._mark_started(tx_of(session), job_id)
                         break
                     del self._claimed[job_id]
                     pre_started = job_id in self._started
@@ -279,10 +305,10 @@ class Worker:
         finally:
             session.expunge_all()  # the next job reads afresh, as in a transaction of its own
 
-    def run_job(self, job_id: int, *, next_job_id: int | None = None) -> str:
+    def run_job(self, job_id: int, *, next_job_id: int | None = None, heartbeat: bool = True) -> str:
         """Run one claimed job in its own transaction. Returns its new status ("lost" when another
         worker holds it now). `next_job_id`: the job to run after this one, started in this job's final
-        transaction."""
+        transaction. `heartbeat=False`: the caller already renews the leases (`_run_external`)."""
         kind = "?"
         try:
             found = self._job_of(job_id)
@@ -291,9 +317,12 @@ class Worker:
             kind, payload = found
             registered = registry.handler_for(kind)
             if registered.external:
-                with self._heartbeat():
+                if heartbeat:
+                    with self._heartbeat():
+                        registered.handler(self.database, payload)
+                else:
                     registered.handler(self.database, payload)
-                with self.database.tx() as tx:
+                with self.database.autocommit() if next_job_id is None else self.database.tx() as tx:
                     self._mark_done(tx, job_id)
                     next_started = next_job_id is not None and self._mark_started(tx, next_job_id)
             else:
