@@ -51,7 +51,8 @@ def sqlite_datetime(value: datetime) -> str:
     """SQLAlchemy's SQLite DATETIME format, in UTC (UTCDateTime converts before it stores)."""
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat is ~2x faster than strftime (dozens of datetimes per top-up); cut "+00:00" off its end.
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 class Tx:

@@ -11,6 +11,7 @@ GSM7_BASIC = set(
     "¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENDED = set("^{}\\[~]|€")
+GSM7_ALL = frozenset(GSM7_BASIC | GSM7_EXTENDED)
 # The GSM 03.38 default alphabet in table order (unpacked: one septet per byte).
 _GSM7_TABLE = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -34,7 +35,7 @@ ESM_CLASS_UDHI = 0x40
 
 
 def is_gsm7(text: str) -> bool:
-    return all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text)
+    return GSM7_ALL.issuperset(text)
 
 
 def _units(text: str) -> tuple[int, list[bytes], int, int]:
@@ -80,4 +81,9 @@ def encode(text: str, reference: int = 0) -> Encoded:
 
 
 def segments(text: str) -> int:
-    return len(encode(text).parts)
+    # Most texts fit in one part: count their bytes instead of encoding them character by character.
+    if is_gsm7(text):
+        size, alone = len(text) + sum(char in _GSM7_EXTENSION for char in text), 160
+    else:
+        size, alone = len(text.encode("utf-16-be")), 140
+    return 1 if size <= alone else len(encode(text).parts)
