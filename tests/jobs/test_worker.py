@@ -544,3 +544,37 @@ class TestExternalJobsSideBySide:
                 ("test.flaky", "done", 1),
                 *[("test.meet", "done", 1)] * 3,
             ]
+
+
+deadlocks = {"left": 0}
+
+
+@registry.job("test.deadlocked_once")
+def deadlocked_once(session: Session, payload: dict[str, Any]) -> None:
+    if deadlocks["left"]:
+        deadlocks["left"] -= 1
+        error = RuntimeError("deadlock detected")
+        error.sqlstate = "40P01"  # type: ignore[attr-defined]  # what psycopg's DeadlockDetected carries
+        raise error
+
+
+@registry.job("test.plain_failure")
+def plain_failure(session: Session, payload: dict[str, Any]) -> None:
+    raise RuntimeError("a bug of the job's own")
+
+
+class TestLockRaces:
+    def test_a_job_undone_to_break_a_deadlock_is_due_again_at_once(
+        self, database: Database, frozen_clock: clock.FrozenClock
+    ) -> None:
+        deadlocks["left"] = 1
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.deadlocked_once", {})
+            outbox.enqueue(session, "test.plain_failure", {})
+        worker = Worker(database)
+        assert worker.run_once() == 2
+        frozen_clock.advance(seconds=0.1)  # far less than any backoff (at least a second)
+        assert worker.run_once() == 1  # only the deadlock victim is due again
+        with database.reading() as session:
+            jobs = {j.kind: (j.status, j.attempts) for j in session.scalars(select(Job))}
+        assert jobs == {"test.deadlocked_once": ("done", 2), "test.plain_failure": ("queued", 1)}

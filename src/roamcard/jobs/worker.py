@@ -103,6 +103,13 @@ _EXTEND = "UPDATE jobs SET locked_until = :lease WHERE status = 'running' AND lo
 _KIND_AND_PAYLOAD = "SELECT kind, payload FROM jobs WHERE id = :id"
 
 
+def _lost_a_lock_race(exc: BaseException) -> bool:
+    """PostgreSQL undid the statement to break a deadlock, or a serialisation conflict (SQLSTATE 40P01,
+    40001), whether it came from the driver or wrapped by SQLAlchemy."""
+    cause = getattr(exc, "orig", None) or exc
+    return getattr(cause, "sqlstate", None) in ("40P01", "40001")
+
+
 def backoff_seconds(attempts: int) -> float:
     """Exponential with full jitter, capped at an hour."""
     ceiling: float = min(3600.0, 2.0 ** min(attempts, 12))
@@ -360,11 +367,10 @@ class Worker:
             status, run_at, finished_at = outbox.DEAD, None, now
             log.error("job.dead_lettered", job_id=job_id, kind=kind, attempts=attempts, error=error)
         else:
-            status, run_at, finished_at = (
-                outbox.QUEUED,
-                now + timedelta(seconds=backoff_seconds(attempts)),
-                None,
-            )
+            # Two groups that locked two cards in opposite orders: the database chose this job to undo. It
+            # is not the job's fault, and the other group has committed by now: try again at once.
+            delay = backoff_seconds(attempts) if not _lost_a_lock_race(exc) else random.uniform(0, 0.05)
+            status, run_at, finished_at = outbox.QUEUED, now + timedelta(seconds=delay), None
             log.warning("job.retry", job_id=job_id, kind=kind, attempts=attempts, error=error)
         tx.run(_FAILED, id=job_id, status=status, run_at=run_at, finished_at=finished_at, error=error)
         return status
