@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,7 @@ from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
-from roamcard.db import Database, get_database, set_database
+from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
 from roamcard.ivr.endpoints import router as ivr_router
@@ -104,6 +105,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # As many request threads as the pool has connections for them (db.py: HTTP_THREADS).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = HTTP_THREADS
         worker = None
         if run_worker:
             worker = build_worker(get_database())

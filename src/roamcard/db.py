@@ -38,7 +38,13 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # A pooled PostgreSQL connection idle for longer than this is pinged before use (a restarted server or a
 # dropped link shows there, not in the middle of a payment); busy connections are not pinged at all.
 PING_AFTER_IDLE_SECONDS = 10.0
-DEFAULT_POOL_SIZE = 36
+# Every thread that can hold a connection at once: HTTP_THREADS request threads, the worker, its
+# external jobs (job_external_concurrency, 8) and its heartbeat; these connections are kept. The small
+# overflow is for the few ORM endpoints that hold a read and a write session at once: only past the real
+# concurrency is a connection opened for one request and closed after it (a fork and an authentication).
+HTTP_THREADS = 24
+DEFAULT_POOL_SIZE = HTTP_THREADS + 10
+POOL_OVERFLOW = 8
 
 
 def normalise_url(url: str) -> str:
@@ -69,7 +75,7 @@ def build_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = F
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size // 2,
+        max_overflow=POOL_OVERFLOW,
     )
     _ping_when_idle(engine)
 
