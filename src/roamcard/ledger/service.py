@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from roamcard.db import insert_ignoring_conflict
 from roamcard.errors import AppError
 from roamcard.kit import clock
 from roamcard.kit.sql import Tx
@@ -141,27 +140,11 @@ def ensure_account(
     card_id: int | None = None,
     lower_bound: int | None = None,
 ) -> LedgerAccount:
-    """Get or create an account by its code; safe when two transactions race to create it."""
-    account = repository.get_account_by_code(session, code)
-    if account is not None:
-        return account
-    insert_ignoring_conflict(
-        session,
-        LedgerAccount,
-        {
-            "code": code,
-            "asset": asset,
-            "kind": kind.value,
-            "card_id": card_id,
-            "tracks_balance": kind is not AccountKind.OPERATOR,
-            "balance": 0,
-            "lower_bound": lower_bound,
-            "created_at": clock.now(),
-        },
-    )
-    account = repository.get_account_by_code(session, code)
-    assert account is not None
-    return account
+    """`account` for ORM callers: the same get-or-create, handing back the loaded `LedgerAccount`."""
+    found = account(as_tx(session), code, asset, kind, card_id=card_id, lower_bound=lower_bound)
+    loaded = repository.get_account_by_code(session, found.code)
+    assert loaded is not None
+    return loaded
 
 
 def operator_account(session: Session, purpose: str, asset: str) -> LedgerAccount:
