@@ -3,8 +3,6 @@ cleared and the session opened; on PostgreSQL each step is one statement."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from roamcard.auth import attempts
@@ -12,8 +10,8 @@ from roamcard.auth import service as auth_service
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.kit.clock import FrozenClock
-from roamcard.kit.sql import Tx
 from tests.factories import DEFAULT_PASSWORD, make_card
+from tests.statements import record_statements
 
 WRONG = "11111111"
 
@@ -21,15 +19,7 @@ WRONG = "11111111"
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The first word of every lean statement run from now on."""
-    statements: list[str] = []
-    real = Tx._execute
-
-    def execute(self: Tx, sql: str, params: dict[str, Any]) -> Any:
-        statements.append(sql.split()[0])
-        return real(self, sql, params)
-
-    monkeypatch.setattr(Tx, "_execute", execute)
-    return statements
+    return record_statements(monkeypatch, first_words=True)
 
 
 @pytest.fixture

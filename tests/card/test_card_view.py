@@ -21,19 +21,13 @@ from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import Asset
 from roamcard.models import Allowance, Card
 from tests.factories import DEFAULT_PASSWORD, make_card
+from tests.statements import record_statements
 
 
 @contextmanager
 def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    statements: list[str] = []
     real = Tx._execute
-
-    def execute(self: Tx, sql: str, params: dict[str, Any]) -> Any:
-        statements.append(sql)
-        return real(self, sql, params)
-
-    monkeypatch.setattr(Tx, "_execute", execute)
-    yield statements
+    yield record_statements(monkeypatch)
     monkeypatch.setattr(Tx, "_execute", real)
 
 

@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 
 from roamcard.db import Database
 from roamcard.jobs.sweepers import build_worker
-from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.models import InboxEvent, Job, LedgerTransfer, Notification, Payment, Refund, TopupOrder
 from roamcard.payment import service as payment_service
 from roamcard.topup.service.create import create_topup
 from tests.factories import make_card, make_catalog, sandbox_event, sandbox_headers
+from tests.statements import record_statements
 
 
 def open_order(
@@ -255,14 +255,7 @@ class TestLeanIntake:
         self, database: Database, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         _, payment = open_order(database)
-        statements: list[str] = []
-        real = Tx._execute
-
-        def counted(tx: Tx, sql: str, params: dict[str, Any]) -> Any:
-            statements.append(sql)
-            return real(tx, sql, params)
-
-        monkeypatch.setattr(Tx, "_execute", counted)
+        statements = record_statements(monkeypatch)
         body = sandbox_event(payment.id, 1000, "USD")
         signed = sandbox_headers(body)["Roamcard-Signature"]
         assert payment_service.receive_sandbox_notification(database, body, signed)
