@@ -83,7 +83,8 @@ _WINNER = (
     "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys "
     'WHERE scope = :scope AND "key" = :key'
 )
-_FINISH = (
+# Public: a create that answers in its own last statement folds this into it (topup/service/create.py).
+FINISH_SQL = (
     "UPDATE idempotency_keys SET response_status = :status, response_body = :body "
     'WHERE scope = :scope AND "key" = :key'
 )
@@ -127,8 +128,13 @@ def begin(db: Session | Tx, *, scope: str, key: str, fingerprint: str) -> Stored
     return _replay(fingerprint, winner[0], int(winner[1]), winner[2], tx.dt(winner[3]))
 
 
+def finish_params(*, scope: str, key: str, status_code: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of FINISH_SQL: the stored answer, as a replay will read it."""
+    return {"scope": scope, "key": key, "status": status_code, "body": _dumps(body)}
+
+
 def finish(db: Session | Tx, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
-    as_tx(db).run(_FINISH, scope=scope, key=key, status=status_code, body=_dumps(body))
+    as_tx(db).run(FINISH_SQL, **finish_params(scope=scope, key=key, status_code=status_code, body=body))
 
 
 def hold(db: Session | Tx, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 
 from roamcard.auth import service as auth_service
@@ -99,12 +98,8 @@ _CREATION_HISTORY = (
 # PostgreSQL: one statement, composed of the constants above (no input in the text, hence S608's waiver).
 _ORDER_AND_PAYMENT_PG = f"WITH o AS ({_INSERT_ORDER}), p AS ({payment_repository.INSERT_PAYMENT})"
 _CREATE_PG = f"{_ORDER_AND_PAYMENT_PG} {_CREATION_HISTORY}"
-# With the same change as `idempotency.finish`: the answer of a create complete in this transaction.
-_CREATE_AND_ANSWER_PG = (
-    f"{_ORDER_AND_PAYMENT_PG}, h AS ({_CREATION_HISTORY}) "  # noqa: S608
-    "UPDATE idempotency_keys SET response_status = :status, response_body = :body "
-    'WHERE scope = :scope AND "key" = :key'
-)
+# With `idempotency.finish` as its last step: the answer of a create complete in this transaction.
+_CREATE_AND_ANSWER_PG = f"{_ORDER_AND_PAYMENT_PG}, h AS ({_CREATION_HISTORY}) {idempotency.FINISH_SQL}"
 _STORED_NOW = (
     "SELECT topup_orders.status, topup_orders.paid_at, topup_orders.fulfilled_at, payments.status, "
     "payments.checkout_url, payments.provider_reference, payments.qr_code FROM payments "
@@ -223,7 +218,7 @@ def _write(
         tx.run(_CREATE_PG, **{**order_row, **payment_row, **history})
     else:
         scope, key, body = answer
-        stored = {"scope": scope, "key": key, "status": 201, "body": orjson.dumps(body).decode()}
+        stored = idempotency.finish_params(scope=scope, key=key, status_code=201, body=body)
         tx.run(_CREATE_AND_ANSWER_PG, **{**order_row, **payment_row, **history, **stored})
     payment_service.payment_written(tx, payment)
     if payment.status == PaymentStatus.UNKNOWN.value:
