@@ -26,6 +26,8 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 app.add_typer(cards_app, name="cards")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(ledger_app, name="ledger")
+promotions_app = typer.Typer(help="Holiday promotions: campaigns and promo codes.", no_args_is_help=True)
+app.add_typer(promotions_app, name="promotions")
 jobs_app = typer.Typer(help="The outbox: queued, running, done and dead-lettered jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 
@@ -197,6 +199,22 @@ def load_catalog(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         errors.print(f"[red]catalogue not loaded[/red]\n{exc}")
         raise typer.Exit(2) from None
     console.print(f"created {result.created}, updated {result.updated}, deactivated {result.deactivated}")
+
+
+@promotions_app.command("load")
+def load_promotions(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Load a campaign file (TOML); nothing is loaded when any campaign is wrong. Safe to run again."""
+    from roamcard.promotion.service import load as promotion_load
+
+    try:
+        with get_database().transaction() as session:
+            result = promotion_load.load_campaigns(session, file)
+    except promotion_load.CampaignFileError as exc:
+        errors.print(f"[red]campaigns not loaded[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    console.print(f"created {result.created}, updated {result.updated}")
 
 
 @ledger_app.command("verify")

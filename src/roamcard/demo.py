@@ -1,4 +1,4 @@
-"""Demo data: the demo catalogue and two demo cards with known passwords (demo mode only)."""
+"""Demo data: the demo catalogue and campaigns, and two demo cards with known passwords (demo mode only)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from roamcard.card import repository as card_repository
 from roamcard.card import service as card_service
 from roamcard.catalog import service as catalog_service
+from roamcard.promotion.service import load as promotion_load
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ DEMO_CARDS = (
 def load_demo(session: Session) -> list[DemoCard]:
     """Safe to run any number of times: the catalogue is upserted and existing cards are left alone."""
     catalog_service.load_catalog(session, catalog_service.DEMO_CATALOG)
+    promotion_load.load_campaigns(session, promotion_load.DEMO_CAMPAIGNS)
     for demo in DEMO_CARDS:
         if card_repository.get_by_card_number(session, demo.card_number) is None:
             card_service.issue_card(

@@ -21,6 +21,7 @@ from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
 from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
+from roamcard.models.promotion_campaign import PromotionCampaign
 from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.sign_in_attempt import SignInAttempt
@@ -56,6 +57,7 @@ __all__ = [
     "PhoneChange",
     "PosNonce",
     "Product",
+    "PromotionCampaign",
     "Refund",
     "SandboxCharge",
     "SignInAttempt",
