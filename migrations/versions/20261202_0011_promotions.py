@@ -1,4 +1,4 @@
-"""promotions: holiday campaigns loaded from the operator's campaign file
+"""promotions: holiday campaigns loaded from the operator's campaign file; what an order was given
 
 Revision ID: 0011
 Revises: 0010
@@ -46,7 +46,13 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_promotion_campaigns")),
     )
+    with op.batch_alter_table("topup_orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("list_price_amount", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("promotions", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("topup_orders", schema=None) as batch_op:
+        batch_op.drop_column("promotions")
+        batch_op.drop_column("list_price_amount")
     op.drop_table("promotion_campaigns")

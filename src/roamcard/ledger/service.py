@@ -273,9 +273,11 @@ def grant_pack(
     validity_days: int,
     order_id: str | None,
     product_id: str | None,
+    source: str = "issued",
 ) -> int:
-    """A pack: its own account (so packs with different expiries never mix), credited from `issued`.
-    Granting the same `key` again returns the first grant. Returns the allowance's id."""
+    """A pack: its own account (so packs with different expiries never mix), credited from the operator
+    account `source` (`issued`; `promotion` for a bonus pack). Granting the same `key` again returns the
+    first grant. Returns the allowance's id."""
     tx = as_tx(db)
     now = clock.now()
     code = f"card:{card_id}:allowance:{key}"
@@ -304,7 +306,7 @@ def grant_pack(
     transfer(
         tx,
         key=key,
-        debit=operator(tx, "issued", asset.value),
+        debit=operator(tx, source, asset.value),
         credit=Account(id=account_id, code=code, asset=asset.value, tracks_balance=True),
         amount=amount,
         reason="grant",

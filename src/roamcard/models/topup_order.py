@@ -26,6 +26,10 @@ class TopupOrder(Base):
     validity_days: Mapped[int | None] = mapped_column(nullable=True)
     price_amount: Mapped[int] = mapped_column(BigInteger)
     price_currency: Mapped[str] = mapped_column(String(3))
+    # With a promotion: the list price before discounts (`price_amount` is what is charged) and what was
+    # applied (promotion/service/pricing.py `Priced.to_record`), a snapshot that reloads never rewrite.
+    list_price_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    promotions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     payment_method: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

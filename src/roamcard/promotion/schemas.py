@@ -4,12 +4,13 @@ that name the campaign and the field."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from roamcard.catalog.states import ProductKind
 from roamcard.kit.money import SUPPORTED_CURRENCIES
+from roamcard.kit.schemas import MoneyOut
 from roamcard.ledger.assets import UNIT_ASSETS
 from roamcard.promotion.states import CampaignStatus
 from roamcard.topup.states import Channel
@@ -148,3 +149,44 @@ class CampaignDefinition(BaseModel):
 class CampaignFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     campaigns: list[dict[str, object]] = Field(default_factory=list)
+
+
+class DiscountOut(BaseModel):
+    campaign_id: str
+    name: str
+    amount: MoneyOut
+
+
+class BonusOut(BaseModel):
+    campaign_id: str
+    name: str
+    asset: str
+    amount: int
+    validity_days: int | None = None
+
+
+def breakdown(record: list[dict[str, Any]] | None, language: str) -> tuple[list[DiscountOut], list[BonusOut]]:
+    """An order's recorded promotions as the API shows them, names in the reader's language."""
+    discounts: list[DiscountOut] = []
+    bonuses: list[BonusOut] = []
+    for item in record or []:
+        name = item["name_zh"] if language == "zh-CN" else item["name_en"]
+        if item["kind"] == "discount":
+            discounts.append(
+                DiscountOut(
+                    campaign_id=item["campaign_id"],
+                    name=name,
+                    amount=MoneyOut(amount=item["amount"], currency=item["currency"]),
+                )
+            )
+        else:
+            bonuses.append(
+                BonusOut(
+                    campaign_id=item["campaign_id"],
+                    name=name,
+                    asset=item["asset"],
+                    amount=item["amount"],
+                    validity_days=item.get("validity_days"),
+                )
+            )
+    return discounts, bonuses

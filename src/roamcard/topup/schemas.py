@@ -6,9 +6,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from roamcard.config import get_settings
+from roamcard.i18n import current_language
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import Payment, TopupOrder
 from roamcard.payment.repository import NewPayment
+from roamcard.promotion.schemas import BonusOut, DiscountOut, breakdown
 from roamcard.topup.service.create import NewOrder
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -53,7 +55,10 @@ class TopupOut(BaseModel):
     product_name_en: str
     product_name_zh: str
     grants: list[dict[str, Any]]
-    price: MoneyOut
+    price: MoneyOut = Field(description="What is charged: the list price less any discounts.")
+    list_price: MoneyOut
+    discounts: list[DiscountOut]
+    bonuses: list[BonusOut] = Field(description="Given on top of what the product grants, when it is paid.")
     created_at: datetime
     pay_by: datetime
     paid_at: datetime | None
@@ -64,6 +69,8 @@ class TopupOut(BaseModel):
     @classmethod
     def of(cls, order: TopupOrder | NewOrder, payment: Payment | NewPayment | None) -> TopupOut:
         base = get_settings().public_base_url
+        discounts, bonuses = breakdown(order.promotions, current_language())
+        listed = order.list_price_amount if order.list_price_amount is not None else order.price_amount
         return cls(
             id=order.id,
             status=order.status,
@@ -74,6 +81,9 @@ class TopupOut(BaseModel):
             product_name_zh=order.product_name_zh,
             grants=order.grants,
             price=MoneyOut(amount=order.price_amount, currency=order.price_currency),
+            list_price=MoneyOut(amount=listed, currency=order.price_currency),
+            discounts=discounts,
+            bonuses=bonuses,
             created_at=order.created_at,
             pay_by=order.pay_by,
             paid_at=order.paid_at,

@@ -81,14 +81,17 @@ class NewOrder:
     pay_by: datetime
     paid_at: datetime | None = None
     fulfilled_at: datetime | None = None
+    list_price_amount: int | None = None  # with a promotion: before its discounts
+    promotions: list[dict[str, Any]] | None = None  # what promotions gave (pricing.Priced.to_record)
 
 
 _INSERT_ORDER = (
     "INSERT INTO topup_orders (id, card_id, channel, product_id, product_kind, product_name_en, "
-    "product_name_zh, grants, validity_days, price_amount, price_currency, status, payment_method, "
-    "created_at, updated_at, pay_by) VALUES (:order_id, :card_id, :channel, :product_id, :product_kind, "
-    ":product_name_en, :product_name_zh, :grants, :validity_days, :price_amount, :price_currency, "
-    ":order_status, :payment_method, :order_created_at, :order_updated_at, :pay_by)"
+    "product_name_zh, grants, validity_days, price_amount, price_currency, list_price_amount, promotions, "
+    "status, payment_method, created_at, updated_at, pay_by) VALUES (:order_id, :card_id, :channel, "
+    ":product_id, :product_kind, :product_name_en, :product_name_zh, :grants, :validity_days, :price_amount, "
+    ":price_currency, :list_price_amount, :promotions, :order_status, :payment_method, :order_created_at, "
+    ":order_updated_at, :pay_by)"
 )
 _CREATION_HISTORY = (
     "INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, reason, at) VALUES "
@@ -150,7 +153,15 @@ def _open(
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
-    priced = quote(tx, card, product_id=product_id, currency=currency, amount=amount)
+    priced = quote(
+        tx,
+        card,
+        product_id=product_id,
+        currency=currency,
+        amount=amount,
+        channel=channel.value,
+        payment_method=payment_method,
+    )
     now = clock.now()
     order = NewOrder(
         id=new_id("top"),
@@ -169,6 +180,8 @@ def _open(
         created_at=now,
         updated_at=now,
         pay_by=now + timedelta(seconds=get_settings().payment_window_seconds),
+        list_price_amount=priced.list_price.amount if priced.list_price is not None else None,
+        promotions=priced.promotions,
     )
     return order, payment_service.open_payment(tx, order, payment_method, client=client)
 
@@ -190,6 +203,8 @@ def _write(
         "validity_days": order.validity_days,
         "price_amount": order.price_amount,
         "price_currency": order.price_currency,
+        "list_price_amount": order.list_price_amount,
+        "promotions": tx.json(order.promotions) if order.promotions is not None else None,
         "order_status": order.status,
         "payment_method": order.payment_method,
         "order_created_at": order.created_at,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from roamcard.kit import clock
 from roamcard.kit.money import Money
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS, Asset
 from roamcard.lifecycle import as_tx
@@ -20,7 +22,7 @@ DEFAULT_PACK_VALIDITY_DAYS = 30
 # What fulfilment needs of the order and its card, in one read (the order's grants are a snapshot).
 _PAID_ORDER = (
     "SELECT o.card_id, o.channel, o.grants, o.validity_days, o.product_id, o.product_name_en, "
-    "o.product_name_zh, c.phone, c.language, c.currency "
+    "o.product_name_zh, o.promotions, o.price_currency, c.phone, c.language, c.currency "
     "FROM topup_orders o JOIN cards c ON c.id = o.card_id WHERE o.id = :id"
 )
 
@@ -34,6 +36,57 @@ class _Holder:
     language: str
 
 
+def _promotions(
+    tx: Tx,
+    order_id: str,
+    card_id: int,
+    wallet: ledger.Account,
+    wallet_currency: str,
+    paid_in: str,
+    applied: list[dict[str, Any]],
+    product_id: str,
+) -> None:
+    """Promotion expense pays what the card was given beyond what was charged: each discount to `sales`
+    (which then holds the list price, like an undiscounted order), each bonus to the card."""
+    expense = "promotion"
+    for index, item in enumerate(applied):
+        key = f"{order_id}:promotion:{index}"
+        if item["kind"] == "discount":
+            ledger.transfer(
+                tx,
+                key=key,
+                debit=ledger.operator(tx, expense, paid_in),
+                credit=ledger.operator(tx, "sales", paid_in),
+                amount=int(item["amount"]),
+                reason="promotion_discount",
+                reference=order_id,
+            )
+            continue
+        asset = Asset(item["asset"])
+        if asset in CURRENCY_ASSETS:
+            ledger.transfer(
+                tx,
+                key=key,
+                debit=ledger.operator(tx, expense, asset.value),
+                credit=wallet if asset.value == wallet_currency else ledger.wallet(tx, card_id, asset.value),
+                amount=int(item["amount"]),
+                reason="promotion_bonus",
+                reference=order_id,
+            )
+        else:
+            ledger.grant_pack(
+                tx,
+                key=key,
+                card_id=card_id,
+                asset=asset,
+                amount=int(item["amount"]),
+                validity_days=int(item.get("validity_days") or DEFAULT_PACK_VALIDITY_DAYS),
+                order_id=order_id,
+                product_id=product_id,
+                source=expense,
+            )
+
+
 def fulfil(session: Session, order_id: str) -> bool:
     """paid -> fulfilled. The conditional transition lets exactly one caller through; the transfers'
     business keys make even a second pass harmless. Returns whether this call fulfilled the order."""
@@ -44,7 +97,8 @@ def fulfil(session: Session, order_id: str) -> bool:
         return False
     row = tx.one(_PAID_ORDER, id=order_id)
     assert row is not None
-    card_id, channel, grants, validity_days, product_id, name_en, name_zh, phone, language, currency = row
+    card_id, channel, grants, validity_days, product_id, name_en, name_zh, promoted, paid_in = row[:9]
+    phone, language, currency = row[9:]
     wallet = ledger.wallet(tx, card_id, currency)
     for index, grant in enumerate(tx.loads(grants)):
         key = f"{order_id}:fulfil:{index}"
@@ -70,6 +124,8 @@ def fulfil(session: Session, order_id: str) -> bool:
                 order_id=order_id,
                 product_id=product_id,
             )
+    if promoted is not None:
+        _promotions(tx, order_id, card_id, wallet, currency, paid_in, tx.loads(promoted) or [], product_id)
     notifications.queue_sms(
         session,
         _Holder(card_id, phone, language),

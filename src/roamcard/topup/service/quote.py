@@ -1,4 +1,8 @@
-"""The one place a price is decided. Promotions will plug in here."""
+"""The one place a price is decided, promotions included, so every channel prices the same way.
+
+A caller that names its `channel` gets the live campaigns applied (promotion/service/apply.py): `price`
+is then what is charged, `list_price` the catalogue's price, and `promotion` what was applied. Without a
+channel the quote is the catalogue's price alone."""
 
 from __future__ import annotations
 
@@ -17,16 +21,62 @@ from roamcard.kit.sql import Tx
 from roamcard.ledger.assets import CURRENCY_ASSETS
 from roamcard.lifecycle import as_tx
 from roamcard.models import Card
+from roamcard.promotion.service import apply as promotions
+from roamcard.promotion.service.pricing import Priced
 
 
 @dataclass(frozen=True)
 class Quote:
     product: ProductRow
-    price: Money
+    price: Money  # what is charged
     grants: list[dict[str, Any]]
+    list_price: Money | None = None  # before discounts; None = the same as `price`
+    promotion: Priced | None = None  # what promotions gave, when any did
+
+    @property
+    def promotions(self) -> list[dict[str, Any]] | None:
+        """What the order records of it (None: no promotion applied)."""
+        return self.promotion.to_record() if self.promotion is not None else None
 
 
 def quote(
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    *,
+    product_id: str,
+    currency: str,
+    amount: int | None,
+    channel: str | None = None,
+    payment_method: str | None = None,
+    promo_code: str | None = None,
+) -> Quote:
+    listed = _list_quote(db, card, product_id=product_id, currency=currency, amount=amount)
+    if channel is None:
+        return listed
+    priced = promotions.price_order(
+        as_tx(db),
+        card_id=card.id,
+        card_currency=card.currency,
+        product_id=listed.product.id,
+        product_kind=listed.product.kind,
+        coverage=listed.product.coverage,
+        list_price=listed.price,
+        channel=channel,
+        payment_method=payment_method,
+        promo_code=promo_code,
+    )
+    if not priced.discounts and not priced.bonuses:
+        return listed
+    return Quote(
+        product=listed.product,
+        price=priced.charge,
+        grants=listed.grants,
+        list_price=listed.price,
+        promotion=priced,
+    )
+
+
+def _list_quote(
     db: Session | Tx, card: Card | SignedInCard, *, product_id: str, currency: str, amount: int | None
 ) -> Quote:
     product = catalog_repository.active_product(as_tx(db), product_id)
