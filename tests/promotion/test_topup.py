@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -17,8 +16,6 @@ from roamcard.ledger import repository as ledger_repository
 from roamcard.ledger import service as ledger
 from roamcard.models import LedgerAccount, Payment, PromotionCampaign, TopupOrder
 from roamcard.promotion.service.load import load_campaigns
-from tests.factories import make_card, make_catalog
-from tests.topup.test_api_flow import sign_in
 
 BODY = {"product_id": "data-5gb-30d", "currency": "CNY", "payment_method": "sandbox"}
 CAMPAIGN = """
@@ -44,14 +41,6 @@ def _load(database: Database, tmp_path: Path, *campaigns: tuple[str, str, str]) 
     path.write_text(text, encoding="utf-8")
     with database.transaction() as session:
         load_campaigns(session, path)
-
-
-@pytest.fixture
-def auth(database: Database, client: TestClient) -> dict[str, str]:
-    with database.transaction() as session:
-        make_catalog(session)
-        number = make_card(session).card_number
-    return sign_in(client, number)
 
 
 def _create(client: TestClient, auth: dict[str, str], key: str = "k", **body: Any) -> dict[str, Any]:
@@ -132,10 +121,10 @@ class TestDiscount:
         _load(database, tmp_path, ("spring", TWENTY, 'channels = ["ivr"]'))
         assert _create(client, auth)["discounts"] == []
 
-    def test_a_capped_campaign_is_not_applied_while_caps_cannot_be_reserved(
+    def test_a_budgeted_campaign_is_not_applied_while_budgets_cannot_be_reserved(
         self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
     ) -> None:
-        _load(database, tmp_path, ("spring", TWENTY, "max_redemptions = 50"))
+        _load(database, tmp_path, ("spring", TWENTY, "budget = { CNY = 5000000 }"))
         assert _create(client, auth)["price"] == {"amount": 10800, "currency": "CNY"}
 
 

@@ -22,6 +22,8 @@ from roamcard.models.phone_change import PhoneChange
 from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
 from roamcard.models.promotion_campaign import PromotionCampaign
+from roamcard.models.promotion_slot import PromotionSlot
+from roamcard.models.quote import Quote
 from roamcard.models.refund import Refund
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.sign_in_attempt import SignInAttempt
@@ -58,6 +60,8 @@ __all__ = [
     "PosNonce",
     "Product",
     "PromotionCampaign",
+    "PromotionSlot",
+    "Quote",
     "Refund",
     "SandboxCharge",
     "SignInAttempt",

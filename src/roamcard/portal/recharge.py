@@ -138,7 +138,16 @@ def review(session: Session, card: Card, choice: RechargeChoice) -> Review:
     amount = parse_amount(choice.amount, card.currency) if custom else None
     if choice.payment_method not in dict(payment_methods(choice.currency)):
         raise ValidationFailed("payment_method", "This payment method is not available.")
-    priced = quote(session, card, product_id=choice.product_id, currency=choice.currency, amount=amount)
+    # Priced as the order will be (channel web, this payment method): what is shown is what is charged.
+    priced = quote(
+        session,
+        card,
+        product_id=choice.product_id,
+        currency=choice.currency,
+        amount=amount,
+        channel=Channel.WEB.value,
+        payment_method=choice.payment_method,
+    )
     return Review(
         quote=priced,
         currency=choice.currency,

@@ -11,9 +11,9 @@ from roamcard.idempotency import service as idempotency
 from roamcard.payment.client import client_context
 from roamcard.responses import OrjsonResponse
 from roamcard.topup import receipt
-from roamcard.topup.schemas import TopupCreate, TopupOut, TopupPage
+from roamcard.topup.schemas import QuoteCreate, QuoteOut, TopupCreate, TopupOut, TopupPage
 from roamcard.topup.service import read
-from roamcard.topup.service.create import place_topup
+from roamcard.topup.service.create import place_quote, place_topup
 
 router = APIRouter(prefix="/api/v1", tags=["top-ups"])
 
@@ -21,8 +21,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Missing or malformed Idempotency-Key"},
     401: {"description": "Not signed in"},
     403: {"description": "The card is suspended (card_suspended)"},
-    409: {"description": "Idempotency-Key reused with a different body"},
-    422: {"description": "Invalid field (unknown product, currency, amount out of range)"},
+    409: {"description": "Idempotency-Key reused with a different body; quote_expired"},
+    422: {"description": "Invalid field (unknown product, currency, amount out of range, promo_code_…)"},
 }
 
 
@@ -58,6 +58,24 @@ async def create(
     )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
     return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)
+
+
+@router.post(
+    "/quotes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=QuoteOut,
+    responses={
+        401: ERRORS[401],
+        403: ERRORS[403],
+        422: {"description": "Invalid field; a promo code that does not apply says why (promo_code_…)"},
+    },
+)
+async def create_quote(body: QuoteCreate, token: TokenDep) -> Response:
+    """The price this card would pay, promotions applied, held for 15 minutes (send its id as
+    `quote_id` when creating the top-up)."""
+    database = get_database()
+    saved = await database.run(lambda: place_quote(database, token, **body.model_dump()))
+    return OrjsonResponse(QuoteOut.of(saved).model_dump(mode="json"), status_code=201)
 
 
 @router.get("/topups", response_model=TopupPage)

@@ -12,6 +12,7 @@ from roamcard.models import Payment, TopupOrder
 from roamcard.payment.repository import NewPayment
 from roamcard.promotion.schemas import BonusOut, DiscountOut, breakdown
 from roamcard.topup.service.create import NewOrder
+from roamcard.topup.service.quote import SavedQuote
 
 ProductId = Annotated[str, Field(min_length=1, max_length=64)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["USD", "CNY"])]
@@ -31,6 +32,50 @@ class TopupCreate(BaseModel):
             description="Custom amounts only: wallet credit in minor units (1000 = $10.00).",
         ),
     ] = None
+    promo_code: Annotated[str | None, Field(min_length=1, max_length=64, examples=["SPRING2027"])] = None
+    quote_id: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=32,
+            description="From POST /api/v1/quotes: pay exactly the quoted charge, or 409 quote_expired.",
+        ),
+    ] = None
+
+
+class QuoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: ProductId
+    currency: Currency
+    amount: Annotated[int | None, Field(strict=True, gt=0)] = None
+    payment_method: Annotated[str | None, Field(min_length=1, max_length=20)] = None
+    promo_code: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+
+
+class QuoteOut(BaseModel):
+    id: str
+    product_id: str
+    list_price: MoneyOut
+    discounts: list[DiscountOut]
+    bonuses: list[BonusOut]
+    charge: MoneyOut = Field(description="What will be paid.")
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, saved: SavedQuote) -> QuoteOut:
+        found = saved.quote
+        discounts, bonuses = breakdown(found.promotions, current_language())
+        listed = found.list_price or found.price
+        return cls(
+            id=saved.id,
+            product_id=found.product.id,
+            list_price=MoneyOut.of(listed),
+            discounts=discounts,
+            bonuses=bonuses,
+            charge=MoneyOut.of(found.price),
+            expires_at=saved.expires_at,
+        )
 
 
 class PaymentOut(BaseModel):

@@ -3,18 +3,88 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from roamcard.errors import ValidationFailed
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
 from roamcard.promotion import repository
 from roamcard.promotion.service.pricing import Campaign, Order, Priced, price
+from roamcard.promotion.states import CampaignStatus
+
+
+class _PromoCodeProblem(ValidationFailed):
+    field_msgid = ""
+
+    def __init__(self) -> None:
+        super().__init__("promo_code", self.field_msgid)
+
+
+class PromoCodeUnknown(_PromoCodeProblem):
+    code = "promo_code_unknown"
+    message = "This promo code is not valid."
+    field_msgid = "There is no such promo code. Check it and try again."
+
+
+class PromoCodeNotYetValid(_PromoCodeProblem):
+    code = "promo_code_not_yet_valid"
+    message = "This promo code is not valid yet."
+    field_msgid = "This promo code cannot be used yet: its offer has not started."
+
+
+class PromoCodeExpired(_PromoCodeProblem):
+    code = "promo_code_expired"
+    message = "This promo code has expired."
+    field_msgid = "This promo code has expired: its offer is over."
+
+
+class PromoExhausted(_PromoCodeProblem):
+    code = "promo_exhausted"
+    message = "This offer has been used up."
+    field_msgid = "This promo code's offer has been used up: it has reached its limit."
+
+
+class PromoCodeNotApplicable(_PromoCodeProblem):
+    code = "promo_code_not_applicable"
+    message = "This promo code does not apply to this recharge."
+    field_msgid = "This promo code does not apply to this product, payment method or channel."
+
+
+_BY_CODE = (
+    "SELECT id, starts_at, ends_at, file_status, office_status FROM promotion_campaigns WHERE code = :code"
+)
+
+
+def check_code(
+    tx: Tx,
+    promo_code: str,
+    applied: Sequence[str],
+    now: datetime | None = None,
+    exhausted: frozenset[str] = frozenset(),
+) -> None:
+    """A code the order was given must have applied: otherwise say precisely why not (only an order with
+    a code pays for this look-up)."""
+    rows = tx.all(_BY_CODE, code=promo_code.strip().upper())
+    if any(row[0] in applied for row in rows):
+        return
+    if not rows:
+        raise PromoCodeUnknown()
+    if any(row[0] in exhausted for row in rows):
+        raise PromoExhausted()
+    now = now or clock.now()
+    ended = CampaignStatus.ENDED.value
+    if any((tx.dt(row[1]) or now) > now for row in rows):
+        raise PromoCodeNotYetValid()
+    if all((tx.dt(row[2]) or now) <= now or ended in (row[3], row[4]) for row in rows):
+        raise PromoCodeExpired()
+    raise PromoCodeNotApplicable()
 
 
 def _applicable(campaign: Campaign) -> bool:
-    # Caps are held exactly only by reservations taken when the order is created, which are not built
-    # yet: a capped campaign is never applied rather than applied past its cap (docs/operations.md).
-    return campaign.max_redemptions is None and campaign.max_per_card is None and not campaign.budget
+    # A budget is not reserved yet (caps.py holds redemption counts only): a budgeted campaign is never
+    # applied rather than applied past its budget (docs/operations.md).
+    return not campaign.budget
 
 
 def price_order(
@@ -29,9 +99,10 @@ def price_order(
     channel: str,
     payment_method: str | None,
     promo_code: str | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> Priced:
     now = clock.now()
-    campaigns = [c for c in repository.live_campaigns(tx, now) if _applicable(c)]
+    campaigns = [c for c in repository.live_campaigns(tx, now) if _applicable(c) and c.id not in exclude]
     first_recharge = False
     if any(c.first_recharge_only for c in campaigns):
         first_recharge = not repository.has_paid_order(tx, card_id)
@@ -43,7 +114,7 @@ def price_order(
         channel=channel,
         payment_method=payment_method,
         first_recharge=first_recharge,
-        promo_code=promo_code,
+        promo_code=promo_code.strip().upper() if promo_code else None,
         coverage=tuple(coverage),
     )
     return price(campaigns, order, now)

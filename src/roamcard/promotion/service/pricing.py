@@ -106,6 +106,7 @@ class Priced:
     discounts: list[Discount]
     bonuses: list[Bonus]
     charge: Money
+    applied: tuple[Campaign, ...] = ()  # the campaigns behind the discounts and bonuses
 
     @property
     def campaign_ids(self) -> list[str]:
@@ -201,12 +202,14 @@ def price(campaigns: Iterable[Campaign], order: Order, now: datetime) -> Priced:
     left = listed.amount
     discounts: list[Discount] = []
     bonuses: list[Bonus] = []
+    applied: list[Campaign] = []
     for campaign in choose(campaigns, order, now):
         value = worth(campaign, order)
         if campaign.kind in DISCOUNT_KINDS:
             taken = min(value, left)
             if taken <= 0:
                 continue
+            applied.append(campaign)
             left -= taken
             discounts.append(
                 Discount(campaign.id, campaign.name_en, campaign.name_zh, Money(taken, listed.currency))
@@ -234,4 +237,5 @@ def price(campaigns: Iterable[Campaign], order: Order, now: datetime) -> Priced:
                 coverage=tuple(benefit.get("coverage") or order.coverage),
             )
         bonuses.append(bonus)
-    return Priced(listed, discounts, bonuses, Money(left, listed.currency))
+        applied.append(campaign)
+    return Priced(listed, discounts, bonuses, Money(left, listed.currency), tuple(applied))

@@ -37,7 +37,7 @@ from roamcard.payment import service as payment_service
 from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus, payment_machine
-from roamcard.topup.service.quote import quote
+from roamcard.topup.service.quote import SavedQuote, reserved, save_quote
 from roamcard.topup.states import Channel, TopupStatus, topup_machine
 
 
@@ -120,6 +120,8 @@ def create_topup(
     amount: int | None = None,
     channel: Channel = Channel.API,
     client: ClientContext | None = None,
+    promo_code: str | None = None,
+    quote_id: str | None = None,
 ) -> tuple[NewOrder, NewPayment]:
     tx = as_tx(db)
     order, payment = _open(
@@ -131,6 +133,8 @@ def create_topup(
         amount=amount,
         channel=channel,
         client=client,
+        promo_code=promo_code,
+        quote_id=quote_id,
     )
     _write(tx, order, payment)
     return order, payment
@@ -146,6 +150,8 @@ def _open(
     amount: int | None = None,
     channel: Channel,
     client: ClientContext | None,
+    promo_code: str | None = None,
+    quote_id: str | None = None,
 ) -> tuple[NewOrder, NewPayment]:
     """The checks, the price, and the payment (its in-process checkout open); the order is not written."""
     if card.status != CardStatus.ACTIVE.value:
@@ -153,18 +159,19 @@ def _open(
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
-    priced = quote(
-        tx,
-        card,
+    pricing: dict[str, Any] = dict(
         product_id=product_id,
         currency=currency,
         amount=amount,
         channel=channel.value,
         payment_method=payment_method,
+        promo_code=promo_code,
     )
+    order_id = new_id("top")
+    priced = reserved(tx, card, order_id, quote_id=quote_id, **pricing)
     now = clock.now()
     order = NewOrder(
-        id=new_id("top"),
+        id=order_id,
         card_id=card.id,
         channel=channel.value,
         product_id=priced.product.id,
@@ -301,6 +308,13 @@ def place_topup(
     if attempt.rejected is not None:
         raise PaymentNotOpened()
     return StoredResponse(201, body, replayed=False)
+
+
+def place_quote(database: Database, token: str, **fields: Any) -> SavedQuote:
+    """`POST /api/v1/quotes` on the lean path: the token check, the price and the quote row."""
+    with database.tx() as tx:
+        card = auth_service.require_active_card(auth_service.signed_in_card(tx, token))
+        return save_quote(tx, card, channel=Channel.API.value, **fields)
 
 
 def _read_back(tx: Tx, order: NewOrder, payment: NewPayment) -> None:

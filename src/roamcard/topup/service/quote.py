@@ -7,6 +7,7 @@ channel the quote is the catalogue's price alone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,15 +15,26 @@ from sqlalchemy.orm import Session
 from roamcard.auth.service import SignedInCard
 from roamcard.catalog import repository as catalog_repository
 from roamcard.catalog.repository import ProductRow
-from roamcard.errors import ValidationFailed
+from roamcard.errors import AppError, ValidationFailed
 from roamcard.i18n import current_language
+from roamcard.kit import clock
+from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
 from roamcard.ledger.assets import CURRENCY_ASSETS
 from roamcard.lifecycle import as_tx
 from roamcard.models import Card
 from roamcard.promotion.service import apply as promotions
+from roamcard.promotion.service import caps
 from roamcard.promotion.service.pricing import Priced
+
+QUOTE_VALIDITY = timedelta(minutes=15)
+
+
+class QuoteExpired(AppError):
+    status_code = 409
+    code = "quote_expired"
+    message = "This price is no longer on offer. Check the new price and confirm again."
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ def quote(
     channel: str | None = None,
     payment_method: str | None = None,
     promo_code: str | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> Quote:
     listed = _list_quote(db, card, product_id=product_id, currency=currency, amount=amount)
     if channel is None:
@@ -64,6 +77,7 @@ def quote(
         channel=channel,
         payment_method=payment_method,
         promo_code=promo_code,
+        exclude=exclude,
     )
     if not priced.discounts and not priced.bonuses:
         return listed
@@ -121,3 +135,174 @@ def _quote_custom_amount(
         price=Money(price, currency),
         grants=[{"asset": card.currency, "amount": amount}],
     )
+
+
+def priced(
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    *,
+    product_id: str,
+    currency: str,
+    amount: int | None,
+    channel: str,
+    payment_method: str | None,
+    promo_code: str | None,
+    exclude: frozenset[str] = frozenset(),
+) -> Quote:
+    """`quote` for an order or a shown price: a promo code given must have applied (422 saying why;
+    `exclude`: campaigns at their cap, `promo_exhausted` for their code)."""
+    found = quote(
+        db,
+        card,
+        product_id=product_id,
+        currency=currency,
+        amount=amount,
+        channel=channel,
+        payment_method=payment_method,
+        promo_code=promo_code,
+        exclude=exclude,
+    )
+    if promo_code:
+        applied = found.promotion.campaign_ids if found.promotion is not None else []
+        promotions.check_code(as_tx(db), promo_code, applied, exhausted=exclude)
+    return found
+
+
+def reserved(
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    order_id: str,
+    *,
+    quote_id: str | None,
+    **pricing: Any,
+) -> Quote:
+    """The order's price with its capped campaigns' slots claimed (promotion/service/caps.py). A campaign
+    at its cap is left out and the order priced again without it; with a quote that is `QuoteExpired`."""
+    tx = as_tx(db)
+    found = quoted(tx, card, quote_id, **pricing) if quote_id else priced(tx, card, **pricing)
+    held: set[str] = set()
+    full: set[str] = set()
+    while found.promotion is not None:
+        wanted = [c for c in found.promotion.applied if c.id not in held]
+        refused = caps.reserve(tx, wanted, order_id=order_id, card_id=card.id)
+        held |= {c.id for c in wanted if caps.capped(c)} - set(refused)
+        if not refused:
+            break
+        if quote_id:
+            raise QuoteExpired()
+        full |= set(refused)
+        found = priced(tx, card, exclude=frozenset(full), **pricing)
+    kept = set(found.promotion.campaign_ids) if found.promotion is not None else set()
+    caps.give_back(tx, held - kept, order_id=order_id)
+    return found
+
+
+@dataclass(frozen=True)
+class SavedQuote:
+    id: str
+    quote: Quote
+    expires_at: datetime
+
+
+_INSERT_QUOTE = (
+    "INSERT INTO quotes (id, card_id, channel, product_id, currency, amount, payment_method, promo_code, "
+    "list_price_amount, charge_amount, promotions, created_at, expires_at) VALUES (:id, :card_id, :channel, "
+    ":product_id, :currency, :amount, :payment_method, :promo_code, :list_price_amount, :charge_amount, "
+    ":promotions, :created_at, :expires_at)"
+)
+_READ_QUOTE = (
+    "SELECT product_id, currency, amount, payment_method, promo_code, charge_amount, promotions, expires_at "
+    "FROM quotes WHERE id = :id AND card_id = :card_id"
+)
+
+
+def save_quote(
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    *,
+    product_id: str,
+    currency: str,
+    amount: int | None,
+    channel: str,
+    payment_method: str | None = None,
+    promo_code: str | None = None,
+) -> SavedQuote:
+    """A price to show, kept for `QUOTE_VALIDITY`: an order placed with its id pays exactly this."""
+    tx = as_tx(db)
+    found = priced(
+        tx,
+        card,
+        product_id=product_id,
+        currency=currency,
+        amount=amount,
+        channel=channel,
+        payment_method=payment_method,
+        promo_code=promo_code,
+    )
+    now = clock.now()
+    saved = SavedQuote(new_id("quo"), found, now + QUOTE_VALIDITY)
+    tx.run(
+        _INSERT_QUOTE,
+        id=saved.id,
+        card_id=card.id,
+        channel=channel,
+        product_id=found.product.id,
+        currency=currency,
+        amount=amount,
+        payment_method=payment_method,
+        promo_code=promo_code.strip().upper() if promo_code else None,
+        list_price_amount=(found.list_price or found.price).amount,
+        charge_amount=found.price.amount,
+        promotions=tx.json(found.promotions) if found.promotions is not None else None,
+        created_at=now,
+        expires_at=saved.expires_at,
+    )
+    return saved
+
+
+def _applied(record: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
+    # Names may be edited by a reload; what is given may not.
+    return sorted((r["campaign_id"], r["kind"], r.get("asset"), r["amount"]) for r in record or [])
+
+
+def quoted(
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    quote_id: str,
+    *,
+    product_id: str,
+    currency: str,
+    amount: int | None,
+    channel: str,
+    payment_method: str,
+    promo_code: str | None,
+) -> Quote:
+    """The order's price from a quote: priced again now, and refused (`QuoteExpired`) unless it is still
+    exactly what was shown. The quote's code wins; a different code is a field error."""
+    tx = as_tx(db)
+    row = tx.one(_READ_QUOTE, id=quote_id, card_id=card.id)
+    if row is None:
+        raise ValidationFailed("quote_id", "There is no such quote.")
+    q_product, q_currency, q_amount, q_method, q_code, q_charge, q_promotions, q_expires = row
+    if (q_product, q_currency, q_amount) != (product_id, currency, amount) or q_method not in (
+        None,
+        payment_method,
+    ):
+        raise ValidationFailed("quote_id", "This quote is for another recharge.")
+    if promo_code and promo_code.strip().upper() != q_code:
+        raise ValidationFailed("promo_code", "This is not the promo code of the quote.")
+    if (tx.dt(q_expires) or clock.now()) <= clock.now():
+        raise QuoteExpired()
+    found = quote(
+        tx,
+        card,
+        product_id=product_id,
+        currency=currency,
+        amount=amount,
+        channel=channel,
+        payment_method=payment_method,
+        promo_code=q_code,
+    )
+    if found.price.amount != q_charge or _applied(found.promotions) != _applied(tx.loads(q_promotions)):
+        raise QuoteExpired()
+    return found
