@@ -10,6 +10,7 @@ from roamcard.dealer.service.statement import SaleTotals, Statement
 from roamcard.kit.money import Money
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import DealerSale, TopupOrder, VoucherBatch
+from roamcard.topup.service.create import NewOrder
 
 ExternalId = Annotated[
     str,
@@ -62,7 +63,7 @@ class PosTopupOut(BaseModel):
     fulfilled_at: datetime | None
 
     @classmethod
-    def of(cls, sale: DealerSale, order: TopupOrder, card_number: str) -> PosTopupOut:
+    def of(cls, sale: DealerSale, order: TopupOrder | NewOrder, card_number: str) -> PosTopupOut:
         return cls(
             external_id=sale.external_id,
             order_id=order.id,

@@ -30,8 +30,8 @@ from roamcard.kit.money import Money
 from roamcard.ledger import service as ledger
 from roamcard.lifecycle import as_tx
 from roamcard.models import Dealer, DealerSale, TopupOrder, Voucher, VoucherBatch
-from roamcard.topup.service.create import CardNotActive
-from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
+from roamcard.topup.service.create import CardNotActive, NewOrder
+from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order
 from roamcard.topup.service.quote import quote
 from roamcard.topup.states import Channel
 from roamcard.voucher import repository as voucher_repository
@@ -167,7 +167,7 @@ def topup(
     card_number: str,
     product_id: str,
     amount: int | None = None,
-) -> tuple[DealerSale, TopupOrder]:
+) -> tuple[DealerSale, NewOrder]:
     """Top up a card at the till, priced in the dealer's currency by the catalogue."""
     _refuse_used_external_id(session, dealer, external_id)
     card = card_repository.get_by_card_number(session, card_number)
@@ -185,7 +185,7 @@ def topup(
         credit=ledger.operator(as_tx(session), books.SALES, dealer.currency),
         reference=order_id,
     )
-    create_paid_order(
+    order = open_paid_order(
         session,
         card,
         PrepaidItem(
@@ -215,7 +215,7 @@ def topup(
         net_amount=net.amount,
         currency=dealer.currency,
     )
-    return sale, fulfil_now(session, order_id)
+    return sale, fulfil_now(session, order, card)
 
 
 def sell_voucher(
