@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from roamcard.card.numbers import CardNumber
+from roamcard.dealer.repository import SaleBatch
 from roamcard.dealer.service.statement import SaleTotals, Statement
 from roamcard.kit.money import Money
 from roamcard.kit.schemas import MoneyOut
@@ -95,7 +96,7 @@ class PosVoucherSaleOut(BaseModel):
     sold_at: datetime
 
     @classmethod
-    def of(cls, sale: DealerSale, batch: VoucherBatch, status: str) -> PosVoucherSaleOut:
+    def of(cls, sale: DealerSale, batch: VoucherBatch | SaleBatch, status: str) -> PosVoucherSaleOut:
         assert sale.voucher_id is not None
         return cls(
             external_id=sale.external_id,

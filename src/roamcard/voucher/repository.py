@@ -398,8 +398,9 @@ _REDEEM_PG = (
     "reason, at) SELECT :voucher_entity, id, :active, :redeemed, :voucher_reason, :now FROM won), "
     f"ordered AS ({prepaid.INSERT_PAID_ORDER.replace(') VALUES (', ') SELECT ', 1)[:-1]} FROM won), "
     "order_history AS (INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, "
-    "reason, at) SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), NULL, CAST(:pending AS VARCHAR), "
-    "NULL, :now FROM won UNION ALL SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), "
+    "reason, at) SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), NULL, "
+    "CAST(:pending AS VARCHAR), NULL, :now FROM won UNION ALL "
+    "SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), "
     "CAST(:pending AS VARCHAR), CAST(:paid AS VARCHAR), CAST(:paid_by AS VARCHAR), :now FROM won), "
     'moved AS (INSERT INTO ledger_transfers ("key", debit_account_id, credit_account_id, asset, amount, '
     "reason, reference, created_at) SELECT :transfer_key, :debit, :credit, :price_currency, :price_amount, "
