@@ -24,7 +24,7 @@ from roamcard import i18n, keys
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import TooManyRequests
-from roamcard.jobs.outbox import enqueue, wake_workers
+from roamcard.jobs.outbox import enqueue, job_params, wake_workers
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
@@ -219,12 +219,7 @@ def queue_sms(
         sms_machine.record_creation(tx, notification_id, S.QUEUED, at=now)
         enqueue(tx, SEND_JOB, {"key": key})
         return True
-    queued = tx.run(
-        repository.INSERT_QUEUED_PG,
-        **row,
-        payload=tx.json({"key": key}),
-        max_attempts=get_settings().job_max_attempts,
-    )
+    queued = tx.run(repository.INSERT_QUEUED_PG, **row, **job_params(tx, SEND_JOB, {"key": key}))
     if queued != 1:
         return False
     tx.after_commit(wake_workers)  # as enqueue does for a job due now
@@ -443,9 +438,8 @@ def mark_sent(
         tx.run(
             repository.MARK_SENT_PG_CHECK,
             **values,
-            payload=tx.json(payload),
-            run_at=run_at,
-            max_attempts=get_settings().job_max_attempts,
+            **job_params(tx, CHECK_JOB, payload),
+            job_run_at=run_at,
         )
         == 1
     )

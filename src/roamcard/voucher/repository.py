@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from roamcard.kit.sql import Tx
+from roamcard.lifecycle import HISTORY
 from roamcard.models import (
     CardReviewFlag,
     StateTransition,
@@ -394,11 +395,11 @@ def _match(tx: Tx, row: tuple[Any, ...]) -> PinMatch:
 _REDEEM_PG = (
     "WITH won AS (UPDATE vouchers SET status = :redeemed, updated_at = :now, redeemed_card_id = :card_id, "  # noqa: S608
     "order_id = :id WHERE id = :serial AND status = :active RETURNING id), "
-    "voucher_history AS (INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, "
-    "reason, at) SELECT :voucher_entity, id, :active, :redeemed, :voucher_reason, :now FROM won), "
+    f"voucher_history AS ({HISTORY.insert_into()}"
+    "SELECT :voucher_entity, id, :active, :redeemed, :voucher_reason, :now FROM won), "
     f"ordered AS ({prepaid.INSERT_PAID_ORDER.replace(') VALUES (', ') SELECT ', 1)[:-1]} FROM won), "
-    "order_history AS (INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, "
-    "reason, at) SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), NULL, "
+    f"order_history AS ({HISTORY.insert_into()}"
+    "SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), NULL, "
     "CAST(:pending AS VARCHAR), NULL, :now FROM won UNION ALL "
     "SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), "
     "CAST(:pending AS VARCHAR), CAST(:paid AS VARCHAR), CAST(:paid_by AS VARCHAR), :now FROM won), "

@@ -54,8 +54,8 @@ INSERT_PAID_ORDER = (
 )
 # Its two history rows, as `record_creation` and the paid transition write them.
 PAID_ORDER_HISTORY = (
-    f"INSERT INTO {HISTORY.name} (entity_type, entity_id, from_status, to_status, reason, at) VALUES "  # noqa: S608
-    "(:entity_type, :id, NULL, :pending, NULL, :now), (:entity_type, :id, :pending, :paid, :paid_by, :now)"
+    f"{HISTORY.insert_into()}VALUES (:entity_type, :id, NULL, :pending, NULL, :now), "
+    "(:entity_type, :id, :pending, :paid, :paid_by, :now)"
 )
 # PostgreSQL: the order and its history in one statement (SQLite: the two in turn).
 _INSERT_PAID_ORDER_RECORDED = f"WITH created AS ({INSERT_PAID_ORDER}) {PAID_ORDER_HISTORY}"
