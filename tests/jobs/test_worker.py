@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, select
 
 from roamcard.config import get_settings
 from roamcard.db import Database
@@ -21,6 +20,7 @@ from roamcard.jobs import worker as worker_module
 from roamcard.jobs.sweepers import build_worker
 from roamcard.jobs.worker import Worker, backoff_seconds
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.models import Job, LedgerTransfer
 from tests.factories import sandbox_event, sandbox_headers
@@ -30,7 +30,7 @@ calls: list[dict[str, Any]] = []
 
 
 @registry.job("test.flaky")
-def flaky(session: Session, payload: dict[str, Any]) -> None:
+def flaky(tx: Tx, payload: dict[str, Any]) -> None:
     calls.append(payload)
     if len(calls) <= payload["fail_times"]:
         raise RuntimeError("boom")
@@ -40,7 +40,7 @@ failed_once: set[int] = set()
 
 
 @registry.job("test.fail_once")
-def fail_once(session: Session, payload: dict[str, Any]) -> None:
+def fail_once(tx: Tx, payload: dict[str, Any]) -> None:
     if payload["n"] not in failed_once:
         failed_once.add(payload["n"])
         raise RuntimeError("first try fails")
@@ -150,8 +150,8 @@ class TestLeases:
         seen: list[int] = []
 
         @registry.job("test.count_attempts")
-        def count_attempts(session: Session, payload: dict[str, Any]) -> None:
-            seen.append(session.scalars(select(Job.attempts).where(Job.kind == "test.count_attempts")).one())
+        def count_attempts(tx: Tx, payload: dict[str, Any]) -> None:
+            seen.append(tx.value("SELECT attempts FROM jobs WHERE kind = 'test.count_attempts'"))
 
         with database.transaction() as session:
             outbox.enqueue(session, "test.count_attempts", {})
@@ -245,10 +245,9 @@ CRASH_SCRIPT = textwrap.dedent(
     [job_id] = worker.claim(1)
     if mode == "before-commit":
         real = wiring.PAYMENT_OUTCOMES.order_paid
-        def fulfil_then_die(session, order_id):
-            real(session, order_id)
-            session.flush()  # the credit is written in the open transaction ...
-            os._exit(9)      # ... and the process dies before commit
+        def fulfil_then_die(tx, order_id, facts=None):
+            real(tx, order_id, facts)  # the credit is written in the open transaction ...
+            os._exit(9)                # ... and the process dies before commit
         outcomes.install(replace(wiring.PAYMENT_OUTCOMES, order_paid=fulfil_then_die))
         worker.run_job(job_id)
     else:
@@ -257,8 +256,8 @@ CRASH_SCRIPT = textwrap.dedent(
             from roamcard.models import Job
             job = session.get(Job, job_id)
             kind, payload = job.kind, dict(job.payload)
-        with database.transaction() as session:
-            registry.handler_for(kind).handler(session, payload)
+        with database.job_transaction() as tx:
+            registry.handler_for(kind).handler(tx, payload)
         os._exit(9)
     """
 )
@@ -299,7 +298,7 @@ class TestCrashMidJob:
 
 
 @registry.job("test.crash")
-def crash_here(session: Session, payload: dict[str, Any]) -> None:
+def crash_here(tx: Tx, payload: dict[str, Any]) -> None:
     """The job that killed another worker's process (see BATCH_CRASH_SCRIPT); harmless here."""
 
 
@@ -312,7 +311,7 @@ BATCH_CRASH_SCRIPT = textwrap.dedent(
     from roamcard.jobs.sweepers import build_worker
 
     @registry.job("test.crash")
-    def crash(session, payload):
+    def crash(tx, payload):
         os._exit(9)  # the process dies in the first job of its batch
 
     build_worker(Database(get_settings()), worker_id="doomed").run_once(10)
@@ -391,11 +390,11 @@ batch_calls: list[int] = []
 
 
 @registry.job("test.batch_write")
-def batch_write(session: Session, payload: dict[str, Any]) -> None:
+def batch_write(tx: Tx, payload: dict[str, Any]) -> None:
     """Writes a row, then fails if told to: a failure must take its write with it."""
     batch_calls.append(payload["n"])
     outbox.enqueue(
-        session,
+        tx,
         "test.flaky",
         {"fail_times": 0},
         dedupe_key=f"written:{payload['n']}",
@@ -499,15 +498,15 @@ class TestBatches:
     ) -> None:
         monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
         self.enqueue_batch(database, failing=set())
-        real_commit = Session.commit
+        real_commit = Connection._commit_impl
         failures = [RuntimeError("connection lost at commit")]
 
-        def commit_failing_once(session: Session) -> None:
+        def commit_failing_once(connection: Connection) -> None:
             if failures:
                 raise failures.pop()
-            real_commit(session)
+            real_commit(connection)
 
-        monkeypatch.setattr(Session, "commit", commit_failing_once)
+        monkeypatch.setattr(Connection, "_commit_impl", commit_failing_once)
         assert Worker(database).run_once() == 5
         assert batch_calls == [0, 1, 2, 3, 4] * 2  # the group, then each job alone
         with database.reading() as session:
@@ -518,8 +517,8 @@ class TestBatches:
 
 
 @registry.job("test.enqueue_due")
-def enqueue_due(session: Session, payload: dict[str, Any]) -> None:
-    outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="due-now")
+def enqueue_due(tx: Tx, payload: dict[str, Any]) -> None:
+    outbox.enqueue(tx, "test.flaky", {"fail_times": 0}, dedupe_key="due-now")
 
 
 meeting = threading.Barrier(3)
@@ -550,7 +549,7 @@ deadlocks = {"left": 0}
 
 
 @registry.job("test.deadlocked_once")
-def deadlocked_once(session: Session, payload: dict[str, Any]) -> None:
+def deadlocked_once(tx: Tx, payload: dict[str, Any]) -> None:
     if deadlocks["left"]:
         deadlocks["left"] -= 1
         error = RuntimeError("deadlock detected")
@@ -559,7 +558,7 @@ def deadlocked_once(session: Session, payload: dict[str, Any]) -> None:
 
 
 @registry.job("test.plain_failure")
-def plain_failure(session: Session, payload: dict[str, Any]) -> None:
+def plain_failure(tx: Tx, payload: dict[str, Any]) -> None:
     raise RuntimeError("a bug of the job's own")
 
 

@@ -64,7 +64,7 @@ def _handled(database: Database, event_id: str) -> bool:
 
 @pytest.fixture
 def failing_fulfilment() -> Iterator[None]:
-    def fail(session: Any, order_id: str) -> None:
+    def fail(db: Any, order_id: str, facts: Any = None) -> None:
         raise RuntimeError("fulfilment failed")
 
     previous = outcomes.install(replace(wiring.PAYMENT_OUTCOMES, order_paid=fail))
