@@ -279,8 +279,10 @@ class Database:
             except BaseException:
                 # SQLAlchemy counts the transaction as ended either way: make sure the driver's is too (on
                 # SQLite this also frees the writer lock) before the connection goes back to the pool.
-                with suppress(Exception):
-                    connection.connection.dbapi_connection.rollback()
+                dbapi_connection = connection.connection.dbapi_connection
+                if dbapi_connection is not None:
+                    with suppress(Exception):
+                        dbapi_connection.rollback()
                 raise
         finally:
             connection.close()

@@ -91,6 +91,12 @@ _HISTORY = "INSERT INTO state_transitions (entity_type, entity_id, from_status, 
 _JOB = "INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at) "
 
 KEY_EXISTS = 'SELECT 1 FROM notifications WHERE "key" = :key'
+# What a check and its report need of a message (`service.Tracked`, in this order).
+TRACKED = (
+    'SELECT id, "key", status, provider, phone, provider_reference, attempt_started_at, template, language, '
+    "params, body, secret, route, route_index, attempts, secret_until_shown, secret_shown_at, sent_at, "
+    'created_at FROM notifications WHERE "key" = :key'
+)
 
 INSERT_QUEUED = (
     'INSERT INTO notifications ("key", card_id, phone, language, template, body, params, secret, '
