@@ -93,6 +93,12 @@ def list_waiting_since(
 _HISTORY = HISTORY.insert_into()
 
 KEY_EXISTS = 'SELECT 1 FROM notifications WHERE "key" = :key'
+# What a check and its report need of a message (`service.Tracked`, in this order).
+TRACKED = (
+    'SELECT id, "key", status, provider, phone, provider_reference, attempt_started_at, template, language, '
+    "params, body, secret, route, route_index, attempts, secret_until_shown, secret_shown_at, sent_at, "
+    'created_at FROM notifications WHERE "key" = :key'
+)
 
 INSERT_QUEUED = (
     'INSERT INTO notifications ("key", card_id, phone, language, template, body, params, secret, '

@@ -20,11 +20,15 @@ from roamcard.topup.states import TopupStatus, topup_machine
 
 DEFAULT_PACK_VALIDITY_DAYS = 30
 
-# What fulfilment needs of the order and its card, in one read (the order's grants are a snapshot).
+# What fulfilment needs of the order (`o`) and its card (`c`), in one read (the order's grants are a
+# snapshot). The paying job reads it together with the payment (`payment.outcomes`, `order_paid_reads`).
+PAID_ORDER_READS = (
+    "o.card_id, o.channel, o.grants, o.validity_days, o.product_id, o.product_name_en, "
+    "o.product_name_zh, c.phone, c.language, c.currency"
+)
 _PAID_ORDER = (
-    "SELECT o.card_id, o.channel, o.grants, o.validity_days, o.product_id, o.product_name_en, "
-    "o.product_name_zh, c.phone, c.language, c.currency "
-    "FROM topup_orders o JOIN cards c ON c.id = o.card_id WHERE o.id = :id"
+    f"SELECT {PAID_ORDER_READS} FROM topup_orders o JOIN cards c ON c.id = o.card_id "  # noqa: S608 (constants)
+    "WHERE o.id = :id"
 )
 
 
@@ -54,15 +58,16 @@ class PaidOrder:
     currency: str
 
 
-def fulfil(session: Session | Tx, order_id: str) -> bool:
+def fulfil(db: Session | Tx, order_id: str, facts: tuple[Any, ...] | None = None) -> bool:
     """paid -> fulfilled. The conditional transition lets exactly one caller through; the transfers'
-    business keys make even a second pass harmless. Returns whether this call fulfilled the order."""
-    tx = as_tx(session)
+    business keys make even a second pass harmless. Returns whether this call fulfilled the order.
+    `facts`: the order and card as `PAID_ORDER_READS` names them, if the caller read them already."""
+    tx = as_tx(db)
     if not topup_machine.transition(
         tx, order_id, TopupStatus.PAID, TopupStatus.FULFILLED, fulfilled_at=clock.now()
     ):
         return False
-    row = tx.one(_PAID_ORDER, id=order_id)
+    row = facts if facts is not None else tx.one(_PAID_ORDER, id=order_id)
     assert row is not None
     card_id, channel, grants, validity_days, product_id, name_en, name_zh, phone, language, currency = row
     paid = PaidOrder(
