@@ -217,6 +217,44 @@ def load_promotions(
     console.print(f"created {result.created}, updated {result.updated}")
 
 
+@promotions_app.command("codes")
+def promotion_codes(
+    campaign: Annotated[str, typer.Option(help="The campaign (its file has single_use_codes = true).")],
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many codes.")],
+    out: Annotated[Path, typer.Option(help="CSV to write (campaign_id,code); never overwritten.")],
+) -> None:
+    """Make single-use promo codes: each redeemable by one order. The CSV is the only copy of the codes
+    (the database keeps keyed hashes); nothing is stored unless every code was written."""
+    import os
+
+    from rich.progress import Progress
+
+    from roamcard.promotion.service import codes
+
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        errors.print(f"[red]{out} exists; code files are never overwritten[/red]")
+        raise typer.Exit(2) from None
+    progress = _progress()
+    assert isinstance(progress, Progress)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii", newline="") as handle, progress:
+            task = progress.add_task(f"codes for {campaign}", total=count)
+            with get_database().tx() as tx:
+                made = codes.generate(tx, campaign, count, handle, lambda n: progress.advance(task, n))
+                handle.flush()
+                os.fsync(handle.fileno())
+    except codes.NotSingleUse as exc:
+        out.unlink(missing_ok=True)
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except BaseException:
+        out.unlink(missing_ok=True)  # the codes' hashes were rolled back: the file would be worthless
+        raise
+    console.print(f"[green]{made} single-use codes for {campaign} written to {out}: the only copy.[/green]")
+
+
 @ledger_app.command("verify")
 def verify_ledger() -> None:
     """Recompute every balance from transfers; exit 1 on any difference or unbalanced asset."""

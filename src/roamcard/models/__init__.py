@@ -22,6 +22,7 @@ from roamcard.models.phone_change import PhoneChange
 from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
 from roamcard.models.promotion_campaign import PromotionCampaign
+from roamcard.models.promotion_code import PromotionCode
 from roamcard.models.promotion_slot import PromotionSlot
 from roamcard.models.quote import Quote
 from roamcard.models.refund import Refund
@@ -60,6 +61,7 @@ __all__ = [
     "PosNonce",
     "Product",
     "PromotionCampaign",
+    "PromotionCode",
     "PromotionSlot",
     "Quote",
     "Refund",

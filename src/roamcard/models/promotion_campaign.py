@@ -37,6 +37,8 @@ class PromotionCampaign(Base):
     min_price: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # The shared code, upper-cased (matched case-insensitively); None = code-free.
     code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Redeemed by single-use codes (models/promotion_code.py) instead of, or besides, the shared code.
+    single_use_codes: Mapped[bool] = mapped_column(Boolean, default=False)
     max_redemptions: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     max_per_card: Mapped[int | None] = mapped_column(Integer, nullable=True)
     budget: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

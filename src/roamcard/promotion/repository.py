@@ -20,7 +20,7 @@ def list_all(session: Session) -> Sequence[PromotionCampaign]:
 _LIVE = (
     "SELECT id, name_en, name_zh, starts_at, ends_at, benefit, products, product_kinds, channels, "
     "payment_methods, currencies, first_recharge_only, min_price, code, max_redemptions, max_per_card, "
-    "budget, stackable, priority, file_status, office_status FROM promotion_campaigns "
+    "budget, stackable, priority, file_status, office_status, single_use_codes FROM promotion_campaigns "
     "WHERE file_status = 'active' AND office_status = 'active' AND starts_at <= :now AND ends_at > :now"
 )
 _PAID_BEFORE = (
@@ -35,7 +35,7 @@ def live_campaigns(tx: Tx, now: datetime) -> list[Campaign]:
             :11
         ]
         first_only, min_price, code, max_redemptions, max_per_card, budget, stackable, priority = row[11:19]
-        file_status, office_status = row[19:]
+        file_status, office_status, single_use = row[19:]
         campaigns.append(
             Campaign(
                 id=id_,
@@ -59,6 +59,7 @@ def live_campaigns(tx: Tx, now: datetime) -> list[Campaign]:
                 priority=priority,
                 file_status=file_status,
                 office_status=office_status,
+                single_use_codes=bool(single_use),
             )
         )
     return campaigns

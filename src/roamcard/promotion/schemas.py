@@ -103,6 +103,7 @@ class CampaignDefinition(BaseModel):
     first_recharge_only: bool = False
     min_price: dict[str, int] = Field(default_factory=dict)
     code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{4,64}$")
+    single_use_codes: bool = False  # codes made by `roamcard promotions codes`, each redeemable once
     max_redemptions: int | None = Field(default=None, gt=0)
     max_per_card: int | None = Field(default=None, gt=0)
     budget: dict[str, int] = Field(default_factory=dict)

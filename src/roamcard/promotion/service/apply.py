@@ -10,6 +10,7 @@ from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
 from roamcard.promotion import repository
+from roamcard.promotion.service import codes
 from roamcard.promotion.service.pricing import Campaign, Order, Priced, price
 from roamcard.promotion.states import CampaignStatus
 
@@ -51,9 +52,16 @@ class PromoCodeNotApplicable(_PromoCodeProblem):
     field_msgid = "This promo code does not apply to this product, payment method or channel."
 
 
+class PromoCodeUsed(_PromoCodeProblem):
+    code = "promo_code_used"
+    message = "This promo code has already been used."
+    field_msgid = "This promo code can be used once, and it has been used already."
+
+
 _BY_CODE = (
     "SELECT id, starts_at, ends_at, file_status, office_status FROM promotion_campaigns WHERE code = :code"
 )
+_BY_ID = "SELECT id, starts_at, ends_at, file_status, office_status FROM promotion_campaigns WHERE id = :id"
 
 
 def check_code(
@@ -69,7 +77,14 @@ def check_code(
     if any(row[0] in applied for row in rows):
         return
     if not rows:
-        raise PromoCodeUnknown()
+        single = codes.find(tx, promo_code)
+        if single is None:
+            raise PromoCodeUnknown()
+        if single.campaign_id in applied:
+            return
+        if not single.free:
+            raise PromoCodeUsed()
+        rows = tx.all(_BY_ID, id=single.campaign_id)
     if any(row[0] in exhausted for row in rows):
         raise PromoExhausted()
     now = now or clock.now()
@@ -106,6 +121,7 @@ def price_order(
     first_recharge = False
     if any(c.first_recharge_only for c in campaigns):
         first_recharge = not repository.has_paid_order(tx, card_id)
+    single = codes.find(tx, promo_code) if promo_code and any(c.single_use_codes for c in campaigns) else None
     order = Order(
         product_id=product_id,
         product_kind=product_kind,
@@ -115,6 +131,7 @@ def price_order(
         payment_method=payment_method,
         first_recharge=first_recharge,
         promo_code=promo_code.strip().upper() if promo_code else None,
+        code_campaign=single.campaign_id if single is not None and single.free else None,
         coverage=tuple(coverage),
     )
     return price(campaigns, order, now)

@@ -41,6 +41,7 @@ class Campaign:
     first_recharge_only: bool = False
     min_price: dict[str, int] = field(default_factory=dict)
     code: str | None = None
+    single_use_codes: bool = False
     max_redemptions: int | None = None
     max_per_card: int | None = None
     budget: dict[str, int] = field(default_factory=dict)
@@ -74,6 +75,7 @@ class Order:
     payment_method: str | None = None  # a quote may be asked before a method is chosen
     first_recharge: bool = False
     promo_code: str | None = None
+    code_campaign: str | None = None  # the campaign whose single-use code the order gave
     coverage: Sequence[str] = ()
 
 
@@ -167,7 +169,12 @@ def eligible(campaign: Campaign, order: Order, now: datetime) -> bool:
         return False
     if order.list_price.amount < campaign.min_price.get(currency, 0):
         return False
-    if campaign.code is not None and (order.promo_code or "").upper() != campaign.code:
+    if campaign.single_use_codes:
+        # Its own single-use code, or (when it also has one) its shared code.
+        shared = campaign.code is not None and (order.promo_code or "").upper() == campaign.code
+        if order.code_campaign != campaign.id and not shared:
+            return False
+    elif campaign.code is not None and (order.promo_code or "").upper() != campaign.code:
         return False
     return worth(campaign, order) > 0
 

@@ -26,6 +26,7 @@ from roamcard.lifecycle import as_tx
 from roamcard.models import Card
 from roamcard.promotion.service import apply as promotions
 from roamcard.promotion.service import caps
+from roamcard.promotion.service import codes as single_use_codes
 from roamcard.promotion.service.pricing import Priced
 
 QUOTE_VALIDITY = timedelta(minutes=15)
@@ -168,6 +169,9 @@ def priced(
     return found
 
 
+_QUOTE_CODE = "SELECT promo_code FROM quotes WHERE id = :id"
+
+
 def reserved(
     db: Session | Tx,
     card: Card | SignedInCard,
@@ -194,6 +198,12 @@ def reserved(
         found = priced(tx, card, exclude=frozenset(full), **pricing)
     kept = set(found.promotion.campaign_ids) if found.promotion is not None else set()
     caps.give_back(tx, held - kept, order_id=order_id)
+    if found.promotion is not None and any(c.single_use_codes for c in found.promotion.applied):
+        # Its single-use code is this order's, or the order fails: two orders never share one.
+        code = tx.value(_QUOTE_CODE, id=quote_id) if quote_id else pricing.get("promo_code")
+        single = single_use_codes.find(tx, code)
+        if single is None or not single_use_codes.take(tx, single.code_hash, order_id=order_id):
+            raise promotions.PromoCodeUsed()
     return found
 
 

@@ -1,0 +1,44 @@
+"""promotions: single-use promo codes (keyed hashes only) and the campaign flag that asks for them
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("promotion_campaigns", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("single_use_codes", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_table(
+        "promotion_codes",
+        sa.Column("code_hash", sa.String(length=80), nullable=False),
+        sa.Column("campaign_id", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reserved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_promotion_codes")),
+    )
+    with op.batch_alter_table("promotion_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_promotion_codes_campaign_id"), ["campaign_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_promotion_codes_order_id"), ["order_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("promotion_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_promotion_codes_order_id"))
+        batch_op.drop_index(batch_op.f("ix_promotion_codes_campaign_id"))
+    op.drop_table("promotion_codes")
+    with op.batch_alter_table("promotion_campaigns", schema=None) as batch_op:
+        batch_op.drop_column("single_use_codes")
