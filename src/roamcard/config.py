@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     voucher_pepper: SecretStr = SecretStr("dev-only-voucher-pepper")
     voucher_pin_max_failures_per_hour: int = 5
     voucher_pin_review_failures_per_day: int = 20
+    promo_code_max_failures_per_hour: int = 5
     # Dealer POS requests: signed timestamps older or newer than this are refused; nonces are kept as long.
     pos_signature_window_seconds: int = 300
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from roamcard.db import get_database
-from roamcard.deps import CurrentCard, ReadSessionDep, TokenDep
+from roamcard.deps import ClientIP, CurrentCard, ReadSessionDep, TokenDep
 from roamcard.idempotency import service as idempotency
 from roamcard.payment.client import client_context
 from roamcard.responses import OrjsonResponse
@@ -23,6 +23,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "The card is suspended (card_suspended)"},
     409: {"description": "Idempotency-Key reused with a different body; quote_expired"},
     422: {"description": "Invalid field (unknown product, currency, amount out of range, promo_code_…)"},
+    429: {"description": "Too many wrong promo codes from this card or client (promo_code_locked)"},
 }
 
 
@@ -68,13 +69,16 @@ async def create(
         401: ERRORS[401],
         403: ERRORS[403],
         422: {"description": "Invalid field; a promo code that does not apply says why (promo_code_…)"},
+        429: ERRORS[429],
     },
 )
-async def create_quote(body: QuoteCreate, token: TokenDep) -> Response:
+async def create_quote(body: QuoteCreate, token: TokenDep, client_key: ClientIP) -> Response:
     """The price this card would pay, promotions applied, held for 15 minutes (send its id as
     `quote_id` when creating the top-up)."""
     database = get_database()
-    saved = await database.run(lambda: place_quote(database, token, **body.model_dump()))
+    saved = await database.run(
+        lambda: place_quote(database, token, client_key=client_key, **body.model_dump())
+    )
     return OrjsonResponse(QuoteOut.of(saved).model_dump(mode="json"), status_code=201)
 
 

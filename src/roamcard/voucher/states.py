@@ -58,4 +58,5 @@ class AttemptOutcome(StrEnum):
     EXPIRED = "expired"
     NOT_ACTIVATED = "not_activated"
     WRONG_CURRENCY = "wrong_currency"
+    WRONG_PROMO_CODE = "wrong_promo_code"  # not a PIN: a promo code that names no campaign (promotion)
     THROTTLED = "throttled"

@@ -12,7 +12,8 @@ the payment, their history and the idempotent answer are one statement (a data-m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,8 @@ from roamcard.payment import service as payment_service
 from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus, payment_machine
+from roamcard.promotion.service import limits as promo_limits
+from roamcard.promotion.service.apply import PromoCodeUnknown
 from roamcard.topup.service.quote import SavedQuote, reserved, save_quote
 from roamcard.topup.states import Channel, TopupStatus, topup_machine
 
@@ -159,6 +162,10 @@ def _open(
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
+    if promo_code:  # wrong codes are limited like recharge PINs (promotion/service/limits.py)
+        promo_limits.check(
+            tx, card_id=card.id, client_key=promo_limits.client_key_of(client.ip if client else None)
+        )
     pricing: dict[str, Any] = dict(
         product_id=product_id,
         currency=currency,
@@ -272,9 +279,13 @@ def place_topup(
     2. call the gateway (no transaction open); a timeout leaves the payment unknown for the sweeper;
     3. record the checkout and the final answer. A gateway's refusal fails the order and frees the key.
     """
-    with database.tx() as tx:
+    with (
+        _counting_wrong_codes(database, client.ip if client else None, channel.value) as wrong,
+        database.tx() as tx,
+    ):
         if isinstance(card, str):
             card = auth_service.require_active_card(auth_service.signed_in_card(tx, card))
+        wrong.card_id = card.id
         if callable(scope):
             scope = scope(card.id)
         replay = idempotency.begin(tx, scope=scope, key=key, fingerprint=fingerprint)
@@ -310,11 +321,39 @@ def place_topup(
     return StoredResponse(201, body, replayed=False)
 
 
-def place_quote(database: Database, token: str, **fields: Any) -> SavedQuote:
-    """`POST /api/v1/quotes` on the lean path: the token check, the price and the quote row."""
-    with database.tx() as tx:
+def place_quote(
+    database: Database, token: str, *, client_key: str | None = None, **fields: Any
+) -> SavedQuote:
+    """`POST /api/v1/quotes` on the lean path: the token check, the price and the quote row (a wrong
+    promo code counts against the card's and the client's limit, as on an order)."""
+    channel = Channel.API.value
+    with _counting_wrong_codes(database, client_key, channel) as wrong, database.tx() as tx:
         card = auth_service.require_active_card(auth_service.signed_in_card(tx, token))
-        return save_quote(tx, card, channel=Channel.API.value, **fields)
+        wrong.card_id = card.id
+        if fields.get("promo_code"):
+            promo_limits.check(tx, card_id=card.id, client_key=promo_limits.client_key_of(client_key))
+        return save_quote(tx, card, channel=channel, **fields)
+
+
+@dataclass
+class _WrongCodeOf:
+    card_id: int | None = None
+
+
+@contextmanager
+def _counting_wrong_codes(database: Database, ip: str | None, channel: str) -> Iterator[_WrongCodeOf]:
+    """A request refused for a promo code that names no campaign is rolled back; its attempt is then
+    written in a transaction of its own, so it counts towards the lock-out."""
+    wrong = _WrongCodeOf()
+    try:
+        yield wrong
+    except PromoCodeUnknown:
+        if wrong.card_id is not None:
+            with database.tx() as tx:
+                promo_limits.record_wrong(
+                    tx, card_id=wrong.card_id, client_key=promo_limits.client_key_of(ip), channel=channel
+                )
+        raise
 
 
 def _read_back(tx: Tx, order: NewOrder, payment: NewPayment) -> None:
