@@ -121,11 +121,13 @@ class TestDiscount:
         _load(database, tmp_path, ("spring", TWENTY, 'channels = ["ivr"]'))
         assert _create(client, auth)["discounts"] == []
 
-    def test_a_budgeted_campaign_is_not_applied_while_budgets_cannot_be_reserved(
+    def test_a_budgeted_campaign_applies_while_its_budget_lasts_in_the_order_currency(
         self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
     ) -> None:
         _load(database, tmp_path, ("spring", TWENTY, "budget = { CNY = 5000000 }"))
-        assert _create(client, auth)["price"] == {"amount": 10800, "currency": "CNY"}
+        assert _create(client, auth)["price"] == {"amount": 8640, "currency": "CNY"}
+        usd = _create(client, auth, "k-usd", currency="USD")
+        assert usd["price"] == usd["list_price"]  # no budget in USD: not given
 
 
 class TestBonus:

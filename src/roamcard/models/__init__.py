@@ -21,6 +21,7 @@ from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
 from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
+from roamcard.models.promotion_budget import PromotionBudgetHold, PromotionBudgetShard
 from roamcard.models.promotion_campaign import PromotionCampaign
 from roamcard.models.promotion_code import PromotionCode
 from roamcard.models.promotion_slot import PromotionSlot
@@ -60,6 +61,8 @@ __all__ = [
     "PhoneChange",
     "PosNonce",
     "Product",
+    "PromotionBudgetHold",
+    "PromotionBudgetShard",
     "PromotionCampaign",
     "PromotionCode",
     "PromotionSlot",

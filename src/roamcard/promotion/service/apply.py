@@ -11,7 +11,7 @@ from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
 from roamcard.promotion import repository
 from roamcard.promotion.service import codes
-from roamcard.promotion.service.pricing import Campaign, Order, Priced, price
+from roamcard.promotion.service.pricing import Order, Priced, price
 from roamcard.promotion.states import CampaignStatus
 
 
@@ -96,12 +96,6 @@ def check_code(
     raise PromoCodeNotApplicable()
 
 
-def _applicable(campaign: Campaign) -> bool:
-    # A budget is not reserved yet (caps.py holds redemption counts only): a budgeted campaign is never
-    # applied rather than applied past its budget (docs/operations.md).
-    return not campaign.budget
-
-
 def price_order(
     tx: Tx,
     *,
@@ -117,7 +111,7 @@ def price_order(
     exclude: frozenset[str] = frozenset(),
 ) -> Priced:
     now = clock.now()
-    campaigns = [c for c in repository.live_campaigns(tx, now) if _applicable(c) and c.id not in exclude]
+    campaigns = [c for c in repository.live_campaigns(tx, now) if c.id not in exclude]
     first_recharge = False
     if any(c.first_recharge_only for c in campaigns):
         first_recharge = not repository.has_paid_order(tx, card_id)

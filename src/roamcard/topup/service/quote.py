@@ -25,7 +25,7 @@ from roamcard.ledger.assets import CURRENCY_ASSETS
 from roamcard.lifecycle import as_tx
 from roamcard.models import Card
 from roamcard.promotion.service import apply as promotions
-from roamcard.promotion.service import caps
+from roamcard.promotion.service import budgets, caps
 from roamcard.promotion.service import codes as single_use_codes
 from roamcard.promotion.service.pricing import Priced
 
@@ -180,8 +180,9 @@ def reserved(
     quote_id: str | None,
     **pricing: Any,
 ) -> Quote:
-    """The order's price with its capped campaigns' slots claimed (promotion/service/caps.py). A campaign
-    at its cap is left out and the order priced again without it; with a quote that is `QuoteExpired`."""
+    """The order's price with its capped campaigns' slots claimed (promotion/service/caps.py) and its
+    budgeted campaigns' value held (budgets.py). A campaign at its cap or short of budget is
+    left out and the order priced again without it; with a quote that is `QuoteExpired`."""
     tx = as_tx(db)
     found = quoted(tx, card, quote_id, **pricing) if quote_id else priced(tx, card, **pricing)
     held: set[str] = set()
@@ -189,7 +190,12 @@ def reserved(
     while found.promotion is not None:
         wanted = [c for c in found.promotion.applied if c.id not in held]
         refused = caps.reserve(tx, wanted, order_id=order_id, card_id=card.id)
-        held |= {c.id for c in wanted if caps.capped(c)} - set(refused)
+        short = budgets.reserve(
+            tx, [c for c in wanted if c.id not in refused], found.promotion, order_id=order_id
+        )
+        caps.give_back(tx, short, order_id=order_id)  # a slot of a campaign its budget cannot cover
+        refused += short
+        held |= {c.id for c in wanted if caps.capped(c) or budgets.budgeted(c)} - set(refused)
         if not refused:
             break
         if quote_id:
@@ -198,6 +204,7 @@ def reserved(
         found = priced(tx, card, exclude=frozenset(full), **pricing)
     kept = set(found.promotion.campaign_ids) if found.promotion is not None else set()
     caps.give_back(tx, held - kept, order_id=order_id)
+    budgets.give_back(tx, held - kept, order_id=order_id)
     if found.promotion is not None and any(c.single_use_codes for c in found.promotion.applied):
         # Its single-use code is this order's, or the order fails: two orders never share one.
         code = tx.value(_QUOTE_CODE, id=quote_id) if quote_id else pricing.get("promo_code")
