@@ -6,6 +6,8 @@
   back, rounded in the operator's favour by at most one minor unit.
 * Packs (data, voice, SMS) and bundles: only while every pack of the order is wholly unused and
   unexpired, and then only in full.
+* A promoted order: its discount is simply not paid back (the money is in proportion to what was
+  charged); an order that was given a bonus is not refundable here (not built: reversing the bonus).
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ def refundable(session: Session, order: TopupOrder, *, exclude: str | None = Non
         return nothing
     if repository.succeeded_payment_for_order(session, order.id) is None:
         return nothing  # vouchers and other channels without a gateway payment: not refunded here
+    if any(item.get("kind") == "bonus" for item in order.promotions or []):
+        # A promotion's bonus is not reversed nor its use deducted yet: such an order is refunded by
+        # customer service outside this flow rather than with its bonus kept (docs/operations.md).
+        return nothing
     others = [r for r in repository.list_for_order(session, order.id) if r.id != exclude]
     money_held = sum(r.amount for r in others if r.status in HOLDING_MONEY)
     reversed_by_index: dict[int, int] = {}
