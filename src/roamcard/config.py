@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     payment_final_sweep_after_seconds: int = 24 * 3600
     inbox_redrive_after_seconds: int = 15 * 60
 
+    # -- eSIM (issue 13; docs/operations.md "eSIM profiles"). Fewer available profiles than this raise the
+    # low-stock alert (log, metric, back-office banner). The SM-DP+ notification token is required in
+    # production: without it every notification is refused.
+    esim_low_stock: int = 100
+    smdp_notify_token: SecretStr | None = None
+
     # -- SMS (issue 10; docs/operations.md "SMS providers"). Routes by destination prefix, in order of
     # preference: "+86=aliyun,twilio; *=twilio,smpp". Providers: aliyun, twilio, smpp, console.
     sms_routes: str = "*=console"

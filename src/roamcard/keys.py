@@ -32,6 +32,7 @@ PURPOSES = frozenset(
         "dealer-api",  # dealer and partner API secrets at rest
         "message-secret",  # secrets inside SMS messages until they are sent
         "signed-link",  # single-use signed links (payment links, sandbox actions)
+        "esim-confirmation",  # eSIM confirmation codes at rest (bound to the ICCID)
     }
 )
 

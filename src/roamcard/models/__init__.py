@@ -9,6 +9,8 @@ from roamcard.models.card_session import CardSession
 from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
 from roamcard.models.dispute import Dispute
+from roamcard.models.esim_event import EsimEvent
+from roamcard.models.esim_profile import EsimProfile
 from roamcard.models.idempotency_key import IdempotencyKey
 from roamcard.models.inbox_event import InboxEvent
 from roamcard.models.ivr_call import IvrCall
@@ -44,6 +46,8 @@ __all__ = [
     "Dealer",
     "DealerSale",
     "Dispute",
+    "EsimEvent",
+    "EsimProfile",
     "IdempotencyKey",
     "InboxEvent",
     "IvrCall",
