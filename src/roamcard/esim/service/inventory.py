@@ -29,7 +29,7 @@ from roamcard.esim.states import EsimStatus
 from roamcard.kit import clock, luhn
 from roamcard.kit.sql import Tx
 from roamcard.lifecycle import HISTORY, as_tx
-from roamcard.models import EsimProfile, StateTransition
+from roamcard.models import EsimProfile
 
 log = structlog.get_logger("roamcard.esim")
 
@@ -235,21 +235,36 @@ def _load(session: Session, batch: list[tuple[int, dict[str, Any]]], report: Imp
         )
     if not rows:
         return
-    ids = session.scalars(insert(EsimProfile).returning(EsimProfile.id), rows).all()
-    session.execute(
-        insert(StateTransition),
-        [
-            {
-                "entity_type": "esim",
-                "entity_id": str(i),
-                "from_status": None,
-                "to_status": "available",
-                "at": now,
-            }
-            for i in ids
-        ],
-    )
+    _insert_rows(session, rows)
+    repository.record_imported(session, [row["iccid"] for row in rows], now)
     report.loaded += len(rows)
+
+
+COPY_COLUMNS = (
+    "iccid",
+    "imsi",
+    "msisdn",
+    "smdp_address",
+    "matching_id",
+    "confirmation_code_required",
+    "confirmation_code",
+    "status",
+    "created_at",
+)
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(EsimProfile.__table__), rows)  # type: ignore[arg-type]
+        return
+    # COPY: several times faster than a multi-row INSERT for a delivery file of 100,000 profiles.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    statement = f"COPY esim_profiles ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(tuple(row[column] for column in COPY_COLUMNS))
 
 
 # -- allocation -----------------------------------------------------------------------------------------
