@@ -28,6 +28,7 @@ from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
+from roamcard.esim.endpoints import webhook_router as smdp_webhook_router
 from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.jobs.sweepers import build_worker
 from roamcard.logging import configure_logging
@@ -205,6 +206,7 @@ def create_app(
         pay_router,
         demo_router,
         sms_webhook_router,
+        smdp_webhook_router,
         portal_router,
         portal_static_router,
         ivr_router,

@@ -19,13 +19,13 @@ from typing import Any
 import phonenumbers
 import structlog
 from prometheus_client import Counter, Gauge
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
 from roamcard.esim import confirmation, repository
 from roamcard.esim.activation_code import is_fqdn, is_matching_id
-from roamcard.esim.states import EsimStatus
+from roamcard.esim.states import HELD_BY_CARD, EsimStatus
 from roamcard.kit import clock, luhn
 from roamcard.kit.sql import Tx
 from roamcard.lifecycle import HISTORY, as_tx
@@ -296,6 +296,20 @@ def allocate(db: Session | Tx, card_id: int) -> Allocated | None:
     )
     _stock_checked(tx, tx.value(repository.COUNT_AVAILABLE))
     return Allocated(profile_id, iccid)
+
+
+def ensure_profile(session: Session, card_id: int) -> str | None:
+    """The card's current profile's ICCID, allocating one when it holds none (the demo's cards)."""
+    held = session.scalar(
+        select(EsimProfile.iccid)
+        .where(EsimProfile.card_id == card_id, EsimProfile.status.in_([str(s) for s in HELD_BY_CARD]))
+        .order_by(EsimProfile.id.desc())
+        .limit(1)
+    )
+    if held is not None:
+        return held
+    allocated = allocate(session, card_id)
+    return allocated.iccid if allocated else None
 
 
 def _stock_checked(tx: Tx, available: int) -> None:
