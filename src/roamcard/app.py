@@ -28,6 +28,7 @@ from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
+from roamcard.esim.endpoints import router as esim_router
 from roamcard.esim.endpoints import webhook_router as smdp_webhook_router
 from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.jobs.sweepers import build_worker
@@ -199,6 +200,7 @@ def create_app(
         topup_router,
         auth_router,
         card_router,
+        esim_router,
         voucher_router,
         pos_router,
         catalog_router,
