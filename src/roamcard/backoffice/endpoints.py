@@ -22,6 +22,7 @@ from roamcard.db import get_database
 from roamcard.deps import ClientIP, SessionDep
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.esim.service import inventory as esim_inventory
+from roamcard.esim.service import staff as esim_staff
 from roamcard.i18n import gettext, lazy
 from roamcard.models import Card, Refund
 from roamcard.staff import service as staff_service
@@ -240,6 +241,7 @@ def _card_page(
         "card.html",
         status_code=error.status_code if error else 200,
         file=file,
+        esim_profiles=esim_staff.profiles_of_card(session, card.id),
         notice=page._(NOTICES[notice], phone=mask_phone(card.phone)) if notice in NOTICES else None,
         error=_describe(error) if error else None,
     )
