@@ -11,7 +11,10 @@ PostgreSQL connection is a fork and an authentication), pinged only after they s
 
 The lean path (docs/architecture.md, "The hot path") skips the ORM: `Database.tx()` opens a write
 transaction on a pooled driver connection and hands out a `kit.sql.Tx`; `tx_of(session)` gives the same
-interface inside an ORM session's transaction, so one implementation of a rule serves both.
+interface inside an ORM session's transaction, so one implementation of a rule serves both. The other
+direction: `Database.job_transaction()` opens a lean `Tx` on a SQLAlchemy connection, and `session_of(tx)`
+binds an ORM session to that same transaction only when a step needs the ORM (a late payment's refund,
+an SMS receipt), inside a savepoint of its own.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -251,6 +254,41 @@ class Database:
         _run_after_commit(tx)
 
     @contextmanager
+    def job_transaction(self) -> Iterator[Tx]:
+        """A write transaction for jobs: a lean `Tx`, on a SQLAlchemy connection so that `session_of(tx)`
+        can bind an ORM session to this same transaction, lazily, for the handlers that still need one.
+        Commit on success, roll back on any error (as `transaction()`); a session opened inside is
+        flushed before the commit (see `session_scope`)."""
+        connection = self.engine.connect()
+        try:
+            transaction = connection.begin()  # SQLite: BEGIN IMMEDIATE, in the writer queue
+            tx = Tx(
+                connection.connection.dbapi_connection,
+                sqlite=self.is_sqlite,
+                cache=engine_cache(self.engine),
+            )
+            tx.info[_OPEN_SESSION] = lambda: _joined_session(connection, tx)
+            try:
+                with session_scope(tx):
+                    yield tx
+            except BaseException:
+                transaction.rollback()
+                raise
+            try:
+                transaction.commit()
+            except BaseException:
+                # SQLAlchemy counts the transaction as ended either way: make sure the driver's is too (on
+                # SQLite this also frees the writer lock) before the connection goes back to the pool.
+                dbapi_connection = connection.connection.dbapi_connection
+                if dbapi_connection is not None:
+                    with suppress(Exception):
+                        dbapi_connection.rollback()
+                raise
+        finally:
+            connection.close()
+        _run_after_commit(tx)
+
+    @contextmanager
     def autocommit(self) -> Iterator[Tx]:
         """Statements that each commit on their own: reads of one statement (no BEGIN and COMMIT round
         trips), and writes that are a whole unit of work in one statement."""
@@ -335,12 +373,71 @@ def engine_cache(engine: Engine) -> dict[Any, Any]:
     return cache
 
 
+_OPEN_SESSION = "roamcard_open_session"  # Tx.info: how to bind a session to the Tx's transaction
+_SESSION = "roamcard_session"  # Tx.info: the session bound to it, while one is open
+_JOINED = "roamcard_joined_tx"  # Session.info: bound to a lean transaction, which owns its commit
+_ORIGIN = "roamcard_origin"  # Session.info (so the info of its tx_of): a weak reference to the session
+
+
+def _joined_session(connection: Connection, tx: Tx) -> Session:
+    """An ORM session inside the transaction of `connection`, in a savepoint of its own: a failed flush
+    undoes only the session's writes, never the rest of the lean transaction. What it registers to run
+    after commit joins the Tx's list, so it runs once the lean transaction has committed."""
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False, autoflush=True
+    )
+    session.info[_JOINED] = True
+    session.info[_AFTER_COMMIT] = tx._after_commit
+    return session
+
+
+def session_of(db: Session | Tx) -> Session:
+    """The ORM for a step that needs it, in the caller's transaction: a Session is itself; a Tx of
+    `Database.job_transaction()` gets a session bound to its connection, opened on the first call and
+    kept until `session_scope` ends it (the worker ends it with each job). Pending ORM writes are flushed
+    by the next `tx_of(session)`, or when the scope ends."""
+    if isinstance(db, Session):
+        return db
+    session: Session | None = db.info.get(_SESSION)
+    if session is None:
+        origin = db.info.get(_ORIGIN)  # a Tx of `tx_of(session)`: that session
+        if origin is not None and (session := origin()) is not None:
+            return session
+        opener = db.info.get(_OPEN_SESSION)
+        if opener is None:
+            raise RuntimeError("this transaction has no ORM session: open it with Database.job_transaction()")
+        session = db.info[_SESSION] = opener()
+    return session
+
+
+@contextmanager
+def session_scope(tx: Tx) -> Iterator[None]:
+    """Ends a session that `session_of(tx)` opened inside the block: on success its writes are flushed and
+    its savepoint released (they commit with the lean transaction); on error its savepoint is rolled back.
+    Both before the block's own savepoint ends (SQLAlchemy's savepoint lies inside it)."""
+    try:
+        yield
+    except BaseException:
+        session: Session | None = tx.info.pop(_SESSION, None)
+        if session is not None:
+            session.close()
+        raise
+    session = tx.info.pop(_SESSION, None)
+    if session is not None:
+        try:
+            session.commit()
+        finally:
+            session.close()
+
+
 def tx_of(session: Session) -> Tx:
     """The lean interface inside an ORM session's transaction: pending ORM changes are flushed first, and
     the statements run on the session's own connection, so both see and commit the same changes."""
     session._autoflush()
     connection = session.connection()
     dbapi_connection = connection.connection.dbapi_connection
+    if _ORIGIN not in session.info:
+        session.info[_ORIGIN] = weakref.ref(session)
     return Tx(
         dbapi_connection,
         sqlite=connection.dialect.name == "sqlite",
@@ -352,6 +449,8 @@ def tx_of(session: Session) -> Tx:
 
 @event.listens_for(Session, "after_commit")
 def _after_session_commit(session: Session) -> None:
+    if session.info.get(_JOINED):
+        return  # its callbacks are the lean transaction's, run when that commits
     session.info.pop(_SAVEPOINT_MARKS, None)
     callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
     for callback in callbacks:
@@ -370,6 +469,8 @@ def _forget_after_rollback(session: Session, previous_transaction: SessionTransa
     """A rolled-back savepoint forgets only the work registered inside it (a job of a batch that failed
     must not cost the others their wakeups); the whole transaction rolled back forgets everything."""
     if not previous_transaction.nested:
+        if session.info.get(_JOINED):
+            return  # the lean transaction's savepoint forgets what was registered inside it
         session.info.pop(_SAVEPOINT_MARKS, None)
         session.info.pop(_AFTER_COMMIT, None)
         return

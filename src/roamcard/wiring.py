@@ -13,12 +13,13 @@ from __future__ import annotations
 from roamcard.notification import webhooks as sms_webhooks
 from roamcard.payment import inbox, outcomes
 from roamcard.refund import service as refunds
-from roamcard.topup.service.fulfil import fulfil
+from roamcard.topup.service.fulfil import PAID_ORDER_READS, fulfil
 
 PAYMENT_OUTCOMES = outcomes.PaymentOutcomes(
     order_paid=fulfil,
     late_payment=refunds.refund_late_payment,
     refund_outcome=refunds.apply_gateway_outcome,
+    order_paid_reads=PAID_ORDER_READS,
 )
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from roamcard.db import Database
 from roamcard.dealer.service import sales
@@ -15,6 +15,7 @@ from roamcard.topup.states import TopupStatus
 from tests.dealer.support import MadeDealer, Till, dealer_row, float_balance, make_dealer
 from tests.factories import make_card, make_catalog
 from tests.payment.test_sandbox_webhook import run_in_parallel
+from tests.statements import record_statements
 from tests.topup.test_api_flow import sign_in
 from tests.voucher.support import assert_books_balance, count_rows, derived_balance
 
@@ -222,3 +223,38 @@ class TestIdempotency:
         assert float_balance(database, dealer) == 500
         assert wallet(database, card) == 3000
         assert_books_balance(database)
+
+
+def orm_statements(database: Database) -> list[str]:
+    """Statements SQLAlchemy sends on the engine from now on (the lean path sends none through it)."""
+    seen: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *args: seen.append(str(args[2])))
+    return seen
+
+
+class TestOnTheLeanPath:
+    """One `database.tx()` per sale, hand-written SQL only, the answer built from what was written."""
+
+    def test_a_sale_is_a_fixed_few_statements_and_no_orm(
+        self, database: Database, client: TestClient, dealer: MadeDealer, card: Card, monkeypatch: Any
+    ) -> None:
+        till = Till(client, dealer)
+        assert till.post(PATH, topup_body(card, "lean-0")).status_code == 201  # operator accounts known
+        statements = record_statements(monkeypatch)
+        orm = orm_statements(database)
+        response = till.post(PATH, topup_body(card, "lean-1"))
+        assert response.status_code == 201, response.text
+        assert orm == []
+        assert len(statements) == (SQLITE_SALE if database.is_sqlite else PG_SALE), [
+            s[:50] for s in statements
+        ]
+        assert wallet(database, card) == 2000
+        # The answer is what a read of the stored sale answers.
+        assert till.get(f"{PATH}/lean-1").json() == response.json()
+        assert_books_balance(database)
+
+
+# A top-up at the till: the dealer and the nonce, the savepoint, the key's claim; the sale (external id,
+# card, product, float, two transfers, the paid order, the sale row); the fulfilment; the key's answer.
+PG_SALE = 21
+SQLITE_SALE = 25

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,8 +12,10 @@ from roamcard.topup.states import Channel
 from roamcard.voucher import service as voucher_service
 from roamcard.voucher.states import RangeAction
 from tests.dealer.support import MadeDealer, Till, dealer_row, float_balance, make_dealer
+from tests.dealer.test_pos_topups import orm_statements
 from tests.factories import make_card, make_catalog
 from tests.payment.test_sandbox_webhook import run_in_parallel
+from tests.statements import record_statements
 from tests.voucher.support import (
     MadeBatch,
     assert_books_balance,
@@ -184,3 +188,23 @@ class TestRefusals:
         made = make_batch(database, count=1, face_value=1000, activate=False, dealer_id=dealer.public_id)
         response = Till(client, dealer).post(PATH, {"external_id": "own", "serial": made.serials[0]})
         assert response.status_code == 201, response.text
+
+
+class TestOnTheLeanPath:
+    def test_a_voucher_sale_is_a_fixed_few_statements_and_no_orm(
+        self, database: Database, client: TestClient, dealer: MadeDealer, batch: MadeBatch, monkeypatch: Any
+    ) -> None:
+        till = Till(client, dealer)
+        first = till.post(PATH, {"external_id": "lean-0", "serial": batch.serials[0]})
+        assert first.status_code == 201, first.text  # operator accounts now known
+        statements = record_statements(monkeypatch)
+        orm = orm_statements(database)
+        response = till.post(PATH, {"external_id": "lean-1", "serial": batch.serials[1]})
+        assert response.status_code == 201, response.text
+        assert orm == []
+        # The dealer and the nonce, the savepoint, the key's claim; the external id, the voucher and its
+        # batch, generated -> active (and its history), the float, two transfers, the sale; the answer.
+        assert len(statements) == (15 if database.is_sqlite else 14), [s[:50] for s in statements]
+        assert status_of(database, batch.serials[1]) == "active"
+        assert response.json()["expires_at"] == first.json()["expires_at"]
+        assert_books_balance(database)

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, select
 
 from roamcard.config import get_settings
-from roamcard.db import Database
+from roamcard.db import Database, session_of, tx_of
 from roamcard.jobs import outbox, registry
 from roamcard.jobs import worker as worker_module
 from roamcard.jobs.sweepers import build_worker
 from roamcard.jobs.worker import Worker, backoff_seconds
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.models import Job, LedgerTransfer
 from tests.factories import sandbox_event, sandbox_headers
@@ -30,7 +30,7 @@ calls: list[dict[str, Any]] = []
 
 
 @registry.job("test.flaky")
-def flaky(session: Session, payload: dict[str, Any]) -> None:
+def flaky(tx: Tx, payload: dict[str, Any]) -> None:
     calls.append(payload)
     if len(calls) <= payload["fail_times"]:
         raise RuntimeError("boom")
@@ -40,7 +40,7 @@ failed_once: set[int] = set()
 
 
 @registry.job("test.fail_once")
-def fail_once(session: Session, payload: dict[str, Any]) -> None:
+def fail_once(tx: Tx, payload: dict[str, Any]) -> None:
     if payload["n"] not in failed_once:
         failed_once.add(payload["n"])
         raise RuntimeError("first try fails")
@@ -150,8 +150,8 @@ class TestLeases:
         seen: list[int] = []
 
         @registry.job("test.count_attempts")
-        def count_attempts(session: Session, payload: dict[str, Any]) -> None:
-            seen.append(session.scalars(select(Job.attempts).where(Job.kind == "test.count_attempts")).one())
+        def count_attempts(tx: Tx, payload: dict[str, Any]) -> None:
+            seen.append(tx.value("SELECT attempts FROM jobs WHERE kind = 'test.count_attempts'"))
 
         with database.transaction() as session:
             outbox.enqueue(session, "test.count_attempts", {})
@@ -245,10 +245,9 @@ CRASH_SCRIPT = textwrap.dedent(
     [job_id] = worker.claim(1)
     if mode == "before-commit":
         real = wiring.PAYMENT_OUTCOMES.order_paid
-        def fulfil_then_die(session, order_id):
-            real(session, order_id)
-            session.flush()  # the credit is written in the open transaction ...
-            os._exit(9)      # ... and the process dies before commit
+        def fulfil_then_die(tx, order_id, facts=None):
+            real(tx, order_id, facts)  # the credit is written in the open transaction ...
+            os._exit(9)                # ... and the process dies before commit
         outcomes.install(replace(wiring.PAYMENT_OUTCOMES, order_paid=fulfil_then_die))
         worker.run_job(job_id)
     else:
@@ -257,8 +256,8 @@ CRASH_SCRIPT = textwrap.dedent(
             from roamcard.models import Job
             job = session.get(Job, job_id)
             kind, payload = job.kind, dict(job.payload)
-        with database.transaction() as session:
-            registry.handler_for(kind).handler(session, payload)
+        with database.job_transaction() as tx:
+            registry.handler_for(kind).handler(tx, payload)
         os._exit(9)
     """
 )
@@ -299,7 +298,7 @@ class TestCrashMidJob:
 
 
 @registry.job("test.crash")
-def crash_here(session: Session, payload: dict[str, Any]) -> None:
+def crash_here(tx: Tx, payload: dict[str, Any]) -> None:
     """The job that killed another worker's process (see BATCH_CRASH_SCRIPT); harmless here."""
 
 
@@ -312,7 +311,7 @@ BATCH_CRASH_SCRIPT = textwrap.dedent(
     from roamcard.jobs.sweepers import build_worker
 
     @registry.job("test.crash")
-    def crash(session, payload):
+    def crash(tx, payload):
         os._exit(9)  # the process dies in the first job of its batch
 
     build_worker(Database(get_settings()), worker_id="doomed").run_once(10)
@@ -391,11 +390,11 @@ batch_calls: list[int] = []
 
 
 @registry.job("test.batch_write")
-def batch_write(session: Session, payload: dict[str, Any]) -> None:
+def batch_write(tx: Tx, payload: dict[str, Any]) -> None:
     """Writes a row, then fails if told to: a failure must take its write with it."""
     batch_calls.append(payload["n"])
     outbox.enqueue(
-        session,
+        tx,
         "test.flaky",
         {"fail_times": 0},
         dedupe_key=f"written:{payload['n']}",
@@ -499,15 +498,15 @@ class TestBatches:
     ) -> None:
         monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
         self.enqueue_batch(database, failing=set())
-        real_commit = Session.commit
+        real_commit = Connection._commit_impl
         failures = [RuntimeError("connection lost at commit")]
 
-        def commit_failing_once(session: Session) -> None:
+        def commit_failing_once(connection: Connection) -> None:
             if failures:
                 raise failures.pop()
-            real_commit(session)
+            real_commit(connection)
 
-        monkeypatch.setattr(Session, "commit", commit_failing_once)
+        monkeypatch.setattr(Connection, "_commit_impl", commit_failing_once)
         assert Worker(database).run_once() == 5
         assert batch_calls == [0, 1, 2, 3, 4] * 2  # the group, then each job alone
         with database.reading() as session:
@@ -518,8 +517,8 @@ class TestBatches:
 
 
 @registry.job("test.enqueue_due")
-def enqueue_due(session: Session, payload: dict[str, Any]) -> None:
-    outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key="due-now")
+def enqueue_due(tx: Tx, payload: dict[str, Any]) -> None:
+    outbox.enqueue(tx, "test.flaky", {"fail_times": 0}, dedupe_key="due-now")
 
 
 meeting = threading.Barrier(3)
@@ -550,7 +549,7 @@ deadlocks = {"left": 0}
 
 
 @registry.job("test.deadlocked_once")
-def deadlocked_once(session: Session, payload: dict[str, Any]) -> None:
+def deadlocked_once(tx: Tx, payload: dict[str, Any]) -> None:
     if deadlocks["left"]:
         deadlocks["left"] -= 1
         error = RuntimeError("deadlock detected")
@@ -559,7 +558,7 @@ def deadlocked_once(session: Session, payload: dict[str, Any]) -> None:
 
 
 @registry.job("test.plain_failure")
-def plain_failure(session: Session, payload: dict[str, Any]) -> None:
+def plain_failure(tx: Tx, payload: dict[str, Any]) -> None:
     raise RuntimeError("a bug of the job's own")
 
 
@@ -578,3 +577,125 @@ class TestLockRaces:
         with database.reading() as session:
             jobs = {j.kind: (j.status, j.attempts) for j in session.scalars(select(Job))}
         assert jobs == {"test.deadlocked_once": ("done", 2), "test.plain_failure": ("queued", 1)}
+
+
+orm_seen: list[str | None] = []
+
+
+@registry.job("test.lean_write")
+def lean_write(tx: Tx, payload: dict[str, Any]) -> None:
+    """A lean handler's write, not committed yet when the next job of the group runs."""
+    outbox.enqueue(tx, "test.flaky", {"fail_times": 0}, dedupe_key=f"lean:{payload['n']}", run_at=FAR)
+
+
+@registry.job("test.orm_touch")
+def orm_touch(tx: Tx, payload: dict[str, Any]) -> None:
+    """An ORM handler in a lean group: reads the lean write before it through the ORM, changes it by the
+    unit of work, queues a job due now through the session (a wakeup after commit), fails if told to."""
+    session = session_of(tx)
+    job = session.scalars(select(Job).where(Job.dedupe_key == f"lean:{payload['n']}")).one_or_none()
+    orm_seen.append(None if job is None else job.dedupe_key)
+    if job is not None:
+        job.last_error = f"touched by {payload['n']}"
+    outbox.enqueue(session, "test.flaky", {"fail_times": 0}, dedupe_key=f"orm:{payload['n']}")
+    if payload.get("fail"):
+        session.flush()  # its writes are in the database, inside the job's savepoint
+        raise RuntimeError("the ORM job fails")
+
+
+FAR = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+class TestOrmHandlersInALeanGroup:
+    def setup_method(self) -> None:
+        orm_seen.clear()
+
+    def test_an_orm_handler_sees_the_group_transaction_and_a_failure_undoes_only_its_own_writes(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(worker_module, "GROUP_SECONDS", 60.0)
+        with database.transaction() as session:
+            for n in (1, 2):
+                outbox.enqueue(session, "test.lean_write", {"n": n})
+                outbox.enqueue(session, "test.orm_touch", {"n": n, "fail": n == 2})
+        commits = count_commits(database)
+        woken: list[int] = []
+        wake = lambda: woken.append(1)  # noqa: E731
+        outbox.register_wakeup(wake)
+        try:
+            assert Worker(database).run_once() == 4
+        finally:
+            outbox.unregister_wakeup(wake)
+        assert len(commits) == 1  # the lean jobs and the ORM ones, in one transaction
+        assert orm_seen == ["lean:1", "lean:2"]  # each ORM job saw the uncommitted lean write before it
+        assert woken == [1]  # the ORM job's wakeup ran once, after the group committed
+        with database.reading() as session:
+            rows = {
+                j.dedupe_key: j.last_error
+                for j in session.scalars(select(Job).where(Job.dedupe_key.is_not(None)))
+            }
+            statuses = [
+                (j.kind, j.status)
+                for j in session.scalars(select(Job).where(Job.dedupe_key.is_(None)).order_by(Job.id))
+            ]
+        # The failed ORM job's change and its job are gone; the lean write before it stands.
+        assert rows == {"lean:1": "touched by 1", "orm:1": None, "lean:2": None}
+        assert statuses == [
+            ("test.lean_write", "done"),
+            ("test.orm_touch", "done"),
+            ("test.lean_write", "done"),
+            ("test.orm_touch", "queued"),
+        ]
+
+    def test_an_orm_handler_running_alone_commits_with_its_done_mark(self, database: Database) -> None:
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.lean_write", {"n": 3})
+        Worker(database).drain()
+        with database.transaction() as session:
+            outbox.enqueue(session, "test.orm_touch", {"n": 3})
+        worker = Worker(database)
+        [job_id] = worker.claim(1)
+        assert worker.run_job(job_id) == "done"
+        assert orm_seen == ["lean:3"]
+        with database.reading() as session:
+            assert session.scalars(select(Job.last_error).where(Job.dedupe_key == "lean:3")).one() == (
+                "touched by 3"
+            )
+            assert session.get(Job, job_id).status == "done"  # type: ignore[union-attr]
+
+
+class TestSessionOf:
+    def test_a_session_is_itself_and_a_tx_of_a_session_gives_that_session(self, database: Database) -> None:
+        with database.transaction() as session:
+            assert session_of(session) is session
+            assert session_of(tx_of(session)) is session
+
+    def test_a_plain_lean_transaction_has_no_session(self, database: Database) -> None:
+        with database.tx() as tx, pytest.raises(RuntimeError, match="no ORM session"):
+            session_of(tx)
+
+    def test_a_session_bound_to_a_job_transaction_rolls_back_with_it(self, database: Database) -> None:
+        def enqueue_then_fail() -> None:
+            with database.job_transaction() as tx:
+                outbox.enqueue(session_of(tx), "test.flaky", {"fail_times": 0}, dedupe_key="undone")
+                assert tx.value("SELECT count(*) FROM jobs WHERE dedupe_key = 'undone'") == 1
+                raise RuntimeError("undo")
+
+        with pytest.raises(RuntimeError, match="undo"):
+            enqueue_then_fail()
+        with database.job_transaction() as tx:
+            assert tx.value("SELECT count(*) FROM jobs WHERE dedupe_key = 'undone'") == 0
+            session_of(tx).add(
+                Job(
+                    kind="test.flaky",
+                    payload={"fail_times": 0},
+                    dedupe_key="kept",
+                    status="queued",
+                    attempts=0,
+                    max_attempts=3,
+                    run_at=FAR,
+                    created_at=clock.now(),
+                )
+            )  # pending: flushed when the transaction ends
+        with database.reading() as session:
+            assert session.scalars(select(Job.dedupe_key).where(Job.dedupe_key == "kept")).one() == "kept"

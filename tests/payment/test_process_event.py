@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from roamcard import wiring
 from roamcard.db import Database
@@ -20,13 +20,16 @@ from roamcard.models import (
     InboxEvent,
     LedgerAccount,
     Payment,
+    Refund,
     StateTransition,
     TopupOrder,
 )
 from roamcard.payment import outcomes
 from roamcard.payment import service as payment_service
 from roamcard.topup.service.create import create_topup
+from roamcard.topup.states import TopupStatus, topup_machine
 from tests.factories import make_card, make_catalog, sandbox_event, sandbox_headers
+from tests.statements import record_statements
 
 
 def _notified(database: Database, product_id: str = "balance-10") -> tuple[int, str, str]:
@@ -64,7 +67,7 @@ def _handled(database: Database, event_id: str) -> bool:
 
 @pytest.fixture
 def failing_fulfilment() -> Iterator[None]:
-    def fail(session: Any, order_id: str) -> None:
+    def fail(db: Any, order_id: str, facts: Any = None) -> None:
         raise RuntimeError("fulfilment failed")
 
     previous = outcomes.install(replace(wiring.PAYMENT_OUTCOMES, order_paid=fail))
@@ -154,6 +157,68 @@ class TestPayingAndFulfilling:
                 ("VOICE_SECONDS", 12000, order_id),
             ]
             assert ledger.verify(session).ok
+
+
+class TestOnTheJobsLeanTransaction:
+    """As the worker runs it: on `Database.job_transaction()`'s Tx, no ORM session unless money is late."""
+
+    def test_the_order_and_card_are_read_with_the_payment_and_no_session_is_opened(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        card_id, order_id, event_id = _notified(database)
+        orm_statements = _count_orm_statements(database)
+        statements = record_statements(monkeypatch)
+        with database.job_transaction() as tx:
+            payment_service.process_event(tx, "sandbox", event_id)
+            assert "roamcard_session" not in tx.info
+        reads_of_the_order = [sql for sql in statements if sql.startswith("SELECT") and "topup_orders" in sql]
+        assert len(reads_of_the_order) == 1  # the payment's read; fulfilment does not read the order again
+        assert "FROM payments p JOIN topup_orders" in reads_of_the_order[0]
+        assert orm_statements == []
+        assert _history(database, order_id)[-1] == ("paid", "fulfilled")
+        with database.reading() as session:
+            assert ledger.wallet_account(session, card_id, "USD").balance == 1000
+
+    def test_a_late_payment_refunds_through_a_session_in_the_same_transaction(
+        self, database: Database
+    ) -> None:
+        _, order_id, event_id = _notified(database)
+        with database.tx() as tx:
+            assert topup_machine.transition(tx, order_id, TopupStatus.PENDING_PAYMENT, TopupStatus.EXPIRED)
+
+        def handle_then_fail() -> None:
+            with database.job_transaction() as tx:
+                payment_service.process_event(tx, "sandbox", event_id)
+                assert "roamcard_session" in tx.info  # opened for the refund
+                assert tx.value("SELECT count(*) FROM refunds WHERE order_id = :id", id=order_id) == 1
+                raise RuntimeError("the job fails after the refund was written")
+
+        with pytest.raises(RuntimeError):
+            handle_then_fail()
+        # The refund went with the rest of the transaction: it was in it.
+        assert _refunds(database, order_id) == []
+        assert not _handled(database, event_id)
+        with database.job_transaction() as tx:
+            payment_service.process_event(tx, "sandbox", event_id)
+        assert _refunds(database, order_id) == [("late_payment", "approved", 1000)]
+        assert _history(database, order_id)[-1] == ("pending_payment", "expired")
+        with database.reading() as session:
+            assert ledger.verify(session).ok
+
+
+def _refunds(database: Database, order_id: str) -> list[tuple[str, str, int]]:
+    with database.reading() as session:
+        rows = session.execute(
+            select(Refund.kind, Refund.status, Refund.amount).where(Refund.order_id == order_id)
+        ).all()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+
+def _count_orm_statements(database: Database) -> list[str]:
+    """Statements SQLAlchemy sends (the ORM and Core); the lean Tx's go straight to the driver."""
+    seen: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
 
 
 class TestGrantPack:

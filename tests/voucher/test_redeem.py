@@ -4,19 +4,29 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from roamcard.db import Database
 from roamcard.jobs.sweepers import expire_lapsed_vouchers
 from roamcard.kit.clock import FrozenClock
 from roamcard.ledger import service as ledger
-from roamcard.models import Card, CardReviewFlag, LedgerTransfer, Notification, TopupOrder, VoucherAttempt
+from roamcard.models import (
+    Card,
+    CardReviewFlag,
+    LedgerTransfer,
+    Notification,
+    StateTransition,
+    TopupOrder,
+    Voucher,
+    VoucherAttempt,
+)
 from roamcard.topup.states import Channel
 from roamcard.voucher import service
 from roamcard.voucher.service.redeem import VoucherPinLocked, VoucherPinWrong, VoucherRedeemed
 from roamcard.voucher.states import RangeAction
 from tests.factories import make_card, make_catalog
 from tests.payment.test_sandbox_webhook import run_in_parallel
+from tests.statements import record_statements
 from tests.topup.test_api_flow import sign_in
 from tests.voucher.support import (
     MadeBatch,
@@ -343,4 +353,109 @@ class TestParallelRedemption:
         assert {type(o) for o in outcomes if not isinstance(o, str)} == {VoucherRedeemed}
         assert wallet(database, card) == 1000
         assert count_rows(database, Notification) == 1
+        assert_books_balance(database)
+
+
+# Per redemption once the operator accounts are known (the first redemption of a process looks them up):
+# the token, the per-card lock (PostgreSQL), limits and PIN, the write, then the fulfilment (transition,
+# wallet, transfer and its balance update, the SMS with its history and job, the balance for the SMS).
+PG_STATEMENTS = 10
+SQLITE_STATEMENTS = 18
+
+
+def redemption_history(database: Database, serial: str, order_id: str) -> list[tuple[str, str | None, str]]:
+    """The voucher's history, then the order's, each in its own order (one statement on PostgreSQL writes
+    both, in no defined order between the two)."""
+    with database.reading() as session:
+        rows = session.scalars(
+            select(StateTransition)
+            .where(StateTransition.entity_id.in_([serial, order_id]))
+            .order_by(StateTransition.entity_type.desc(), StateTransition.at, StateTransition.id)
+        ).all()
+        return [(row.entity_type, row.from_status, row.to_status) for row in rows]
+
+
+class TestOnTheLeanPath:
+    """One transaction per request, hand-written SQL only, the answer built from what was written. On
+    PostgreSQL the redemption's write (voucher, order, history, liability -> sales, attempt) is one
+    statement and the limits and the PIN one read; SQLite runs the same steps one by one."""
+
+    def test_a_redemption_is_a_fixed_few_statements_and_no_orm(
+        self,
+        database: Database,
+        client: TestClient,
+        card: Card,
+        auth: dict[str, str],
+        batch: MadeBatch,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        assert redeem(client, auth, pin_of(batch, 0)).status_code == 201  # operator accounts now known
+        statements = record_statements(monkeypatch)
+        orm: list[str] = []
+
+        def seen(*args: object) -> None:
+            orm.append(str(args[2]))
+
+        event.listen(database.engine, "before_cursor_execute", seen)
+        try:
+            response = redeem(client, auth, pin_of(batch, 1))
+        finally:
+            event.remove(database.engine, "before_cursor_execute", seen)
+        assert response.status_code == 201, response.text
+        assert len(statements) == (SQLITE_STATEMENTS if database.is_sqlite else PG_STATEMENTS), [
+            s[:60] for s in statements
+        ]
+        assert orm == []  # no ORM session, no SQLAlchemy-compiled statement
+        statements.clear()
+        again = redeem(client, auth, pin_of(batch, 2), **{"Idempotency-Key": "lean-1"})
+        assert again.status_code == 201, again.text
+        # With an Idempotency-Key: the key's claim and its answer, two statements more.
+        assert len(statements) == (SQLITE_STATEMENTS if database.is_sqlite else PG_STATEMENTS) + 2
+        assert wallet(database, card) == 3000
+        assert_books_balance(database)
+
+    def test_the_folded_write_leaves_what_the_steps_leave(
+        self, database: Database, client: TestClient, card: Card, auth: dict[str, str], batch: MadeBatch
+    ) -> None:
+        order = redeem(client, auth, pin_of(batch, 0)).json()
+        serial = batch.serials[0]
+        assert redemption_history(database, serial, order["id"]) == [
+            ("voucher", "generated", "active"),
+            ("voucher", "active", "redeemed"),
+            ("topup", None, "pending_payment"),
+            ("topup", "pending_payment", "paid"),
+            ("topup", "paid", "fulfilled"),
+        ]
+        with database.reading() as session:
+            voucher = session.get(Voucher, serial)
+            stored = session.get(TopupOrder, order["id"])
+            moved = session.scalars(
+                select(LedgerTransfer).where(LedgerTransfer.key == f"voucher:{serial}:redeem")
+            ).one()
+        assert voucher is not None
+        assert stored is not None
+        assert (voucher.status, voucher.redeemed_card_id, voucher.order_id) == (
+            "redeemed",
+            card.id,
+            order["id"],
+        )
+        assert (stored.status, stored.payment_method, stored.paid_at is not None) == (
+            "fulfilled",
+            "voucher",
+            True,
+        )
+        assert (moved.amount, moved.reason, moved.reference) == (1000, "voucher_redeem", order["id"])
+        assert attempts(database, card) == ["redeemed"]
+        # The answer is what a read of the stored order answers.
+        assert client.get(f"/api/v1/topups/{order['id']}", headers=auth).json() == order
+
+    def test_a_refusal_commits_its_attempt_and_nothing_else(
+        self, database: Database, client: TestClient, card: Card, auth: dict[str, str], batch: MadeBatch
+    ) -> None:
+        assert redeem(client, auth, WRONG_PIN).status_code == 400
+        assert redeem(client, auth, pin_of(batch, 0)).status_code == 201
+        used = redeem(client, auth, pin_of(batch, 0))
+        assert (used.status_code, used.json()["code"]) == (409, "voucher_redeemed")
+        assert attempts(database, card) == ["wrong_pin", "redeemed", "already_redeemed"]
+        assert wallet(database, card) == 1000
         assert_books_balance(database)

@@ -283,11 +283,11 @@ def send_link(
 
 def redeem_voucher(
     session: Session, context: StaffContext, card: Card, pin: str, reason: str | None
-) -> TopupOrder:
+) -> NewOrder:
     """The caller reads the PIN out, the agent types it in; it goes to the voucher service, nowhere else."""
     pin = "".join(pin.split())
 
-    def run() -> tuple[TopupOrder, dict[str, Any]]:
+    def run() -> tuple[NewOrder, dict[str, Any]]:
         from roamcard.voucher import service as voucher_service
 
         # The brute-force limit follows the caller's card, not the agent, so one mistyping caller

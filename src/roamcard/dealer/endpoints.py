@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from roamcard.db import attempt, get_database
+from roamcard.db import get_database
 from roamcard.dealer import signing
+from roamcard.dealer.repository import PosDealer
 from roamcard.dealer.schemas import (
     PosStatementOut,
     PosTopupCreate,
@@ -24,7 +24,8 @@ from roamcard.dealer.service import auth, sales
 from roamcard.dealer.service.statement import statement as dealer_statement
 from roamcard.deps import ReadSessionDep
 from roamcard.idempotency import service as idempotency
-from roamcard.models import Card, Dealer
+from roamcard.kit.sql import Tx
+from roamcard.models import Card
 from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1/pos", tags=["dealer POS"])
@@ -61,22 +62,20 @@ def _signature_parts(request: Request) -> tuple[str, dict[str, str | None]]:
     return target, headers
 
 
-async def _signed_dealer(request: Request) -> Dealer:
+async def _signed_dealer(request: Request) -> PosDealer:
     """Verify the till's signature on the exact bytes received (path and query as sent)."""
     body = await request.body()
     target, headers = _signature_parts(request)
 
-    def check() -> Dealer:
-        with get_database().transaction() as session:  # the nonce is burnt whatever happens next
-            dealer = auth.authenticate(
-                session, method=request.method, path=target, headers=headers, body=body
-            )
+    def check() -> PosDealer:
+        with get_database().tx() as tx:  # the nonce is burnt whatever happens next
+            dealer = auth.authenticate(tx, method=request.method, path=target, headers=headers, body=body)
         return auth.require_active(dealer)
 
     return await run_in_threadpool(check)
 
 
-CurrentDealer = Annotated[Dealer, Depends(_signed_dealer)]
+CurrentDealer = Annotated[PosDealer, Depends(_signed_dealer)]
 
 
 def _respond(stored: idempotency.StoredResponse) -> Response:
@@ -87,29 +86,30 @@ def _respond(stored: idempotency.StoredResponse) -> Response:
 async def _signed_sale(
     request: Request,
     body: PosTopupCreate | PosVoucherSell,
-    sell: Callable[[Session, Dealer], tuple[int, dict[str, Any]]],
+    sell: Callable[[Tx, PosDealer], tuple[int, dict[str, Any]]],
 ) -> Response:
-    """A sale: signature, nonce, float debit and order in one transaction and one thread hop. The sale
-    runs in a savepoint, so a refused sale undoes only its own writes and the nonce stays burnt."""
+    """A sale on the lean path: signature, nonce, float debit and order in one `database.tx()` and one
+    thread hop. The sale runs in a savepoint, so a refused sale undoes only its own writes and the nonce
+    stays burnt (the transaction commits, then the refusal is raised)."""
     raw = await request.body()
     target, headers = _signature_parts(request)
     database = get_database()
     scope_path = request.url.path
 
     def unit() -> idempotency.StoredResponse:
-        with database.transaction() as session:
-            dealer = auth.authenticate(session, method=request.method, path=target, headers=headers, body=raw)
+        with database.tx() as tx:
+            dealer = auth.authenticate(tx, method=request.method, path=target, headers=headers, body=raw)
             try:
-                with attempt(session):
+                with tx.savepoint():
                     auth.require_active(dealer)
                     return idempotency.run_once(
-                        session,
+                        tx,
                         scope=f"dealer:{dealer.id}:pos",
                         key=body.external_id,
                         fingerprint=idempotency.request_fingerprint(
                             "POST", scope_path, body.model_dump(mode="json")
                         ),
-                        create=lambda: sell(session, dealer),
+                        create=lambda: sell(tx, dealer),
                     )
             except Exception as error:  # committed below with the nonce, then raised
                 refused = error
@@ -125,8 +125,8 @@ async def create_topup(body: PosTopupCreate, request: Request) -> Response:
     """Top up a card from the dealer's float. `external_id` is the idempotency key: a retry with the same
     body replays the first answer; the same `external_id` with another body is a 409."""
 
-    def sell(session: Session, dealer: Dealer) -> tuple[int, dict[str, Any]]:
-        sale, order = sales.topup(session, dealer, **body.model_dump())
+    def sell(tx: Tx, dealer: PosDealer) -> tuple[int, dict[str, Any]]:
+        sale, order = sales.topup(tx, dealer, **body.model_dump())
         return status.HTTP_201_CREATED, PosTopupOut.of(sale, order, body.card_number).model_dump(mode="json")
 
     return await _signed_sale(request, body, sell)
@@ -141,8 +141,8 @@ async def create_topup(body: PosTopupCreate, request: Request) -> Response:
 async def sell_voucher(body: PosVoucherSell, request: Request) -> Response:
     """Activate one recharge card for a sale, paid from the float."""
 
-    def sell(session: Session, dealer: Dealer) -> tuple[int, dict[str, Any]]:
-        sale, batch = sales.sell_voucher(session, dealer, external_id=body.external_id, serial=body.serial)
+    def sell(tx: Tx, dealer: PosDealer) -> tuple[int, dict[str, Any]]:
+        sale, batch = sales.sell_voucher(tx, dealer, external_id=body.external_id, serial=body.serial)
         return status.HTTP_201_CREATED, PosVoucherSaleOut.of(sale, batch, "active").model_dump(mode="json")
 
     return await _signed_sale(request, body, sell)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from roamcard.auth.service import CARD_COLUMNS, SignedInCard, card_of
+from roamcard.kit.sql import Tx
 from roamcard.models import Dealer, DealerSale, LedgerTransfer, PosNonce
 
 
@@ -57,3 +60,75 @@ def purge_nonces_before(session: Session, instant: datetime) -> int:
         delete(PosNonce).where(PosNonce.seen_at < instant).execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# -- the POS sale's hot path (lean SQL through kit.sql.Tx) --------------------------------------------
+@dataclass(frozen=True)
+class PosDealer:
+    """A dealer as the till's requests need it (one indexed read by its API key id)."""
+
+    id: int
+    public_id: str
+    status: str
+    currency: str
+    commission_bps: int
+    timezone: str
+    float_account_id: int
+    api_key_id: str
+    api_secret_encrypted: str
+
+
+@dataclass(frozen=True)
+class SaleBatch:
+    """What selling a recharge card needs of its batch, and what the sale's answer shows."""
+
+    id: int
+    dealer_id: int | None
+    status: str
+    face_value_amount: int
+    face_value_currency: str
+    product_id: str
+    product_name_en: str
+    product_name_zh: str
+    expires_at: datetime
+
+
+_DEALER_BY_KEY = (
+    "SELECT id, public_id, status, currency, commission_bps, timezone, float_account_id, api_key_id, "
+    "api_secret_encrypted FROM dealers WHERE api_key_id = :key_id"
+)
+_CARD_BY_NUMBER = f"SELECT {CARD_COLUMNS} FROM cards WHERE cards.card_number = :card_number"  # noqa: S608
+_VOUCHER_FOR_SALE = (
+    "SELECT v.status, b.id, b.dealer_id, b.status, b.face_value_amount, b.face_value_currency, b.product_id, "
+    "b.product_name_en, b.product_name_zh, b.expires_at FROM vouchers v "
+    "JOIN voucher_batches b ON b.id = v.batch_id WHERE v.id = :serial"
+)
+_VOUCHER_STATUS = "SELECT status FROM vouchers WHERE id = :serial"
+
+
+def dealer_by_api_key_id(tx: Tx, key_id: str) -> PosDealer | None:
+    row = tx.one(_DEALER_BY_KEY, key_id=key_id)
+    return None if row is None else PosDealer(*row)
+
+
+def card_by_number(tx: Tx, card_number: str) -> SignedInCard | None:
+    row = tx.one(_CARD_BY_NUMBER, card_number=card_number)
+    return None if row is None else card_of(tx, row)
+
+
+def voucher_for_sale(tx: Tx, serial: str) -> tuple[str, SaleBatch] | None:
+    """The voucher's status and its batch, or None when there is no such serial."""
+    row = tx.one(_VOUCHER_FOR_SALE, serial=serial)
+    if row is None:
+        return None
+    expires_at = tx.dt(row[9])
+    assert expires_at is not None
+    status, batch_id, dealer_id, batch_status, amount, currency, product_id, name_en, name_zh = row[:9]
+    batch = SaleBatch(
+        batch_id, dealer_id, batch_status, amount, currency, product_id, name_en, name_zh, expires_at
+    )
+    return status, batch
+
+
+def voucher_status(tx: Tx, serial: str) -> str | None:
+    return tx.value(_VOUCHER_STATUS, serial=serial)

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from roamcard.card.numbers import CardNumber
+from roamcard.dealer.repository import SaleBatch
 from roamcard.dealer.service.statement import SaleTotals, Statement
 from roamcard.kit.money import Money
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import DealerSale, TopupOrder, VoucherBatch
+from roamcard.topup.service.create import NewOrder
 
 ExternalId = Annotated[
     str,
@@ -62,7 +64,7 @@ class PosTopupOut(BaseModel):
     fulfilled_at: datetime | None
 
     @classmethod
-    def of(cls, sale: DealerSale, order: TopupOrder, card_number: str) -> PosTopupOut:
+    def of(cls, sale: DealerSale, order: TopupOrder | NewOrder, card_number: str) -> PosTopupOut:
         return cls(
             external_id=sale.external_id,
             order_id=order.id,
@@ -94,7 +96,7 @@ class PosVoucherSaleOut(BaseModel):
     sold_at: datetime
 
     @classmethod
-    def of(cls, sale: DealerSale, batch: VoucherBatch, status: str) -> PosVoucherSaleOut:
+    def of(cls, sale: DealerSale, batch: VoucherBatch | SaleBatch, status: str) -> PosVoucherSaleOut:
         assert sale.voucher_id is not None
         return cls(
             external_id=sale.external_id,

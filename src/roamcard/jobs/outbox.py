@@ -30,10 +30,13 @@ _INSERT = (
 # `enqueue`'s row as one step of a PostgreSQL data-modifying CTE: one job, due now, for each row of the
 # CTE named `{rows}`, with the parameters of `job_params` and `:now`. The caller registers
 # `wake_workers` after commit when a job went in.
-INSERT_FOR_EACH = (
+_INSERT_FOR_EACH = (
     "INSERT INTO jobs (kind, payload, status, attempts, max_attempts, run_at, created_at) "
-    "SELECT :job_kind, :job_payload, 'queued', 0, :job_max_attempts, :now, :now FROM {rows}"
+    "SELECT :job_kind, :job_payload, 'queued', 0, :job_max_attempts, {run_at}, :now FROM {rows}"
 )
+INSERT_FOR_EACH = _INSERT_FOR_EACH.replace("{run_at}", ":now")
+# The same, due at `:job_run_at` (a later check); no wake-up is due.
+INSERT_FOR_EACH_AT = _INSERT_FOR_EACH.replace("{run_at}", ":job_run_at")
 
 
 def job_params(tx: Tx, kind: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Job kinds and their handlers: a plain dict filled by `@job`/`@external_job` as each tasks module is
 imported. The registry imports no tasks module; the entry point that runs jobs imports them all through
-`roamcard.tasks` (one way, no hidden cycles). A handler takes the session and the payload and must be safe
-to run twice."""
+`roamcard.tasks` (one way, no hidden cycles). A handler takes the job's lean transaction (`Tx`; a step
+that needs the ORM gets a session in the same transaction from `roamcard.db.session_of(tx)`) and the
+payload, and must be safe to run twice."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from roamcard.kit.sql import Tx
 
 if TYPE_CHECKING:
     from roamcard.db import Database
 
-Handler = Callable[[Session, dict[str, Any]], None]
+Handler = Callable[[Tx, dict[str, Any]], None]
 ExternalHandler = Callable[["Database", dict[str, Any]], None]
 
 

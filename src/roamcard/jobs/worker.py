@@ -6,9 +6,11 @@ RETURNING`, committed on its own) and a SELECT and an UPDATE under the writer lo
 lease (`locked_until`) and commits before any handler runs: a worker that dies simply lets its leases run
 out and another worker takes the jobs again.
 
-A group of claimed jobs runs in ONE transaction, each job in its own savepoint together with its `done`
-mark: a job that raises undoes only its own writes, its failure (retry with backoff, or dead letter) is
-recorded in the same transaction, and the group commits once. Exactly-once never rests on the batch:
+A group of claimed jobs runs in ONE lean transaction (`Database.job_transaction()`: handlers get its
+`Tx`; one that needs the ORM asks `session_of(tx)` for a session bound to the same transaction, ended with
+its job), each job in its own savepoint (`Tx.savepoint()`) together with its `done` mark: a job that
+raises undoes only its own writes, its failure (retry with backoff, or dead letter) is recorded in the
+same transaction, and the group commits once. Exactly-once never rests on the batch:
 every handler is idempotent through business keys, so a rerun after any crash is a no-op.
 
 A group is bounded by count (the claim's limit) and by time (`GROUP_SECONDS`): every row a job locks (an
@@ -50,10 +52,9 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import structlog
-from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import Database, tx_of
+from roamcard.db import Database, session_scope
 from roamcard.jobs import outbox, registry
 from roamcard.kit import clock
 from roamcard.kit.sql import Tx
@@ -262,7 +263,7 @@ class Worker:
         index = first
         next_started = False
         try:
-            with self.database.transaction() as session:
+            with self.database.job_transaction() as tx:
                 while index < len(ids):
                     job_id = ids[index]
                     claimed = self._claimed.get(job_id)
@@ -270,14 +271,14 @@ class Worker:
                         # It runs next, alone: start it here, so the commit of the group counts it
                         # (unless the claim already did: a batch runs its lone jobs after its group).
                         if job_id not in self._started:
-                            next_started = self._mark_started(tx_of(session), job_id)
+                            next_started = self._mark_started(tx, job_id)
                         break
                     del self._claimed[job_id]
                     pre_started = job_id in self._started
                     self._started.discard(job_id)
                     group.append((job_id, claimed, pre_started))
                     index += 1
-                    outcomes.append((claimed.kind, self._run_in_group(session, job_id, claimed, pre_started)))
+                    outcomes.append((claimed.kind, self._run_in_group(tx, job_id, claimed, pre_started)))
                     if time.monotonic() >= deadline:
                         break
         except Exception:
@@ -297,20 +298,20 @@ class Worker:
             _count(kind, status)
         return index
 
-    def _run_in_group(self, session: Session, job_id: int, claimed: _Claimed, pre_started: bool) -> str:
-        if not pre_started and not self._mark_started(tx_of(session), job_id):
+    def _run_in_group(self, tx: Tx, job_id: int, claimed: _Claimed, pre_started: bool) -> str:
+        if not pre_started and not self._mark_started(tx, job_id):
             return "lost"
         try:
-            with session.begin_nested():
-                registry.handler_for(claimed.kind).handler(session, claimed.payload)
-                self._mark_done(tx_of(session), job_id)
+            # The job's savepoint; an ORM session the handler asked for (`session_of`) ends inside it, so
+            # the next job reads afresh, as in a transaction of its own.
+            with tx.savepoint(), session_scope(tx):
+                registry.handler_for(claimed.kind).handler(tx, claimed.payload)
+                self._mark_done(tx, job_id)
             return outbox.DONE
         except _LeaseLost:
             return "lost"
         except Exception as exc:
-            return self._fail(tx_of(session), job_id, claimed.kind, exc)
-        finally:
-            session.expunge_all()  # the next job reads afresh, as in a transaction of its own
+            return self._fail(tx, job_id, claimed.kind, exc)
 
     def run_job(self, job_id: int, *, next_job_id: int | None = None, heartbeat: bool = True) -> str:
         """Run one claimed job in its own transaction. Returns its new status ("lost" when another
@@ -333,9 +334,8 @@ class Worker:
                     self._mark_done(tx, job_id)
                     next_started = next_job_id is not None and self._mark_started(tx, next_job_id)
             else:
-                with self.database.transaction() as session:
-                    registered.handler(session, payload)
-                    tx = tx_of(session)
+                with self.database.job_transaction() as tx:
+                    registered.handler(tx, payload)
                     self._mark_done(tx, job_id)
                     next_started = next_job_id is not None and self._mark_started(tx, next_job_id)
             if next_started and next_job_id is not None:

@@ -30,10 +30,13 @@ class HistoryTable:
 
     name: str
 
+    def insert_into(self) -> str:
+        """`INSERT INTO … (columns) `: the start of any statement that writes history rows."""
+        return f"INSERT INTO {self.name} (entity_type, entity_id, from_status, to_status, reason, at) "
+
     def insert_sql(self) -> str:
         return (
-            f"INSERT INTO {self.name} (entity_type, entity_id, from_status, to_status, reason, at) "
-            "VALUES (:entity_type, :entity_id, :from_status, :to_status, :reason, :at)"
+            f"{self.insert_into()}VALUES (:entity_type, :entity_id, :from_status, :to_status, :reason, :at)"
         )
 
 
@@ -81,9 +84,7 @@ class StateMachine:
                 sql = update
             else:
                 sql = (
-                    f"WITH moved AS ({update} RETURNING 1) "
-                    f"INSERT INTO {self.history.name} "
-                    "(entity_type, entity_id, from_status, to_status, reason, at) "
+                    f"WITH moved AS ({update} RETURNING 1) {self.history.insert_into()}"
                     "SELECT :entity_type, :entity_id, :from_status, :to_status, :reason, :at FROM moved"
                 )
             self._sql[(sqlite, columns)] = sql

@@ -6,6 +6,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from roamcard.jobs.outbox import INSERT_FOR_EACH, INSERT_FOR_EACH_AT
+from roamcard.lifecycle import HISTORY
 from roamcard.models import Notification
 
 
@@ -85,12 +87,18 @@ def list_waiting_since(
 
 
 # -- the lean path: queueing and sending ----------------------------------------------------------
-# History rows and jobs written as lifecycle's StateMachine and jobs.outbox.enqueue write them, so that
-# PostgreSQL can fold them into the statement that creates or moves the message (data-modifying CTEs).
-_HISTORY = "INSERT INTO state_transitions (entity_type, entity_id, from_status, to_status, reason, at) "
-_JOB = "INSERT INTO jobs (kind, payload, dedupe_key, status, attempts, max_attempts, run_at, created_at) "
+# History rows and jobs written by the history table's and the outbox's own statements (lifecycle's
+# HISTORY, jobs.outbox.INSERT_FOR_EACH with `job_params`), so that PostgreSQL can fold them into the
+# statement that creates or moves the message (data-modifying CTEs).
+_HISTORY = HISTORY.insert_into()
 
 KEY_EXISTS = 'SELECT 1 FROM notifications WHERE "key" = :key'
+# What a check and its report need of a message (`service.Tracked`, in this order).
+TRACKED = (
+    'SELECT id, "key", status, provider, phone, provider_reference, attempt_started_at, template, language, '
+    "params, body, secret, route, route_index, attempts, secret_until_shown, secret_shown_at, sent_at, "
+    'created_at FROM notifications WHERE "key" = :key'
+)
 
 INSERT_QUEUED = (
     'INSERT INTO notifications ("key", card_id, phone, language, template, body, params, secret, '
@@ -102,8 +110,7 @@ INSERT_QUEUED = (
 INSERT_QUEUED_PG = (
     f"WITH queued AS ({INSERT_QUEUED}), "
     f"history AS ({_HISTORY}SELECT 'sms', CAST(id AS VARCHAR), NULL, 'queued', NULL, :now FROM queued) "
-    f"{_JOB}SELECT 'notification.send', :payload, NULL, 'queued', 0, :max_attempts, :now, :now "
-    "FROM queued"
+    f"{INSERT_FOR_EACH.format(rows='queued')}"
 )
 
 # The provider of this attempt: element `route_index` of the comma-separated route (the last one when the
@@ -152,6 +159,5 @@ MARK_SENT_PG = f"WITH sent AS ({MARK_SENT} RETURNING id) {_SENT_HISTORY}"
 # … and the message's first `notification.check`, in the same statement.
 MARK_SENT_PG_CHECK = (
     f"WITH sent AS ({MARK_SENT} RETURNING id), history AS ({_SENT_HISTORY}) "
-    f"{_JOB}SELECT 'notification.check', :payload, NULL, 'queued', 0, :max_attempts, :run_at, :now "
-    "FROM sent"
+    f"{INSERT_FOR_EACH_AT.format(rows='sent')}"
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from roamcard import i18n, keys
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import TooManyRequests
-from roamcard.jobs.outbox import enqueue, wake_workers
+from roamcard.jobs.outbox import enqueue, job_params, wake_workers
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
@@ -75,6 +75,47 @@ class Recipient(Protocol):
     def language(self) -> str: ...
 
 
+class Tracked(NamedTuple):
+    """A message as a check reads it (lean, `repository.TRACKED`): the attributes of `Notification` that
+    `apply_report`, `full_text` and the give-up rule read."""
+
+    id: int
+    key: str
+    status: str
+    provider: str | None
+    phone: str
+    provider_reference: str | None
+    attempt_started_at: datetime | None
+    template: str
+    language: str
+    params: dict[str, Any] | None
+    body: str
+    secret: str | None
+    route: str | None
+    route_index: int
+    attempts: int
+    secret_until_shown: bool
+    secret_shown_at: datetime | None
+    sent_at: datetime | None
+    created_at: datetime
+
+
+Message = Notification | Tracked
+
+
+def _tracked(tx: Tx, key: str) -> Tracked | None:
+    row = tx.one(repository.TRACKED, key=key)
+    if row is None:
+        return None
+    values = list(row)
+    values[6] = tx.dt(values[6])
+    values[9] = tx.loads(values[9]) if values[9] is not None else None
+    values[15] = bool(values[15])
+    for index in (16, 17, 18):
+        values[index] = tx.dt(values[index])
+    return Tracked(*values)
+
+
 class SmsRetryLater(Exception):
     """Raised inside a job so the worker tries again with backoff (no provider took the message yet)."""
 
@@ -113,7 +154,7 @@ def _open_secret(key: str, ciphertext: str | None) -> str | None:
     return keys.decrypt(SECRET_PURPOSE, ciphertext, context=_secret_context(key))
 
 
-def _secret_of(notification: Notification) -> str | None:
+def _secret_of(notification: Message) -> str | None:
     return _open_secret(notification.key, notification.secret)
 
 
@@ -128,7 +169,7 @@ def _full_text(
     return render(template, language, **params, **{name: secret})
 
 
-def full_text(notification: Notification) -> str | None:
+def full_text(notification: Message) -> str | None:
     """The text as the phone gets it; None once a secret it carried has been deleted."""
     return _full_text(
         notification.template,
@@ -154,7 +195,7 @@ def readable_text(notification: Notification) -> str:
     return notification.body
 
 
-def _keep_secret_after_send(notification: Notification) -> bool:
+def _keep_secret_after_send(notification: Message) -> bool:
     if notification.secret_until_shown and notification.secret_shown_at is None:
         return True
     return _demo_shows_secrets()
@@ -219,12 +260,7 @@ def queue_sms(
         sms_machine.record_creation(tx, notification_id, S.QUEUED, at=now)
         enqueue(tx, SEND_JOB, {"key": key})
         return True
-    queued = tx.run(
-        repository.INSERT_QUEUED_PG,
-        **row,
-        payload=tx.json({"key": key}),
-        max_attempts=get_settings().job_max_attempts,
-    )
+    queued = tx.run(repository.INSERT_QUEUED_PG, **row, **job_params(tx, SEND_JOB, {"key": key}))
     if queued != 1:
         return False
     tx.after_commit(wake_workers)  # as enqueue does for a job due now
@@ -247,7 +283,7 @@ def reveal_secret_once(session: Session, key: str) -> str | None:
 
 
 # -- send -------------------------------------------------------------------------------------------
-def _route(notification: Notification) -> list[str]:
+def _route(notification: Message) -> list[str]:
     return [name for name in (notification.route or "").split(",") if name]
 
 
@@ -443,9 +479,8 @@ def mark_sent(
         tx.run(
             repository.MARK_SENT_PG_CHECK,
             **values,
-            payload=tx.json(payload),
-            run_at=run_at,
-            max_attempts=get_settings().job_max_attempts,
+            **job_params(tx, CHECK_JOB, payload),
+            job_run_at=run_at,
         )
         == 1
     )
@@ -464,7 +499,7 @@ def schedule_check(db: Session | Tx, key: str, round_number: int, *, soon: bool 
 
 
 # -- reports and checks -----------------------------------------------------------------------------
-def apply_report(session: Session, notification: Notification, report: Report) -> bool:
+def apply_report(db: Session | Tx, notification: Message, report: Report) -> bool:
     """Move a message by what its provider says. Returns whether anything changed."""
     status = S(notification.status)
     nid = notification.id
@@ -477,13 +512,13 @@ def apply_report(session: Session, notification: Notification, report: Report) -
     if report.state == "accepted":
         if status in (S.UNKNOWN, S.SENDING):
             return mark_sent(
-                session, notification.id, status, notification.provider or "", report.provider_reference
+                db, notification.id, status, notification.provider or "", report.provider_reference
             )
         return False
     if report.state == "not_accepted":
         if status is S.UNKNOWN:
             _requeue(
-                session,
+                db,
                 notification.id,
                 notification.key,
                 status,
@@ -504,43 +539,43 @@ def apply_report(session: Session, notification: Notification, report: Report) -
         values["secret"] = None
     if status in (S.UNKNOWN, S.SENDING):
         values.setdefault("sent_at", now)
-    return (
-        sms_machine.transition_from_any(session, nid, [status], target, reason=reason, **values) is not None
-    )
+    return sms_machine.transition_from_any(db, nid, [status], target, reason=reason, **values) is not None
 
 
 def check(database: Database, key: str, round_number: int, *, hint: bool = False) -> None:
     """Ask the provider about an unknown or sent message; schedule the next question until it is final.
-    A question asked on a push's hint asks once: the scheduled chain already follows the message."""
-    with database.reading() as session:
-        notification = repository.get_by_key(session, key)
-        if notification is None or S(notification.status) in FINAL or notification.status == S.QUEUED.value:
-            return
-        if notification.provider is None or notification.attempt_started_at is None:
-            return
-        provider_name = notification.provider
-        lookup = Lookup(
-            reference=key,
-            phone=notification.phone,
-            provider_reference=notification.provider_reference,
-            attempt_started_at=notification.attempt_started_at,
-            text=full_text(notification) if notification.status == S.UNKNOWN.value else None,
-            unknown=notification.status == S.UNKNOWN.value,
-        )
-    report = get_provider(provider_name).query(lookup)
-    with database.transaction() as session:
-        notification = repository.get_by_key(session, key)
+    A question asked on a push's hint asks once: the scheduled chain already follows the message.
+    Lean: one autocommitted read, the provider's answer with no transaction open, then one short write
+    transaction that reads the message again, applies the answer and schedules the next check."""
+    with database.autocommit() as tx:
+        found = _tracked(tx, key)
+    if found is None or S(found.status) in FINAL or found.status == S.QUEUED.value:
+        return
+    if found.provider is None or found.attempt_started_at is None:
+        return
+    lookup = Lookup(
+        reference=key,
+        phone=found.phone,
+        provider_reference=found.provider_reference,
+        attempt_started_at=found.attempt_started_at,
+        text=full_text(found) if found.status == S.UNKNOWN.value else None,
+        unknown=found.status == S.UNKNOWN.value,
+    )
+    report = get_provider(found.provider).query(lookup)
+    with database.tx() as tx:
+        notification = _tracked(tx, key)
         assert notification is not None
-        apply_report(session, notification, report)
-        session.refresh(notification)
+        if apply_report(tx, notification, report):
+            notification = _tracked(tx, key)  # as the report left it
+            assert notification is not None
         if S(notification.status) in FINAL or notification.status == S.QUEUED.value:
             return
-        if _give_up(session, notification, clock.now()) or hint:
+        if _give_up(tx, notification, clock.now()) or hint:
             return
-        schedule_check(session, key, round_number + 1)
+        schedule_check(tx, key, round_number + 1)
 
 
-def _give_up(session: Session, notification: Notification, now: datetime) -> bool:
+def _give_up(session: Session | Tx, notification: Message, now: datetime) -> bool:
     """Nothing waits forever: no receipt, or still unknown, past its time is expired (never resent)."""
     settings = get_settings()
     started = notification.sent_at or notification.attempt_started_at or notification.created_at

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from roamcard.db import Database
+from roamcard.db import Database, session_of
 from roamcard.jobs.registry import external_job, job
+from roamcard.kit.sql import Tx
 from roamcard.notification import service, webhooks
 
 
@@ -20,5 +19,6 @@ def check_sms(database: Database, payload: dict[str, Any]) -> None:
 
 
 @job(webhooks.PROCESS_JOB)
-def process_event(session: Session, payload: dict[str, Any]) -> None:
-    webhooks.process_event(session, payload["source"], payload["event_id"])
+def process_event(tx: Tx, payload: dict[str, Any]) -> None:
+    """An SMS receipt: applied through the ORM, in a session bound to the job's transaction."""
+    webhooks.process_event(session_of(tx), payload["source"], payload["event_id"])

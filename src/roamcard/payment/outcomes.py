@@ -3,8 +3,11 @@
 The dependency points one way: `topup` and `refund` import `payment`, never the reverse. Where payment
 learns something the other domains act on, it calls the hooks installed here:
 
-* `order_paid(session, order_id)`: money arrived for an open order, now `paid` (top-up: `fulfil`);
-* `late_payment(session, payment_id)`: money landed on an order that had closed (refund: give it back);
+* `order_paid(db, order_id, facts)`: money arrived for an open order, now `paid` (top-up: `fulfil`);
+  `facts` is what `order_paid_reads` names of the order and its card, read by payment together with the
+  payment in one statement (None: the hook reads them itself);
+* `late_payment(session, payment_id)`: money landed on an order that had closed (refund: give it back;
+  the ORM session is opened only then, in the same transaction: `roamcard.db.session_of`);
 * `refund_outcome(session, refund_id, outcome, reference=, reason=)`: a gateway reported a refund's result.
 
 They run inside the caller's transaction, after payment has locked its rows, so "payment succeeded + order
@@ -17,13 +20,17 @@ recording money nobody acts on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from roamcard.kit.sql import Tx
+
 
 class OrderPaid(Protocol):
-    def __call__(self, session: Session, order_id: str, /) -> object: ...
+    def __call__(
+        self, db: Session | Tx, order_id: str, facts: tuple[Any, ...] | None = None, /
+    ) -> object: ...
 
 
 class LatePayment(Protocol):
@@ -41,6 +48,9 @@ class PaymentOutcomes:
     order_paid: OrderPaid
     late_payment: LatePayment
     refund_outcome: RefundOutcome
+    # A select list over `o` (the payment's row of topup_orders) and `c` (its card): what `order_paid`
+    # needs, read with the payment so the paying job does not read the order again. Empty: not read.
+    order_paid_reads: str = ""
 
 
 class OutcomesNotWired(RuntimeError):

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.db import Database
+from roamcard.db import Database, session_of
 from roamcard.dispute import service as disputes
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.jobs import outbox
@@ -277,23 +277,43 @@ def mark_unknown(db: Session | Tx, payment_id: str, order_id: str, *, reason: st
 # -- outcomes -------------------------------------------------------------------------------------
 # Money can arrive on an open payment, or late: after its expiry or a reported failure.
 _SUCCESS_SOURCES = (*SETTLEABLE, PaymentStatus.EXPIRED, PaymentStatus.FAILED)
-_PAYMENT_TO_SETTLE = "SELECT provider, amount, currency, order_id, status FROM payments WHERE id = :id"
+_PAYMENT_TO_SETTLE = "SELECT p.provider, p.amount, p.currency, p.order_id, p.status"
+_settle_sql: dict[str, str] = {}
+
+
+def _payment_to_settle(order_reads: str) -> str:
+    """The payment, and what the paid hook reads of its order and card (`outcomes.order_paid_reads`)."""
+    sql = _settle_sql.get(order_reads)
+    if sql is None:
+        if order_reads:
+            sql = (
+                f"{_PAYMENT_TO_SETTLE}, {order_reads} FROM payments p "
+                "JOIN topup_orders o ON o.id = p.order_id JOIN cards c ON c.id = o.card_id WHERE p.id = :id"
+            )
+        else:
+            sql = f"{_PAYMENT_TO_SETTLE} FROM payments p WHERE p.id = :id"
+        _settle_sql[order_reads] = sql
+    return sql
+
+
 _PAYMENT_ORDER = "SELECT order_id FROM payments WHERE id = :id"
 _PAYMENT_AMOUNT = "SELECT amount, currency FROM payments WHERE id = :id"
 _PAYMENT_TO_APPLY = "SELECT status, order_id, checkout_url FROM payments WHERE id = :id"
 
 
 def mark_succeeded(
-    session: Session, payment_id: str, *, reason: str, transaction_id: str | None = None
+    db: Session | Tx, payment_id: str, *, reason: str, transaction_id: str | None = None
 ) -> bool:
     """Money arrived. Pay the order and fulfil it in the same transaction (one atomic change); money on a
-    closed order is refunded. Both through `payment.outcomes` (payment imports neither top-up nor refund)."""
+    closed order is refunded. Both through `payment.outcomes` (payment imports neither top-up nor refund).
+    Lean all the way unless the payment is late: only the refund of a late payment opens an ORM session
+    (in this same transaction)."""
     hooks = outcomes.current()  # not wired: raise before anything changes
-    tx = as_tx(session)
-    row = tx.one(_PAYMENT_TO_SETTLE, id=payment_id)
+    tx = as_tx(db)
+    row = tx.one(_payment_to_settle(hooks.order_paid_reads), id=payment_id)
     if row is None:
         return False
-    provider, amount, currency, order_id, status = row
+    provider, amount, currency, order_id, status = row[:5]
     if status not in _SUCCESS_SOURCES:
         return False  # succeeded already: a final status, so no transition could win
     # The status just read is tried first (one transition when nothing raced this one); the others still
@@ -322,9 +342,9 @@ def mark_succeeded(
     if paid is None:
         # Money landed on an order that is closed (expired or failed): give it back, automatically.
         log.warning("payment.late", payment_id=payment_id, order_id=order_id)
-        hooks.late_payment(session, payment_id)
+        hooks.late_payment(session_of(db), payment_id)
         return True
-    hooks.order_paid(session, order_id)
+    hooks.order_paid(tx, order_id, row[5:] if hooks.order_paid_reads else None)
     return True
 
 
@@ -580,8 +600,10 @@ def store_in_inbox(db: Session | Tx, source: str, event_id: str, event_type: str
     return True
 
 
-def process_event(session: Session, source: str, event_id: str) -> None:
-    claimed = repository.claim_inbox_event(as_tx(session), source, event_id)
+def process_event(db: Session | Tx, source: str, event_id: str) -> None:
+    """The `payment.process_event` job: lean for payments; disputes and refund outcomes use the ORM, in a
+    session bound to the same transaction."""
+    claimed = repository.claim_inbox_event(as_tx(db), source, event_id)
     if claimed is None:  # unknown, handled already, or held for staff
         return
     event_type, raw_body = claimed
@@ -590,29 +612,29 @@ def process_event(session: Session, source: str, event_id: str) -> None:
     if source == "sandbox":
         payment_id = body["data"]["payment_id"]
         if event_type == "payment.succeeded":
-            mark_succeeded(session, payment_id, reason=reason)
+            mark_succeeded(db, payment_id, reason=reason)
         elif event_type == "payment.failed":
-            mark_failed(session, payment_id, reason=reason)
+            mark_failed(db, payment_id, reason=reason)
     else:
-        _process_gateway_event(session, body, reason)
+        _process_gateway_event(db, body, reason)
 
 
-def _process_gateway_event(session: Session, body: dict[str, Any], reason: str) -> None:
+def _process_gateway_event(db: Session | Tx, body: dict[str, Any], reason: str) -> None:
     """A real gateway's event, as `payment.webhooks` verified and normalised it."""
     outcome = body.get("outcome")
     if body.get("kind") == "dispute":
-        _process_dispute(session, body)
+        _process_dispute(session_of(db), body)
         return
     if body.get("kind") == "refund":
         outcomes.current().refund_outcome(
-            session, body["refund_id"], outcome or "", reference=body.get("reference"), reason=reason
+            session_of(db), body["refund_id"], outcome or "", reference=body.get("reference"), reason=reason
         )
         return
     payment_id = body["payment_id"]
     if outcome == "succeeded":
-        mark_succeeded(session, payment_id, reason=reason, transaction_id=body.get("transaction_id"))
+        mark_succeeded(db, payment_id, reason=reason, transaction_id=body.get("transaction_id"))
     elif outcome == "failed":
-        mark_failed(session, payment_id, reason=reason)
+        mark_failed(db, payment_id, reason=reason)
 
 
 def _process_dispute(session: Session, body: dict[str, Any]) -> None:

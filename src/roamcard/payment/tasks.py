@@ -2,16 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from roamcard.db import Database
 from roamcard.jobs.registry import external_job, job
+from roamcard.kit.sql import Tx
 from roamcard.payment import expiry, service
 
 
 @job("payment.process_event")
-def process_event(session: Session, payload: dict[str, Any]) -> None:
-    service.process_event(session, payload["source"], payload["event_id"])
+def process_event(tx: Tx, payload: dict[str, Any]) -> None:
+    service.process_event(tx, payload["source"], payload["event_id"])
 
 
 @external_job("payment.settle_unknown")

@@ -4,18 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
-from roamcard.auth.service import require_active_card, signed_in_card
-from roamcard.db import get_database, tx_of
+from roamcard.db import get_database
 from roamcard.deps import BearerToken, ClientIP
-from roamcard.errors import AppError
 from roamcard.idempotency import service as idempotency
-from roamcard.idempotency.service import StoredResponse
-from roamcard.models import TopupOrder
 from roamcard.responses import OrjsonResponse
 from roamcard.topup.schemas import TopupOut
-from roamcard.topup.states import Channel
+from roamcard.topup.service.create import NewOrder
 from roamcard.voucher import service
 from roamcard.voucher.schemas import VoucherRedeem
 
@@ -50,29 +45,13 @@ async def redeem(
     path = request.url.path
     database = get_database()
 
-    def render(order: TopupOrder) -> dict[str, Any]:
+    def render(order: NewOrder) -> dict[str, Any]:
         return TopupOut.of(order, None).model_dump(mode="json")
 
-    def redeem_in(session: Session) -> StoredResponse:
-        card = require_active_card(signed_in_card(tx_of(session), token))
-        if key is None:
-            order = service.redeem(session, card, body.pin, channel=Channel.VOUCHER, client_key=client_key)
-            return StoredResponse(201, render(order), replayed=False)
-        return service.redeem_once(
-            session, card, body.pin, key=key, path=path, render=render, client_key=client_key
+    stored = await database.run(
+        lambda: service.redeem_request(
+            database, token, body.pin, key=key, path=path, render=render, client_key=client_key
         )
-
-    def unit() -> StoredResponse:
-        # The request's one transaction; a refusal that is a recorded attempt (keeps_changes) commits too.
-        with database.transaction() as session:
-            try:
-                return redeem_in(session)
-            except AppError as error:
-                if not error.keeps_changes:
-                    raise
-                refused = error
-        raise refused
-
-    stored = await database.run(unit)
+    )
     headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
     return OrjsonResponse(stored.body, status_code=stored.status_code, headers=headers)

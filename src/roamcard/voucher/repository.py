@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from roamcard.kit.sql import Tx
+from roamcard.lifecycle import HISTORY
 from roamcard.models import (
     CardReviewFlag,
     StateTransition,
@@ -17,6 +18,7 @@ from roamcard.models import (
     VoucherOperation,
 )
 from roamcard.models.base import UTCDateTime
+from roamcard.topup.service import prepaid
 from roamcard.voucher.states import AttemptOutcome, VoucherStatus
 
 
@@ -337,3 +339,85 @@ def open_flags(session: Session) -> Sequence[CardReviewFlag]:
     return session.scalars(
         select(CardReviewFlag).where(CardReviewFlag.resolved_at.is_(None)).order_by(CardReviewFlag.id)
     ).all()
+
+
+# PostgreSQL: both brute-force limits and the PIN's voucher in one read. It always answers one row: the
+# wrong PINs' times (the card's, the client's, oldest first; NULL when none), then the voucher and its
+# batch (NULLs when the PIN matches none). The caller looks at the limits first, exactly as on SQLite.
+_LIMITS_AND_PIN_PG = (
+    "SELECT w.of_card, w.of_client, v.* FROM (SELECT "  # noqa: S608 (constants only)
+    "array_agg(at ORDER BY at) FILTER (WHERE card_id = :card_id) AS of_card, "
+    "array_agg(at ORDER BY at) FILTER (WHERE client_key = :client_key) AS of_client "
+    "FROM voucher_attempts WHERE outcome = :outcome AND at > :since "
+    "AND (card_id = :card_id OR client_key = :client_key)) w "
+    f"LEFT JOIN ({_BY_PIN_HASH.replace('SELECT v.id, ', 'SELECT v.id AS serial, ', 1)}) v ON TRUE"
+)
+
+
+def _times(tx: Tx, values: list[Any] | None) -> list[datetime]:
+    return [moment for moment in (tx.dt(value) for value in values or ()) if moment is not None]
+
+
+def limits_and_pin(
+    tx: Tx, *, since: datetime, card_id: int, client_key: str, pin_hash: bytes
+) -> tuple[list[datetime], list[datetime], PinMatch | None]:
+    """`wrong_pin_times` and `find_by_pin_hash` together: one statement on PostgreSQL, two on SQLite."""
+    if tx.is_sqlite:
+        of_card, of_client = wrong_pin_times(tx, since=since, card_id=card_id, client_key=client_key)
+        return of_card, of_client, find_by_pin_hash(tx, pin_hash)
+    row = tx.one(
+        _LIMITS_AND_PIN_PG,
+        card_id=card_id,
+        client_key=client_key,
+        outcome=AttemptOutcome.WRONG_PIN.value,
+        since=since,
+        pin_hash=pin_hash,
+    )
+    assert row is not None
+    return _times(tx, row[0]), _times(tx, row[1]), None if row[2] is None else _match(tx, row[2:])
+
+
+def _match(tx: Tx, row: tuple[Any, ...]) -> PinMatch:
+    serial, status, redeemed_card_id, order_id, batch_id, amount, currency = row[:7]
+    product_id, kind, name_en, name_zh, grants, validity_days, expires_at = row[7:]
+    at = tx.dt(expires_at)
+    assert at is not None
+    terms = BatchTerms(
+        batch_id, amount, currency, product_id, kind, name_en, name_zh, tx.loads(grants), validity_days, at
+    )
+    return PinMatch(serial, status, redeemed_card_id, order_id, terms)
+
+
+# PostgreSQL: the whole redemption's write in one statement. The voucher's conditional transition decides
+# (of two redemptions of one PIN exactly one gets a row from `won`); everything else is written only for
+# that row: the voucher's history, the paid order and its two history rows, the face value from the
+# liability to sales (operator accounts keep no cached balance, so the transfer is its row), the attempt.
+_REDEEM_PG = (
+    "WITH won AS (UPDATE vouchers SET status = :redeemed, updated_at = :now, redeemed_card_id = :card_id, "  # noqa: S608
+    "order_id = :id WHERE id = :serial AND status = :active RETURNING id), "
+    f"voucher_history AS ({HISTORY.insert_into()}"
+    "SELECT :voucher_entity, id, :active, :redeemed, :voucher_reason, :now FROM won), "
+    f"ordered AS ({prepaid.INSERT_PAID_ORDER.replace(') VALUES (', ') SELECT ', 1)[:-1]} FROM won), "
+    f"order_history AS ({HISTORY.insert_into()}"
+    "SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), NULL, "
+    "CAST(:pending AS VARCHAR), NULL, :now FROM won UNION ALL "
+    "SELECT CAST(:entity_type AS VARCHAR), CAST(:id AS VARCHAR), "
+    "CAST(:pending AS VARCHAR), CAST(:paid AS VARCHAR), CAST(:paid_by AS VARCHAR), :now FROM won), "
+    'moved AS (INSERT INTO ledger_transfers ("key", debit_account_id, credit_account_id, asset, amount, '
+    "reason, reference, created_at) SELECT :transfer_key, :debit, :credit, :price_currency, :price_amount, "
+    ":transfer_reason, :id, :now FROM won ON CONFLICT DO NOTHING RETURNING id), "
+    "attempt AS (INSERT INTO voucher_attempts (card_id, client_key, channel, outcome, voucher_id, at) "
+    "SELECT :card_id, :client_key, :attempt_channel, :outcome, id, :now FROM won) "
+    "SELECT (SELECT count(*) FROM won), (SELECT count(*) FROM moved)"
+)
+
+
+def redeem_pg(tx: Tx, **params: Any) -> bool:
+    """Run `_REDEEM_PG` (its parameters are the order's, see `prepaid.paid_order`, and the redemption's);
+    returns whether this redemption won the voucher."""
+    row = tx.one(_REDEEM_PG, **params)
+    assert row is not None
+    won, moved = int(row[0]), int(row[1])
+    # A voucher leaves `active` once, so its transfer key cannot be taken by then.
+    assert moved == won, "the redemption's transfer key was already used"
+    return won == 1

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from roamcard import keys
 from roamcard.config import get_settings
 from roamcard.dealer import repository, signing
+from roamcard.dealer.repository import PosDealer
 from roamcard.dealer.states import DealerStatus
 from roamcard.errors import AppError, Unauthorized
 from roamcard.kit import clock
+from roamcard.kit.sql import Tx
 from roamcard.lifecycle import as_tx
-from roamcard.models import Dealer
 
 log = structlog.get_logger("roamcard.dealer")
 
@@ -52,8 +53,8 @@ _BURN_NONCE = (
 
 
 def authenticate(
-    session: Session, *, method: str, path: str, headers: dict[str, str | None], body: bytes
-) -> Dealer:
+    db: Session | Tx, *, method: str, path: str, headers: dict[str, str | None], body: bytes
+) -> PosDealer:
     """Verify the signature on the raw request and burn its nonce. Commit the nonce whatever the request
     does next (a sale runs after it in a savepoint of the same transaction): a request that fails later
     must not become replayable. Returns the dealer, active or not (see `require_active`)."""
@@ -75,17 +76,18 @@ def authenticate(
     if abs(int(now.timestamp()) - int(stamp)) > window:
         log.warning("pos.rejected", reason="timestamp", key_id=key_id[:40])
         raise PosTimestampInvalid()
-    dealer = repository.get_by_api_key_id(session, key_id[:40])
+    tx = as_tx(db)
+    dealer = repository.dealer_by_api_key_id(tx, key_id[:40])
     if dealer is None or not signing.matches(_secret(dealer), method, path, stamp, nonce, body, given):
         log.warning("pos.rejected", reason="signature", key_id=key_id[:40])
         raise PosSignatureInvalid()
-    if as_tx(session).one(_BURN_NONCE, dealer_id=dealer.id, nonce=nonce, now=now) is None:
+    if tx.one(_BURN_NONCE, dealer_id=dealer.id, nonce=nonce, now=now) is None:
         log.warning("pos.rejected", reason="replay", dealer=dealer.public_id)
         raise PosRequestReplayed()
     return dealer
 
 
-def _secret(dealer: Dealer) -> str:
+def _secret(dealer: PosDealer) -> str:
     """The dealer's API secret; a random one (that no till has) when no configured key opens it."""
     try:
         return signing.unseal(dealer.api_key_id, dealer.api_secret_encrypted)
@@ -94,7 +96,7 @@ def _secret(dealer: Dealer) -> str:
         return signing.new_secret()
 
 
-def require_active(dealer: Dealer) -> Dealer:
+def require_active(dealer: PosDealer) -> PosDealer:
     """Checked after the nonce is committed, so a refused request stays burnt after a resume."""
     if dealer.status != DealerStatus.ACTIVE.value:
         raise DealerInactive()

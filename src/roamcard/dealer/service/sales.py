@@ -19,22 +19,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from roamcard.card import repository as card_repository
 from roamcard.card.states import CardStatus
 from roamcard.dealer import repository
+from roamcard.dealer.repository import PosDealer, SaleBatch
 from roamcard.dealer.service.manage import COMMISSION, commission_of
 from roamcard.dealer.states import SaleKind
 from roamcard.errors import AppError, Conflict, NotFound
 from roamcard.kit import clock
 from roamcard.kit.money import Money
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.lifecycle import as_tx
-from roamcard.models import Dealer, DealerSale, TopupOrder, Voucher, VoucherBatch
-from roamcard.topup.service.create import CardNotActive
-from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
+from roamcard.models import Dealer, DealerSale, TopupOrder
+from roamcard.topup.service.create import CardNotActive, NewOrder
+from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order
 from roamcard.topup.service.quote import quote
 from roamcard.topup.states import Channel
-from roamcard.voucher import repository as voucher_repository
 from roamcard.voucher.service import books
 from roamcard.voucher.states import BatchStatus, VoucherStatus, voucher_machine
 
@@ -98,14 +98,15 @@ class PosVoucherWrongCurrency(PosVoucherNotSellable):
 
 _FLOAT = "SELECT id, code, asset, tracks_balance, balance FROM ledger_accounts WHERE id = :id"
 
+AnyDealer = Dealer | PosDealer
+
 
 def _pay_from_float(
-    session: Session, dealer: Dealer, *, key: str, face: Money, credit: ledger.Account, reference: str
+    tx: Tx, dealer: AnyDealer, *, key: str, face: Money, credit: ledger.Account, reference: str
 ) -> tuple[Money, Money]:
     """Debit the float (net) and the commission expense (commission); returns (commission, net)."""
     commission = commission_of(face, dealer.commission_bps)
     net = face - commission
-    tx = as_tx(session)
     row = tx.one(_FLOAT, id=dealer.float_account_id)
     assert row is not None
     account = ledger.Account(id=int(row[0]), code=row[1], asset=row[2], tracks_balance=bool(row[3]))
@@ -145,48 +146,50 @@ _RECORD_SALE = (
 )
 
 
-def _refuse_used_external_id(session: Session, dealer: Dealer, external_id: str) -> None:
-    if as_tx(session).one(_SALE_USED, dealer_id=dealer.id, external_id=external_id) is not None:
+def _refuse_used_external_id(tx: Tx, dealer: AnyDealer, external_id: str) -> None:
+    if tx.one(_SALE_USED, dealer_id=dealer.id, external_id=external_id) is not None:
         raise PosExternalIdUsed()
 
 
-def _record_sale(session: Session, dealer: Dealer, **values: Any) -> DealerSale:
+def _record_sale(tx: Tx, dealer: AnyDealer, **values: Any) -> DealerSale:
     now = clock.now()
-    sale_id = as_tx(session).value(_RECORD_SALE, dealer_id=dealer.id, created_at=now, **values)
+    sale_id = tx.value(_RECORD_SALE, dealer_id=dealer.id, created_at=now, **values)
     if sale_id is None:
         raise PosExternalIdUsed()
-    # The row as written, for the answer; never added to the session (it is in the database already).
+    # The row as written, for the answer; never added to a session (it is in the database already).
     return DealerSale(id=sale_id, dealer_id=dealer.id, created_at=now, **values)
 
 
 def topup(
-    session: Session,
-    dealer: Dealer,
+    db: Session | Tx,
+    dealer: AnyDealer,
     *,
     external_id: str,
     card_number: str,
     product_id: str,
     amount: int | None = None,
-) -> tuple[DealerSale, TopupOrder]:
-    """Top up a card at the till, priced in the dealer's currency by the catalogue."""
-    _refuse_used_external_id(session, dealer, external_id)
-    card = card_repository.get_by_card_number(session, card_number)
+) -> tuple[DealerSale, NewOrder]:
+    """Top up a card at the till, priced in the dealer's currency by the catalogue. Hand-written SQL in
+    the caller's transaction; the answer is built from what was written."""
+    tx = as_tx(db)
+    _refuse_used_external_id(tx, dealer, external_id)
+    card = repository.card_by_number(tx, card_number)
     if card is None:
         raise PosCardNotFound()
     if card.status != CardStatus.ACTIVE.value:
         raise CardNotActive()
-    priced = quote(session, card, product_id=product_id, currency=dealer.currency, amount=amount)
+    priced = quote(tx, card, product_id=product_id, currency=dealer.currency, amount=amount)
     order_id = new_order_id()
     commission, net = _pay_from_float(
-        session,
+        tx,
         dealer,
         key=f"{order_id}:pos",
         face=priced.price,
-        credit=ledger.operator(as_tx(session), books.SALES, dealer.currency),
+        credit=ledger.operator(tx, books.SALES, dealer.currency),
         reference=order_id,
     )
-    create_paid_order(
-        session,
+    order = open_paid_order(
+        tx,
         card,
         PrepaidItem(
             product_id=priced.product.id,
@@ -203,7 +206,7 @@ def topup(
         order_id=order_id,
     )
     sale = _record_sale(
-        session,
+        tx,
         dealer,
         external_id=external_id,
         kind=SaleKind.TOPUP.value,
@@ -215,47 +218,48 @@ def topup(
         net_amount=net.amount,
         currency=dealer.currency,
     )
-    return sale, fulfil_now(session, order_id)
+    return sale, fulfil_now(tx, order, card)
 
 
 def sell_voucher(
-    session: Session, dealer: Dealer, *, external_id: str, serial: str
-) -> tuple[DealerSale, VoucherBatch]:
+    db: Session | Tx, dealer: AnyDealer, *, external_id: str, serial: str
+) -> tuple[DealerSale, SaleBatch]:
     """Activate one recharge card for a sale at the till, paid from the float."""
-    _refuse_used_external_id(session, dealer, external_id)
-    voucher = voucher_repository.get(session, serial)
-    batch = session.get(VoucherBatch, voucher.batch_id) if voucher is not None else None
-    if voucher is None or batch is None or batch.dealer_id not in (None, dealer.id):
+    tx = as_tx(db)
+    _refuse_used_external_id(tx, dealer, external_id)
+    found = repository.voucher_for_sale(tx, serial)
+    if found is None or found[1].dealer_id not in (None, dealer.id):
         raise PosVoucherNotFound()
-    _refuse_unsellable(voucher, batch, dealer)
+    status, batch = found
+    _refuse_unsellable(status, batch, dealer)
     if not voucher_machine.transition(
-        session,
-        voucher.id,
+        tx,
+        serial,
         VoucherStatus.GENERATED,
         VoucherStatus.ACTIVE,
         reason=f"sold by dealer {dealer.public_id} sale {external_id}"[:200],
         sold_by_dealer_id=dealer.id,
     ):
-        fresh = voucher_repository.get(session, serial)
+        fresh = repository.voucher_status(tx, serial)
         assert fresh is not None
         _refuse_unsellable(fresh, batch, dealer)
         raise PosVoucherNotSellable()
     face = Money(batch.face_value_amount, batch.face_value_currency)
     commission, net = _pay_from_float(
-        session,
+        tx,
         dealer,
-        key=f"voucher:{voucher.id}:sale",
+        key=f"voucher:{serial}:sale",
         face=face,
-        credit=ledger.operator(as_tx(session), books.LIABILITY, face.currency),
+        credit=ledger.operator(tx, books.LIABILITY, face.currency),
         reference=f"voucher-batch:{batch.id}",
     )
     sale = _record_sale(
-        session,
+        tx,
         dealer,
         external_id=external_id,
         kind=SaleKind.VOUCHER.value,
         order_id=None,
-        voucher_id=voucher.id,
+        voucher_id=serial,
         card_id=None,
         face_amount=face.amount,
         commission_amount=commission.amount,
@@ -265,12 +269,12 @@ def sell_voucher(
     return sale, batch
 
 
-def _refuse_unsellable(voucher: Voucher, batch: VoucherBatch, dealer: Dealer) -> None:
+def _refuse_unsellable(status_value: str, batch: SaleBatch, dealer: AnyDealer) -> None:
     if batch.status != BatchStatus.READY.value:
         raise PosVoucherNotSellable()
     if batch.face_value_currency != dealer.currency:
         raise PosVoucherWrongCurrency(currency=batch.face_value_currency, dealer_currency=dealer.currency)
-    status = VoucherStatus(voucher.status)
+    status = VoucherStatus(status_value)
     refusal: dict[VoucherStatus, type[AppError]] = {
         VoucherStatus.ACTIVE: PosVoucherAlreadySold,
         VoucherStatus.REDEEMED: PosVoucherUsed,
@@ -283,7 +287,7 @@ def _refuse_unsellable(voucher: Voucher, batch: VoucherBatch, dealer: Dealer) ->
         raise PosVoucherExpired()
 
 
-def get_topup(session: Session, dealer: Dealer, external_id: str) -> tuple[DealerSale, TopupOrder]:
+def get_topup(session: Session, dealer: AnyDealer, external_id: str) -> tuple[DealerSale, TopupOrder]:
     sale = repository.get_sale(session, dealer.id, external_id)
     if sale is None or sale.kind != SaleKind.TOPUP.value or sale.order_id is None:
         raise PosTopupNotFound()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from roamcard.dealer import repository
+from roamcard.dealer.repository import PosDealer
 from roamcard.dealer.states import SaleKind
 from roamcard.kit.money import Money
 from roamcard.models import Dealer, DealerSale
@@ -26,7 +27,7 @@ class SaleTotals:
 
 @dataclass(frozen=True)
 class Statement:
-    dealer: Dealer
+    dealer: Dealer | PosDealer
     day: date
     starts_at: datetime
     ends_at: datetime
@@ -56,7 +57,7 @@ def _totals(sales: list[DealerSale], kind: SaleKind, currency: str) -> SaleTotal
     )
 
 
-def statement(session: Session, dealer: Dealer, day: date) -> Statement:
+def statement(session: Session, dealer: Dealer | PosDealer, day: date) -> Statement:
     """The day runs midnight to midnight in the dealer's time zone."""
     start, end = day_bounds(day, dealer.timezone)
     currency = dealer.currency

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from roamcard.kit import clock
 from roamcard.kit.money import Money
+from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS, Asset
 from roamcard.lifecycle import as_tx
@@ -17,11 +20,15 @@ from roamcard.topup.states import TopupStatus, topup_machine
 
 DEFAULT_PACK_VALIDITY_DAYS = 30
 
-# What fulfilment needs of the order and its card, in one read (the order's grants are a snapshot).
+# What fulfilment needs of the order (`o`) and its card (`c`), in one read (the order's grants are a
+# snapshot). The paying job reads it together with the payment (`payment.outcomes`, `order_paid_reads`).
+PAID_ORDER_READS = (
+    "o.card_id, o.channel, o.grants, o.validity_days, o.product_id, o.product_name_en, "
+    "o.product_name_zh, c.phone, c.language, c.currency"
+)
 _PAID_ORDER = (
-    "SELECT o.card_id, o.channel, o.grants, o.validity_days, o.product_id, o.product_name_en, "
-    "o.product_name_zh, c.phone, c.language, c.currency "
-    "FROM topup_orders o JOIN cards c ON c.id = o.card_id WHERE o.id = :id"
+    f"SELECT {PAID_ORDER_READS} FROM topup_orders o JOIN cards c ON c.id = o.card_id "  # noqa: S608 (constants)
+    "WHERE o.id = :id"
 )
 
 
@@ -34,19 +41,65 @@ class _Holder:
     language: str
 
 
-def fulfil(session: Session, order_id: str) -> bool:
+@dataclass(frozen=True)
+class PaidOrder:
+    """What fulfilment needs of a paid order and its card: read by `fulfil`, or known already by a caller
+    that has just written the order (a recharge card's or a dealer's sale), which then reads nothing."""
+
+    card_id: int
+    channel: str
+    grants: list[dict[str, Any]]
+    validity_days: int | None
+    product_id: str
+    name_en: str
+    name_zh: str
+    phone: str
+    language: str
+    currency: str
+
+
+def fulfil(db: Session | Tx, order_id: str, facts: tuple[Any, ...] | None = None) -> bool:
     """paid -> fulfilled. The conditional transition lets exactly one caller through; the transfers'
-    business keys make even a second pass harmless. Returns whether this call fulfilled the order."""
-    tx = as_tx(session)
+    business keys make even a second pass harmless. Returns whether this call fulfilled the order.
+    `facts`: the order and card as `PAID_ORDER_READS` names them, if the caller read them already."""
+    tx = as_tx(db)
     if not topup_machine.transition(
         tx, order_id, TopupStatus.PAID, TopupStatus.FULFILLED, fulfilled_at=clock.now()
     ):
         return False
-    row = tx.one(_PAID_ORDER, id=order_id)
+    row = facts if facts is not None else tx.one(_PAID_ORDER, id=order_id)
     assert row is not None
     card_id, channel, grants, validity_days, product_id, name_en, name_zh, phone, language, currency = row
+    paid = PaidOrder(
+        card_id,
+        channel,
+        tx.loads(grants),
+        validity_days,
+        product_id,
+        name_en,
+        name_zh,
+        phone,
+        language,
+        currency,
+    )
+    _credit(tx, order_id, paid)
+    return True
+
+
+def fulfil_known(db: Session | Tx, order_id: str, order: PaidOrder, *, at: datetime) -> bool:
+    """`fulfil` for a caller that knows the order (it wrote it in this transaction): the same transition,
+    credit and SMS, with `at` as `fulfilled_at`, and no read of the order."""
+    tx = as_tx(db)
+    if not topup_machine.transition(tx, order_id, TopupStatus.PAID, TopupStatus.FULFILLED, fulfilled_at=at):
+        return False
+    _credit(tx, order_id, order)
+    return True
+
+
+def _credit(tx: Tx, order_id: str, order: PaidOrder) -> None:
+    card_id, currency, validity_days = order.card_id, order.currency, order.validity_days
     wallet = ledger.wallet(tx, card_id, currency)
-    for index, grant in enumerate(tx.loads(grants)):
+    for index, grant in enumerate(order.grants):
         key = f"{order_id}:fulfil:{index}"
         asset = Asset(grant["asset"])
         if asset in CURRENCY_ASSETS:
@@ -68,16 +121,15 @@ def fulfil(session: Session, order_id: str) -> bool:
                 amount=int(grant["amount"]),
                 validity_days=validity_days or DEFAULT_PACK_VALIDITY_DAYS,
                 order_id=order_id,
-                product_id=product_id,
+                product_id=order.product_id,
             )
     notifications.queue_sms(
-        session,
-        _Holder(card_id, phone, language),
+        tx,
+        _Holder(card_id, order.phone, order.language),
         "topup_fulfilled",
         key=f"{order_id}:fulfilled",
         order_id=order_id,
-        product=name_zh if language == "zh-CN" else name_en,
+        product=order.name_zh if order.language == "zh-CN" else order.name_en,
         balance=Money(ledger.balance(tx, wallet), currency),
     )
-    TOPUPS_FULFILLED.labels(channel).inc()
-    return True
+    TOPUPS_FULFILLED.labels(order.channel).inc()

@@ -2,6 +2,6 @@
 
 `redeem` is the one entry point every channel uses (API, portal, IVR)."""
 
-from roamcard.voucher.service.redeem import redeem, redeem_once
+from roamcard.voucher.service.redeem import redeem, redeem_once, redeem_request
 
-__all__ = ["redeem", "redeem_once"]
+__all__ = ["redeem", "redeem_once", "redeem_request"]

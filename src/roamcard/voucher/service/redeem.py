@@ -19,14 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from sqlalchemy.orm import Session
 
-from roamcard.auth.service import SignedInCard
+from roamcard.auth.service import SignedInCard, require_active_card, signed_in_card
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
+from roamcard.db import Database
 from roamcard.errors import AppError, Conflict, TooManyRequests, ValidationFailed
 from roamcard.idempotency import service as idempotency
 from roamcard.idempotency.service import StoredResponse
@@ -36,9 +37,9 @@ from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS
 from roamcard.lifecycle import as_tx
-from roamcard.models import Card, TopupOrder
-from roamcard.topup.service.create import CardNotActive
-from roamcard.topup.service.prepaid import PrepaidItem, create_paid_order, fulfil_now, new_order_id
+from roamcard.models import Card
+from roamcard.topup.service.create import CardNotActive, NewOrder
+from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order, paid_order
 from roamcard.topup.states import Channel
 from roamcard.voucher import codes, repository
 from roamcard.voucher.repository import PinMatch
@@ -49,6 +50,7 @@ from roamcard.voucher.states import AttemptOutcome, VoucherStatus, voucher_machi
 log = structlog.get_logger("roamcard.voucher")
 
 PAYMENT_METHOD = "voucher"
+TRANSFER_REASON = "voucher_redeem"
 REVIEW_REASON = "voucher_pin_failures"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -109,14 +111,35 @@ class VoucherWrongCurrency(Conflict):
     keeps_changes = True
 
 
+def redeem_request(
+    database: Database,
+    token: str,
+    pin: str,
+    *,
+    key: str | None,
+    path: str,
+    render: Callable[[NewOrder], dict[str, Any]],
+    client_key: str,
+) -> StoredResponse:
+    """The API's whole redemption on the lean path, in one transaction: the bearer token (the card must
+    be active), then `redeem` or, with an Idempotency-Key, `redeem_once`. A refusal that is a recorded
+    attempt (`keeps_changes`) commits, as at every edge."""
+    with database.tx() as tx:
+        card = require_active_card(signed_in_card(tx, token))
+        if key is None:
+            order = redeem(tx, card, pin, channel=Channel.VOUCHER, client_key=client_key)
+            return StoredResponse(201, render(order), replayed=False)
+        return redeem_once(tx, card, pin, key=key, path=path, render=render, client_key=client_key)
+
+
 def redeem_once(
-    session: Session,
+    db: Session | Tx,
     card: Card | SignedInCard,
     pin: str,
     *,
     key: str,
     path: str,
-    render: Callable[[TopupOrder], dict[str, Any]],
+    render: Callable[[NewOrder], dict[str, Any]],
     client_key: str,
 ) -> StoredResponse:
     """`redeem` behind an Idempotency-Key (the API): a retry of a redemption that succeeded gets the
@@ -125,23 +148,23 @@ def redeem_once(
     scope = f"card:{card.id}:vouchers"
     pin_hash = codes.hash_pin(codes.normalise_pin(pin) or pin).hex()
     fingerprint = idempotency.request_fingerprint("POST", path, {"pin_hash": pin_hash})
-    replay = idempotency.begin(session, scope=scope, key=key, fingerprint=fingerprint)
+    replay = idempotency.begin(db, scope=scope, key=key, fingerprint=fingerprint)
     if replay is not None:
         return replay
     try:
-        order = redeem(session, card, pin, channel=Channel.VOUCHER, client_key=client_key)
+        order = redeem(db, card, pin, channel=Channel.VOUCHER, client_key=client_key)
     except AppError:
-        idempotency.abandon(session, scope=scope, key=key)
+        idempotency.abandon(db, scope=scope, key=key)
         raise
     body = render(order)
-    idempotency.finish(session, scope=scope, key=key, status_code=201, body=body)
+    idempotency.finish(db, scope=scope, key=key, status_code=201, body=body)
     return StoredResponse(201, body, replayed=False)
 
 
 def redeem(
-    session: Session, card: Card | SignedInCard, pin: str, *, channel: Channel, client_key: str
-) -> TopupOrder:
-    """Redeem `pin` on `card`; returns the fulfilled top-up order (payment method `voucher`).
+    db: Session | Tx, card: Card | SignedInCard, pin: str, *, channel: Channel, client_key: str
+) -> NewOrder:
+    """Redeem `pin` on `card`; returns the fulfilled top-up order (payment method `voucher`), as written.
 
     `channel` is where the holder is (API/app: `Channel.VOUCHER`, IVR: `Channel.IVR`); `client_key`
     identifies the caller for the brute-force limit (client IP, or the caller's phone / CallSid).
@@ -149,16 +172,18 @@ def redeem(
     must commit, not roll back, on them. A PIN that is not 16 digits is a `ValidationFailed` (422) and is
     not counted: it cannot match anything.
 
-    Everything up to the paid order runs as hand-written SQL in the session's transaction (`pay`); the
-    fulfilment is the one every paid order goes through.
+    All of it is hand-written SQL in the caller's transaction (a lean `Tx`, or an ORM session's): `pay`,
+    then the fulfilment every paid order goes through, from what `pay` wrote (nothing is read back).
     """
-    order_id = pay(session, card, pin, channel=channel, client_key=client_key)
-    return fulfil_now(session, order_id)
+    order = pay(db, card, pin, channel=channel, client_key=client_key)
+    return fulfil_now(db, order, card)
 
 
-def pay(db: Session | Tx, card: Card | SignedInCard, pin: str, *, channel: Channel, client_key: str) -> str:
+def pay(
+    db: Session | Tx, card: Card | SignedInCard, pin: str, *, channel: Channel, client_key: str
+) -> NewOrder:
     """The redemption up to a paid order: limits, PIN, voucher active -> redeemed, its face value from the
-    liability to sales, the attempt recorded. Returns the order's id; the caller fulfils it."""
+    liability to sales, the attempt recorded. Returns the order as written; the caller fulfils it."""
     if card.status != CardStatus.ACTIVE.value:
         raise CardNotActive()
     digits = codes.normalise_pin(pin)
@@ -181,12 +206,15 @@ def pay(db: Session | Tx, card: Card | SignedInCard, pin: str, *, channel: Chann
             at=now,
         )
 
-    retry_after = _locked_for(tx, card.id, client_key, now)
+    # The limits and the PIN's voucher in one read on PostgreSQL; the limits are looked at first.
+    of_card, of_client, voucher = repository.limits_and_pin(
+        tx, since=now - HOUR, card_id=card.id, client_key=client_key, pin_hash=codes.hash_pin(digits)
+    )
+    retry_after = _locked_for(of_card, of_client, now)
     if retry_after is not None:
         record(AttemptOutcome.THROTTLED)
         raise VoucherPinLocked(retry_after)
 
-    voucher = repository.find_by_pin_hash(tx, codes.hash_pin(digits))
     if voucher is None:
         record(AttemptOutcome.WRONG_PIN)
         _flag_for_review_if_due(tx, card.id, now)
@@ -194,49 +222,85 @@ def pay(db: Session | Tx, card: Card | SignedInCard, pin: str, *, channel: Chann
         raise VoucherPinWrong()
     batch = voucher.batch
     _refuse_unusable(tx, card, voucher, now, record)
-    order_id = new_order_id()
-    if not voucher_machine.transition(
-        tx,
-        voucher.serial,
-        VoucherStatus.ACTIVE,
-        VoucherStatus.REDEEMED,
-        reason=f"redeemed on card {card.id} via {channel.value}",
-        redeemed_card_id=card.id,
-        order_id=order_id,
-    ):
-        # Another redemption of this PIN won the race (it committed first): say what it is now.
-        _refuse_unusable(tx, card, repository.reread(tx, voucher), now, record)
-        raise AssertionError("a voucher that lost a redemption race is still active")
     face = Money(batch.face_value_amount, batch.face_value_currency)
-    create_paid_order(
-        tx,
-        card,
-        PrepaidItem(
-            product_id=batch.product_id,
-            product_kind=batch.product_kind,
-            name_en=batch.product_name_en,
-            name_zh=batch.product_name_zh,
-            grants=list(batch.grants),
-            validity_days=batch.validity_days,
-            price=face,
-        ),
-        channel=channel,
-        payment_method=PAYMENT_METHOD,
-        paid_by=f"voucher {voucher.serial}",
-        order_id=order_id,
+    item = PrepaidItem(
+        product_id=batch.product_id,
+        product_kind=batch.product_kind,
+        name_en=batch.product_name_en,
+        name_zh=batch.product_name_zh,
+        grants=list(batch.grants),
+        validity_days=batch.validity_days,
+        price=face,
     )
-    ledger.transfer(
-        tx,
-        key=f"voucher:{voucher.serial}:redeem",
-        debit=ledger.operator(tx, books.LIABILITY, face.currency),
-        credit=ledger.operator(tx, books.SALES, face.currency),
-        amount=face.amount,
-        reason="voucher_redeem",
-        reference=order_id,
-    )
-    record(AttemptOutcome.REDEEMED, voucher.serial)
+    debit = ledger.operator(tx, books.LIABILITY, face.currency)
+    credit = ledger.operator(tx, books.SALES, face.currency)
+    order_id = new_order_id()
+    reason = f"redeemed on card {card.id} via {channel.value}"
+    paid_by = f"voucher {voucher.serial}"
+    transfer_key = f"voucher:{voucher.serial}:redeem"
+    if not tx.is_sqlite and not (debit.tracks_balance or credit.tracks_balance):
+        order, params = paid_order(
+            tx, card, item, channel=channel, payment_method=PAYMENT_METHOD, order_id=order_id
+        )
+        won = repository.redeem_pg(
+            tx,
+            **params,
+            serial=voucher.serial,
+            active=VoucherStatus.ACTIVE.value,
+            redeemed=VoucherStatus.REDEEMED.value,
+            voucher_entity=voucher_machine.entity_type,
+            voucher_reason=reason,
+            paid_by=paid_by,
+            transfer_key=transfer_key,
+            debit=debit.id,
+            credit=credit.id,
+            transfer_reason=TRANSFER_REASON,
+            client_key=client_key,
+            attempt_channel=channel.value,
+            outcome=AttemptOutcome.REDEEMED.value,
+        )
+        if not won:
+            _lost_race(tx, card, voucher, now, record)
+    else:
+        if not voucher_machine.transition(
+            tx,
+            voucher.serial,
+            VoucherStatus.ACTIVE,
+            VoucherStatus.REDEEMED,
+            reason=reason,
+            redeemed_card_id=card.id,
+            order_id=order_id,
+        ):
+            _lost_race(tx, card, voucher, now, record)
+        order = open_paid_order(
+            tx,
+            card,
+            item,
+            channel=channel,
+            payment_method=PAYMENT_METHOD,
+            paid_by=paid_by,
+            order_id=order_id,
+        )
+        ledger.transfer(
+            tx,
+            key=transfer_key,
+            debit=debit,
+            credit=credit,
+            amount=face.amount,
+            reason=TRANSFER_REASON,
+            reference=order_id,
+        )
+        record(AttemptOutcome.REDEEMED, voucher.serial)
     log.info("voucher.redeemed", card_id=card.id, voucher=voucher.serial, order_id=order_id)
-    return order_id
+    return order
+
+
+def _lost_race(
+    tx: Tx, card: Card | SignedInCard, voucher: PinMatch, now: datetime, record: Callable[..., None]
+) -> NoReturn:
+    """Another redemption of this PIN won the race (it committed first): say what it is now."""
+    _refuse_unusable(tx, card, repository.reread(tx, voucher), now, record)
+    raise AssertionError("a voucher that lost a redemption race is still active")
 
 
 _LOCK_CARD = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
@@ -250,11 +314,8 @@ def _retry_after(times: list[datetime], limit: int, window: timedelta, now: date
     return max(1, math.ceil((frees_at - now).total_seconds()))
 
 
-def _locked_for(tx: Tx, card_id: int, client_key: str, now: datetime) -> int | None:
+def _locked_for(of_card: list[datetime], of_client: list[datetime], now: datetime) -> int | None:
     limit = get_settings().voucher_pin_max_failures_per_hour
-    of_card, of_client = repository.wrong_pin_times(
-        tx, since=now - HOUR, card_id=card_id, client_key=client_key
-    )
     waits = [_retry_after(of_card, limit, HOUR, now), _retry_after(of_client, limit, HOUR, now)]
     blocking = [wait for wait in waits if wait is not None]
     return max(blocking) if blocking else None
