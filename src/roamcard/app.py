@@ -23,6 +23,7 @@ from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
+from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
@@ -201,6 +202,7 @@ def create_app(
         auth_router,
         card_router,
         esim_router,
+        card_order_router,
         voucher_router,
         pos_router,
         catalog_router,

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     login_ip_window_seconds: int = 15 * 60
 
     payment_window_seconds: int = 30 * 60
+    # New cards bought online (POST /api/v1/card-orders): created orders per client IP per window.
+    card_order_ip_limit: int = 10
+    card_order_ip_window_seconds: int = 60 * 60
     webhook_tolerance_seconds: int = 300
 
     # Every card's balance is kept in this currency; custom amounts are named in it.

@@ -23,7 +23,17 @@ class EsimStatus(StrEnum):
 S = EsimStatus
 TRANSITIONS = {
     S.AVAILABLE: {S.ALLOCATED, S.RETIRED},
-    S.ALLOCATED: {S.DOWNLOADED, S.INSTALLED, S.ENABLED, S.DISABLED, S.DELETED, S.ERROR, S.RETIRED},
+    # back to stock: the card order it was reserved for lapsed unpaid (card_order)
+    S.ALLOCATED: {
+        S.AVAILABLE,
+        S.DOWNLOADED,
+        S.INSTALLED,
+        S.ENABLED,
+        S.DISABLED,
+        S.DELETED,
+        S.ERROR,
+        S.RETIRED,
+    },
     S.DOWNLOADED: {S.INSTALLED, S.ENABLED, S.DISABLED, S.DELETED, S.ERROR, S.RETIRED},
     S.INSTALLED: {S.ENABLED, S.DISABLED, S.DELETED, S.ERROR, S.RETIRED},
     S.ENABLED: {S.DISABLED, S.DELETED, S.ERROR, S.RETIRED},

@@ -4,6 +4,7 @@ from roamcard.models.allowance import Allowance
 from roamcard.models.audit_entry import AuditEntry
 from roamcard.models.base import Base
 from roamcard.models.card import Card
+from roamcard.models.card_order import CardOrder
 from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
 from roamcard.models.dealer import Dealer
@@ -41,6 +42,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Card",
+    "CardOrder",
     "CardReviewFlag",
     "CardSession",
     "Dealer",

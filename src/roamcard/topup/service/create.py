@@ -143,14 +143,16 @@ def _open(
     amount: int | None = None,
     channel: Channel,
     client: ClientContext | None,
+    starter: bool = False,
 ) -> tuple[NewOrder, NewPayment]:
-    """The checks, the price, and the payment (its in-process checkout open); the order is not written."""
-    if card.status != CardStatus.ACTIVE.value:
+    """The checks, the price, and the payment (its in-process checkout open); the order is not written.
+    `starter`: a card order's (`card_order`), for its provisional card in status `ordered`."""
+    if card.status != (CardStatus.ORDERED if starter else CardStatus.ACTIVE).value:
         raise CardNotActive()
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
-    priced = quote(tx, card, product_id=product_id, currency=currency, amount=amount)
+    priced = quote(tx, card, product_id=product_id, currency=currency, amount=amount, starter=starter)
     now = clock.now()
     order = NewOrder(
         id=new_id("top"),

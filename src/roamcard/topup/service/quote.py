@@ -27,10 +27,17 @@ class Quote:
 
 
 def quote(
-    db: Session | Tx, card: Card | SignedInCard, *, product_id: str, currency: str, amount: int | None
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    *,
+    product_id: str,
+    currency: str,
+    amount: int | None,
+    starter: bool = False,
 ) -> Quote:
+    """`starter`: the price of a new card (a card order); a starter product is sold by nothing else."""
     product = catalog_repository.active_product(as_tx(db), product_id)
-    if product is None:
+    if product is None or (product.kind == "starter") != starter:
         raise ValidationFailed("product_id", "There is no such product.")
     if product.custom_min is not None and product.custom_max is not None:
         return _quote_custom_amount(card, product, currency, amount, (product.custom_min, product.custom_max))
