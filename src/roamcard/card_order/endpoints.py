@@ -29,9 +29,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _created(placed: PlacedOrder) -> dict[str, Any]:
     order, payment = placed.order, placed.payment
+    # While open, the order's status is its payment's as the top-up order has it (unknown included).
+    status = order.status if order.status in ("pending_payment", "unknown") else placed.status
     return CardOrderOut(
         id=placed.id,
-        status=placed.status,
+        status=status,
         product_id=order.product_id,
         price=MoneyOut(amount=order.price_amount, currency=order.price_currency),
         created_at=order.created_at,

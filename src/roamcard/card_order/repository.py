@@ -15,7 +15,7 @@ INSERT_ORDER = (
 )
 # What issuing the card needs, read by the paying job's hook (by the top-up order it was paid through).
 PAID = (
-    "SELECT co.id, co.card_id, p.iccid, p.msisdn, c.phone, c.language FROM card_orders co "
+    "SELECT co.id, co.card_id, p.iccid, p.msisdn, c.phone, c.language, c.currency FROM card_orders co "
     "JOIN esim_profiles p ON p.id = co.profile_id JOIN cards c ON c.id = co.card_id "
     "WHERE co.topup_order_id = :id"
 )

@@ -240,7 +240,7 @@ def fulfil_paid(db: Session | Tx, topup_order_id: str) -> bool:
     row = tx.one(repository.PAID, id=topup_order_id)
     if row is None:
         return False
-    order_id, card_id, iccid, msisdn, phone, language = row
+    order_id, card_id, iccid, msisdn, phone, language, currency = row
     now = clock.now()
     card_order_machine.transition_from_any(tx, order_id, OPEN_STATUSES, CardOrderStatus.PAID, paid_at=now)
     password = numbers.new_password()
@@ -254,7 +254,7 @@ def fulfil_paid(db: Session | Tx, topup_order_id: str) -> bool:
         password_hash=passwords.hash_password(password),
     ):
         return False
-    ledger.wallet(tx, card_id, tx.value("SELECT currency FROM cards WHERE id = :id", id=card_id))
+    ledger.wallet(tx, card_id, currency)  # the card's wallet, as `issue_card` opens it
     fulfil_topup(tx, topup_order_id)
     holder = _Holder(card_id, phone, language)
     if msisdn:
