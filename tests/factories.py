@@ -72,3 +72,46 @@ def sms_text(notification: Notification) -> str:
     text = full_text(notification)
     assert text is not None, "the message's secret was already deleted"
     return text
+
+
+# -- eSIM profiles ----------------------------------------------------------------------------------------
+_esim_serial = itertools.count(1)
+
+
+def make_iccid(serial: int | None = None) -> str:
+    """A valid 19-digit ICCID (89 prefix, Luhn check digit)."""
+    from roamcard.kit import luhn
+
+    payload = f"8901260{serial if serial is not None else next(_esim_serial) + 10_000_000:011d}"
+    return payload + luhn.check_digit(payload)
+
+
+def make_esim_profiles(session: Session, count: int, *, msisdn: bool = True) -> list[str]:
+    """`count` available profiles in stock; returns their ICCIDs."""
+    from sqlalchemy import insert
+
+    from roamcard.kit import clock
+    from roamcard.models import EsimProfile
+
+    iccids = []
+    rows = []
+    for _ in range(count):
+        serial = next(_esim_serial) + 20_000_000
+        iccid = make_iccid(serial)
+        iccids.append(iccid)
+        rows.append(
+            {
+                "iccid": iccid,
+                "imsi": f"310260{serial:09d}",
+                "msisdn": f"+1202555{serial % 10_000:04d}" if msisdn else None,
+                "smdp_address": "smdp.example.com",
+                "matching_id": f"RC-{serial:08d}",
+                "confirmation_code_required": False,
+                "status": "available",
+                "created_at": clock.now(),
+            }
+        )
+    if rows:
+        session.execute(insert(EsimProfile), rows)
+        session.flush()
+    return iccids

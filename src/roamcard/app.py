@@ -23,11 +23,14 @@ from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
+from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
 from roamcard.errors import AppError
+from roamcard.esim.endpoints import router as esim_router
+from roamcard.esim.endpoints import webhook_router as smdp_webhook_router
 from roamcard.ivr.endpoints import router as ivr_router
 from roamcard.jobs.sweepers import build_worker
 from roamcard.logging import configure_logging
@@ -198,6 +201,8 @@ def create_app(
         topup_router,
         auth_router,
         card_router,
+        esim_router,
+        card_order_router,
         voucher_router,
         pos_router,
         catalog_router,
@@ -205,6 +210,7 @@ def create_app(
         pay_router,
         demo_router,
         sms_webhook_router,
+        smdp_webhook_router,
         portal_router,
         portal_static_router,
         ivr_router,

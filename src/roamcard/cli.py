@@ -30,6 +30,8 @@ promotions_app = typer.Typer(help="Holiday promotions: campaigns and promo codes
 app.add_typer(promotions_app, name="promotions")
 jobs_app = typer.Typer(help="The outbox: queued, running, done and dead-lettered jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+esim_app = typer.Typer(help="eSIM profiles from the SM-DP+ vendor.", no_args_is_help=True)
+app.add_typer(esim_app, name="esim")
 
 console = Console()
 errors = Console(stderr=True)
@@ -253,6 +255,55 @@ def promotion_codes(
         out.unlink(missing_ok=True)  # the codes' hashes were rolled back: the file would be worthless
         raise
     console.print(f"[green]{made} single-use codes for {campaign} written to {out}: the only copy.[/green]")
+
+
+@esim_app.command("import")
+def import_esim_profiles(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Load the SM-DP+ vendor's profiles (CSV); bad rows are listed and the command exits 1."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from roamcard.esim.service import inventory
+
+    try:
+        inventory.check_header(inventory.header_of(file))
+    except inventory.SecretColumnInFile as exc:
+        errors.print(
+            f"[red]file refused, nothing stored: it has a secret column ({exc.column}). Subscriber keys and "
+            "PIN/PUK codes belong in the HLR/HSS, not here: ask the vendor for a file without them.[/red]"
+        )
+        raise typer.Exit(2) from None
+    except inventory.BadImportFile as exc:
+        errors.print(f"[red]file refused, nothing stored: {exc}[/red]")
+        raise typer.Exit(2) from None
+    with file.open("rb") as handle:
+        total = max(sum(1 for _ in handle) - 1, 0)
+    with Progress(
+        TextColumn("importing profiles"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        disable=total < 5000,
+    ) as progress:
+        task = progress.add_task("import", total=total)
+        with get_database().transaction() as session:
+            report = inventory.import_file(
+                session, file, on_progress=lambda rows: progress.advance(task, rows)
+            )
+    if report.ignored_columns:
+        console.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if report.rejected:
+        table = Table(title=f"{len(report.rejected)} problems; those rows were not loaded")
+        for column in ("line", "field", "reason"):
+            table.add_column(column)
+        for rejection in report.rejected:
+            table.add_row(str(rejection.line), rejection.field, rejection.reason)
+        errors.print(table)
+    console.print(f"loaded {report.loaded} profiles")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @ledger_app.command("verify")

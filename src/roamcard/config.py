@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     login_ip_window_seconds: int = 15 * 60
 
     payment_window_seconds: int = 30 * 60
+    # New cards bought online (POST /api/v1/card-orders): created orders per client IP per window.
+    card_order_ip_limit: int = 10
+    card_order_ip_window_seconds: int = 60 * 60
     webhook_tolerance_seconds: int = 300
 
     # Every card's balance is kept in this currency; custom amounts are named in it.
@@ -129,6 +132,12 @@ class Settings(BaseSettings):
     # notification still unhandled this long after it arrived is handled again.
     payment_final_sweep_after_seconds: int = 24 * 3600
     inbox_redrive_after_seconds: int = 15 * 60
+
+    # -- eSIM (issue 13; docs/operations.md "eSIM profiles"). Fewer available profiles than this raise the
+    # low-stock alert (log, metric, back-office banner). The SM-DP+ notification token is required in
+    # production: without it every notification is refused.
+    esim_low_stock: int = 100
+    smdp_notify_token: SecretStr | None = None
 
     # -- SMS (issue 10; docs/operations.md "SMS providers"). Routes by destination prefix, in order of
     # preference: "+86=aliyun,twilio; *=twilio,smpp". Providers: aliyun, twilio, smpp, console.

@@ -33,6 +33,8 @@ PURPOSES = frozenset(
         "message-secret",  # secrets inside SMS messages until they are sent
         "signed-link",  # single-use signed links (payment links, sandbox actions)
         "promo-code",  # keyed hashes of single-use promo codes
+        "esim-confirmation",  # eSIM confirmation codes at rest (bound to the ICCID)
+        "card-order-token",  # a card order's bearer token (a MAC of its id; only its hash is stored)
     }
 )
 

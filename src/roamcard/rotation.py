@@ -21,7 +21,8 @@ from sqlalchemy import func, select, update
 from roamcard import keys
 from roamcard.db import Database
 from roamcard.dealer import signing
-from roamcard.models import Dealer, StaffMember, StaffSession
+from roamcard.esim import confirmation
+from roamcard.models import Dealer, EsimProfile, StaffMember, StaffSession
 from roamcard.staff import totp
 
 BATCH_SIZE = 500
@@ -54,10 +55,25 @@ def _dealer_reseal(row: Any, value: str) -> str:
     return signing.seal(row.api_key_id, signing.unseal(row.api_key_id, value))
 
 
+def _confirmation_current(_row: Any, value: str) -> bool:
+    return confirmation.is_current(value)
+
+
+def _confirmation_reseal(row: Any, value: str) -> str:
+    return confirmation.seal(row.iccid, confirmation.unseal(row.iccid, value))
+
+
 STORED_SECRETS: tuple[StoredSecret, ...] = (
     StoredSecret("staff TOTP secrets", StaffMember, "totp_secret_encrypted", _totp_current, _totp_reseal),
     StoredSecret("pending TOTP enrolments", StaffSession, "pending_totp_secret", _totp_current, _totp_reseal),
     StoredSecret("dealer API secrets", Dealer, "api_secret_encrypted", _dealer_current, _dealer_reseal),
+    StoredSecret(
+        "eSIM confirmation codes",
+        EsimProfile,
+        "confirmation_code",
+        _confirmation_current,
+        _confirmation_reseal,
+    ),
 )
 
 

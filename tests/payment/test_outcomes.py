@@ -14,7 +14,6 @@ from roamcard.payment import outcomes
 from roamcard.payment import service as payment_service
 from roamcard.refund import service as refunds
 from roamcard.topup.service.create import create_topup
-from roamcard.topup.service.fulfil import fulfil
 from tests.factories import make_card, make_catalog
 
 
@@ -40,7 +39,7 @@ def _open_payment(database: Database) -> tuple[str, str]:
 def test_the_app_wires_top_up_and_refund_into_payment() -> None:
     installed = outcomes.current()
     assert installed is wiring.PAYMENT_OUTCOMES
-    assert installed.order_paid is fulfil
+    assert installed.order_paid is wiring.order_paid  # a top-up to `fulfil`, a starter to card_order
     assert installed.late_payment is refunds.refund_late_payment
     assert installed.refund_outcome is refunds.apply_gateway_outcome
 

@@ -21,6 +21,8 @@ from roamcard.card.states import CardStatus
 from roamcard.db import get_database
 from roamcard.deps import ClientIP, SessionDep
 from roamcard.errors import AppError, ValidationFailed
+from roamcard.esim.service import inventory as esim_inventory
+from roamcard.esim.service import staff as esim_staff
 from roamcard.i18n import gettext, lazy
 from roamcard.models import Card, Refund
 from roamcard.staff import service as staff_service
@@ -189,12 +191,15 @@ def home(
     request: Request, session: SessionDep, context: Staff, q: Annotated[str, Query(max_length=40)] = ""
 ) -> Response:
     context.require(Permission.VIEW_CARD)
+    low_stock = esim_inventory.low_stock(session)  # the banner while eSIM stock is short
     if not q.strip():
-        return render(_page(request, context), "search.html", query="", results=None)
+        return render(
+            _page(request, context), "search.html", query="", results=None, esim_low_stock=low_stock
+        )
     results = console.find_cards(session, q)
     if len(results) == 1:
         return _see_other(f"/admin/cards/{results[0].card_number}")
-    return render(_page(request, context), "search.html", query=q, results=results)
+    return render(_page(request, context), "search.html", query=q, results=results, esim_low_stock=low_stock)
 
 
 NOTICES = {
@@ -236,6 +241,7 @@ def _card_page(
         "card.html",
         status_code=error.status_code if error else 200,
         file=file,
+        esim_profiles=esim_staff.profiles_of_card(session, card.id),
         notice=page._(NOTICES[notice], phone=mask_phone(card.phone)) if notice in NOTICES else None,
         error=_describe(error) if error else None,
     )

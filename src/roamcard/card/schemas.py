@@ -21,6 +21,8 @@ class CardOut(Schema):
     card_number: str
     status: str
     phone: str
+    # The card's own local number (its eSIM profile's MSISDN, E.164); null for a data-only profile.
+    msisdn: str | None = None
     language: str
     balance: MoneyOut
     allowances: list[AllowanceOut]
@@ -31,6 +33,7 @@ class CardOut(Schema):
             card_number=view.card.card_number,
             status=view.card.status,
             phone=view.card.phone,
+            msisdn=view.msisdn,
             language=view.card.language,
             balance=MoneyOut.of(view.balance),
             allowances=[AllowanceOut.model_validate(a) for a in view.allowances],

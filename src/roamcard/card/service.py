@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from roamcard.auth import service as auth_service
@@ -111,6 +112,8 @@ class CardOverview:
     card: Card | auth_service.SignedInCard
     balance: Money
     allowances: list[AllowanceView]
+    # The card's own local number, from its eSIM profile (none for a data-only profile or no profile).
+    msisdn: str | None = None
 
 
 def overview(session: Session, card: Card) -> CardOverview:
@@ -127,16 +130,27 @@ def overview(session: Session, card: Card) -> CardOverview:
         for allowance, remaining in ledger_repository.list_live_allowances(session, card.id, clock.now())
     ]
     balance = wallet.balance if wallet is not None else 0
-    return CardOverview(card=card, balance=Money(balance, card.currency), allowances=allowances)
+    msisdn = session.execute(text(_CARD_MSISDN), {"card_id": card.id}).scalar()
+    return CardOverview(
+        card=card, balance=Money(balance, card.currency), allowances=allowances, msisdn=msisdn
+    )
 
 
 # The signed-in card, its wallet's balance (`ledger.wallet_code` built in SQL, so the unique index on the
 # code finds it) and its live allowances, earliest expiry first: one row per allowance, or one row with
 # no allowance. Put together from constants only (hence the S608 waiver).
+_CARD_MSISDN = (
+    "SELECT msisdn FROM esim_profiles WHERE card_id = :card_id AND status NOT IN ('available', 'retired') "
+    "ORDER BY id DESC LIMIT 1"
+)
 _CARD_VIEW = (
     f"SELECT {auth_service.CARD_COLUMNS}, wallet.balance, "  # noqa: S608
-    "allowances.asset, allowances.total, allowances.expires_at, allowances.product_id, pack.balance "
+    "allowances.asset, allowances.total, allowances.expires_at, allowances.product_id, pack.balance, "
+    "esim.msisdn "
     "FROM card_sessions JOIN cards ON cards.id = card_sessions.card_id "
+    # The card holds at most one profile that is neither in stock nor retired (a reissue retires the old).
+    "LEFT JOIN esim_profiles AS esim ON esim.card_id = cards.id "
+    "AND esim.status NOT IN ('available', 'retired') "
     "LEFT JOIN ledger_accounts AS wallet "
     "ON wallet.code = 'card:' || cards.id || ':wallet:' || cards.currency "
     "LEFT JOIN allowances ON allowances.card_id = cards.id AND allowances.expires_at > :now "
@@ -154,7 +168,7 @@ def card_view(tx: Tx, token: str) -> CardOverview:
         raise auth_service.SessionExpired()
     card = auth_service.card_of(tx, rows[0])
     allowances = []
-    for *_, asset, total, expires_at, product_id, remaining in rows:
+    for *_, asset, total, expires_at, product_id, remaining, _msisdn in rows:
         if asset is None:  # the card has no live allowance
             continue
         at = tx.dt(expires_at)
@@ -162,4 +176,6 @@ def card_view(tx: Tx, token: str) -> CardOverview:
         allowances.append(
             AllowanceView(ALLOWANCE_KIND[Asset(asset)], asset, remaining, total, at, product_id)
         )
-    return CardOverview(card=card, balance=Money(rows[0][7] or 0, card.currency), allowances=allowances)
+    return CardOverview(
+        card=card, balance=Money(rows[0][7] or 0, card.currency), allowances=allowances, msisdn=rows[0][-1]
+    )

@@ -12,11 +12,17 @@ from roamcard.models import Card
 class CardStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    # Bought online, not paid yet: holds its reserved eSIM profile; no password anyone knows, no sign-in.
+    ORDERED = "ordered"
+    # Its order lapsed unpaid: the profile went back to stock; never used again.
+    LAPSED = "lapsed"
 
 
 TRANSITIONS = {
     CardStatus.ACTIVE: {CardStatus.SUSPENDED},
     CardStatus.SUSPENDED: {CardStatus.ACTIVE},
+    CardStatus.ORDERED: {CardStatus.ACTIVE, CardStatus.LAPSED},
+    CardStatus.LAPSED: set(),
 }
 
 card_machine = StateMachine("card", Card, TRANSITIONS)

@@ -16,5 +16,9 @@ router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 def list_products(
     session: ReadSessionDep,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. CNY")] = None,
+    kind: Annotated[
+        str | None, Query(pattern=r"^starter$", description="starter: a new card's products (card orders)")
+    ] = None,
 ) -> list[ProductOut]:
-    return [product_out(p, currency) for p in service.products_for_currency(session, currency)]
+    products = service.products_for_currency(session, currency, starter=kind == "starter")
+    return [product_out(p, currency) for p in products]

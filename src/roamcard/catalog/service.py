@@ -71,8 +71,11 @@ def load_catalog(session: Session, path: Path) -> LoadResult:
     return LoadResult(created=created, updated=updated, deactivated=deactivated)
 
 
-def products_for_currency(session: Session, currency: str | None) -> Sequence[Product]:
-    products = repository.list_active(session)
+def products_for_currency(
+    session: Session, currency: str | None, *, starter: bool = False
+) -> Sequence[Product]:
+    """What a card can buy (`starter`: what a new card can be bought with, a card order's products)."""
+    products = [p for p in repository.list_active(session) if (p.kind == "starter") == starter]
     if currency is None:
         return products
     return [p for p in products if currency in (p.unit_prices if p.custom_min is not None else p.prices)]

@@ -8,3 +8,5 @@ class ProductKind(StrEnum):
     DATA = "data"
     VOICE = "voice"
     BUNDLE = "bundle"
+    # A new travel card with its first balance and/or packs: sold only by a card order, never as a top-up.
+    STARTER = "starter"

@@ -47,11 +47,12 @@ def product_name(product: Product | TopupOrder | NewOrder, language: str) -> str
 
 
 def phone_products(session: Session, card: Card) -> Sequence[Product]:
-    """Fixed-price products payable in the card's currency (a custom amount cannot be keyed in by phone)."""
+    """Fixed-price products payable in the card's currency (a custom amount cannot be keyed in by phone);
+    never a starter (a new card, sold by card orders only)."""
     return [
         product
         for product in catalog_repository.list_active(session)
-        if product.custom_min is None and card.currency in product.prices
+        if product.custom_min is None and card.currency in product.prices and product.kind != "starter"
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from roamcard import tasks, wiring
 from roamcard.auth import attempts as sign_in_attempts
+from roamcard.card_order import service as card_orders
 from roamcard.db import Database
 from roamcard.dealer.service import auth as pos_auth
 from roamcard.idempotency import service as idempotency
@@ -20,6 +21,12 @@ from roamcard.voucher.service import lifecycle as voucher_lifecycle
 def expire_unpaid_orders(database: Database) -> int:
     with database.transaction() as session:
         return expire.expire_unpaid(session)
+
+
+def release_lapsed_card_orders(database: Database) -> int:
+    """Card orders whose top-up order expired or failed unpaid: their reserved profiles back to stock."""
+    with database.tx() as tx:
+        return card_orders.release_lapsed(tx)
 
 
 def expire_lapsed_packs(database: Database) -> int:
@@ -70,6 +77,7 @@ def settle_stuck_sms(database: Database) -> int:
 
 SWEEPERS = (
     expire_unpaid_orders,
+    release_lapsed_card_orders,
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,

@@ -4,11 +4,14 @@ from roamcard.models.allowance import Allowance
 from roamcard.models.audit_entry import AuditEntry
 from roamcard.models.base import Base
 from roamcard.models.card import Card
+from roamcard.models.card_order import CardOrder
 from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
 from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
 from roamcard.models.dispute import Dispute
+from roamcard.models.esim_event import EsimEvent
+from roamcard.models.esim_profile import EsimProfile
 from roamcard.models.idempotency_key import IdempotencyKey
 from roamcard.models.inbox_event import InboxEvent
 from roamcard.models.ivr_call import IvrCall
@@ -44,11 +47,14 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Card",
+    "CardOrder",
     "CardReviewFlag",
     "CardSession",
     "Dealer",
     "DealerSale",
     "Dispute",
+    "EsimEvent",
+    "EsimProfile",
     "IdempotencyKey",
     "InboxEvent",
     "IvrCall",

@@ -40,6 +40,12 @@ TEMPLATES: dict[str, str] = {
         "[Roamcard] The service password of card {card_tail} was reset with a code sent to this phone. "
         "If this was not you, call customer service."
     ),
+    # A new card bought online (card_order): its number and install link; the password comes separately.
+    "card_ready": lazy("[Roamcard] Your travel card {card_number} is ready. Install the eSIM: {url}"),
+    "card_ready_msisdn": lazy(
+        "[Roamcard] Your travel card {card_number} is ready; its own phone number is {msisdn}. "
+        "Install the eSIM: {url}"
+    ),
     # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
     "card_issued": lazy(
         "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."

@@ -97,6 +97,11 @@ def dashboard(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Re
     return pages.dashboard(session, view, signed.card)
 
 
+@router.get("/esim", response_class=HTMLResponse)
+def esim_install(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.esim_page(session, view, signed.card, user_agent=request.headers.get("user-agent", ""))
+
+
 @router.get("/recharge", response_class=HTMLResponse)
 def recharge_page(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
     values = {k: v for k, v in request.query_params.items() if k in ("currency", "product_id")}

@@ -19,6 +19,7 @@ from roamcard.card.states import CardStatus
 from roamcard.catalog import repository as catalog_repository
 from roamcard.catalog.views import product_name
 from roamcard.config import get_settings
+from roamcard.esim.service import install as esim_install
 from roamcard.i18n import lazy
 from roamcard.kit import clock
 from roamcard.models import Card, Payment, TopupOrder
@@ -85,6 +86,10 @@ class Pack:
 
 def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
     overview = card_service.overview(session, card)
+    try:
+        esim: esim_install.EsimView | None = esim_install.view_for_card(session, card.id)
+    except esim_install.EsimNotIssued:
+        esim = None
     packs = []
     coverage: list[str] = []
     for allowance in overview.allowances:
@@ -113,7 +118,43 @@ def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
         active=card.status == CardStatus.ACTIVE.value,
         coverage=view.countries(coverage) if coverage else "",
         phone=numbers.mask_phone(card.phone),
+        esim=esim,
+        esim_state=view._(ESIM_STATE_LABELS[esim.install_state]) if esim else "",
     )
+
+
+# -- eSIM install page ------------------------------------------------------------------------------
+ESIM_STATE_LABELS = {
+    "not_installed": lazy("Not installed yet"),
+    "installed": lazy("Installed"),
+    "active": lazy("In use"),
+}
+
+
+def device_platform(user_agent: str) -> str:
+    """A phone cannot scan its own screen: an iPhone or Android phone is led to one-tap and manual entry."""
+    if any(name in user_agent for name in ("iPhone", "iPad", "iPod")):
+        return "ios"
+    if "Android" in user_agent:
+        return "android"
+    return "other"
+
+
+def esim_page(session: Session, view: View, card: Card, *, user_agent: str) -> HTMLResponse:
+    try:
+        esim = esim_install.view_for_card(session, card.id)
+    except esim_install.EsimNotIssued:
+        esim = None
+    response = render(
+        view,
+        "esim.html",
+        esim=esim,
+        state_label=view._(ESIM_STATE_LABELS[esim.install_state]) if esim else "",
+        qr_svg=esim_install.qr_svg(esim.code).decode() if esim else "",
+        platform=device_platform(user_agent),
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 # -- recharge ---------------------------------------------------------------------------------------

@@ -74,3 +74,11 @@
   }
   schedule();
 })();
+
+// eSIM install page: copy buttons for the manual-entry fields.
+document.querySelectorAll("[data-copy]").forEach(function (button) {
+  button.addEventListener("click", function () {
+    var source = document.getElementById(button.dataset.copy);
+    if (source && navigator.clipboard) { navigator.clipboard.writeText(source.textContent.trim()); }
+  });
+});

@@ -155,9 +155,11 @@ def _open(
     client: ClientContext | None,
     promo_code: str | None = None,
     quote_id: str | None = None,
+    starter: bool = False,
 ) -> tuple[NewOrder, NewPayment]:
-    """The checks, the price, and the payment (its in-process checkout open); the order is not written."""
-    if card.status != CardStatus.ACTIVE.value:
+    """The checks, the price, and the payment (its in-process checkout open); the order is not written.
+    `starter`: a card order's (`card_order`), for its provisional card in status `ordered`."""
+    if card.status != (CardStatus.ORDERED if starter else CardStatus.ACTIVE).value:
         raise CardNotActive()
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
@@ -173,6 +175,7 @@ def _open(
         channel=channel.value,
         payment_method=payment_method,
         promo_code=promo_code,
+        starter=starter,
     )
     order_id = new_id("top")
     priced = reserved(tx, card, order_id, quote_id=quote_id, **pricing)

@@ -63,8 +63,9 @@ def quote(
     payment_method: str | None = None,
     promo_code: str | None = None,
     exclude: frozenset[str] = frozenset(),
+    starter: bool = False,
 ) -> Quote:
-    listed = _list_quote(db, card, product_id=product_id, currency=currency, amount=amount)
+    listed = _list_quote(db, card, product_id=product_id, currency=currency, amount=amount, starter=starter)
     if channel is None:
         return listed
     priced = promotions.price_order(
@@ -92,10 +93,17 @@ def quote(
 
 
 def _list_quote(
-    db: Session | Tx, card: Card | SignedInCard, *, product_id: str, currency: str, amount: int | None
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    *,
+    product_id: str,
+    currency: str,
+    amount: int | None,
+    starter: bool = False,
 ) -> Quote:
+    """`starter`: the price of a new card (a card order); a starter product is sold by nothing else."""
     product = catalog_repository.active_product(as_tx(db), product_id)
-    if product is None:
+    if product is None or (product.kind == "starter") != starter:
         raise ValidationFailed("product_id", "There is no such product.")
     if product.custom_min is not None and product.custom_max is not None:
         return _quote_custom_amount(card, product, currency, amount, (product.custom_min, product.custom_max))
@@ -149,6 +157,7 @@ def priced(
     payment_method: str | None,
     promo_code: str | None,
     exclude: frozenset[str] = frozenset(),
+    starter: bool = False,
 ) -> Quote:
     """`quote` for an order or a shown price: a promo code given must have applied (422 saying why;
     `exclude`: campaigns at their cap, `promo_exhausted` for their code)."""
@@ -162,6 +171,7 @@ def priced(
         payment_method=payment_method,
         promo_code=promo_code,
         exclude=exclude,
+        starter=starter,
     )
     if promo_code:
         applied = found.promotion.campaign_ids if found.promotion is not None else []
@@ -293,6 +303,7 @@ def quoted(
     channel: str,
     payment_method: str,
     promo_code: str | None,
+    starter: bool = False,
 ) -> Quote:
     """The order's price from a quote: priced again now, and refused (`QuoteExpired`) unless it is still
     exactly what was shown. The quote's code wins; a different code is a field error."""
@@ -319,6 +330,7 @@ def quoted(
         channel=channel,
         payment_method=payment_method,
         promo_code=q_code,
+        starter=starter,
     )
     if found.price.amount != q_charge or _applied(found.promotions) != _applied(tx.loads(q_promotions)):
         raise QuoteExpired()

@@ -122,6 +122,8 @@ def _what_it_buys(session: Session, spec: BatchSpec) -> dict[str, object]:
     product = catalog_repository.get_active(session, spec.product_id)
     if product is None:
         raise BatchProblem(f"there is no active product {spec.product_id!r}")
+    if product.kind == "starter":
+        raise BatchProblem(f"{spec.product_id} is a new card (starter), sold by card orders only")
     if product.custom_min is not None or not product.grants:
         raise BatchProblem(f"{spec.product_id} has no fixed value; a recharge card needs one")
     if spec.currency not in product.prices:

@@ -1,0 +1,1 @@
+"""eSIM use cases, one module each: inventory (import, allocation, stock)."""
