@@ -47,7 +47,7 @@ from roamcard.payment import service as payment_service
 from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.repository import NewPayment
 from roamcard.topup.service import create as topup_create
-from roamcard.topup.service.create import NewOrder, PaymentNotOpened
+from roamcard.topup.service.create import NewOrder
 from roamcard.topup.service.fulfil import fulfil as fulfil_topup
 from roamcard.topup.states import Channel, TopupStatus
 
@@ -201,23 +201,10 @@ def place_card_order(
             idempotency.finish(tx, scope=SCOPE, key=key, status_code=201, body=body)
             return StoredResponse(201, body, replayed=False)
         idempotency.hold(tx, scope=SCOPE, key=key, status_code=201, body=body)
-    attempt = payment_service.call_create_checkout(payment)
-    with database.tx() as tx:
-        recorded = payment_service.record_checkout(tx, payment.id, attempt)
-        if attempt.rejected is not None:
-            idempotency.abandon(tx, scope=SCOPE, key=key)
-        else:
-            if recorded and attempt.checkout is not None:
-                payment.checkout_url = attempt.checkout.checkout_url
-                payment.provider_reference = attempt.checkout.provider_reference
-                payment.qr_code = attempt.checkout.qr_code
-            else:
-                topup_create._read_back(tx, placed.order, payment)
-            body = render(placed)
-            idempotency.finish(tx, scope=SCOPE, key=key, status_code=201, body=body)
-    if attempt.rejected is not None:
-        raise PaymentNotOpened()  # its top-up order failed: `release_lapsed` gives the profile back
-    return StoredResponse(201, body, replayed=False)
+    # A refusal fails its top-up order (`PaymentNotOpened`): `release_lapsed` gives the profile back.
+    return topup_create.finish_remote_checkout(
+        database, placed.order, payment, scope=SCOPE, key=key, render=lambda: render(placed)
+    )
 
 
 # -- paid: issue the card ------------------------------------------------------------------------------

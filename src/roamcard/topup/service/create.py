@@ -305,6 +305,23 @@ def place_topup(
             idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
             return StoredResponse(201, body, replayed=False)
         idempotency.hold(tx, scope=scope, key=key, status_code=201, body=body)
+    return finish_remote_checkout(
+        database, order, payment, scope=scope, key=key, render=lambda: render(order, payment)
+    )
+
+
+def finish_remote_checkout(
+    database: Database,
+    order: NewOrder,
+    payment: NewPayment,
+    *,
+    scope: str,
+    key: str,
+    render: Callable[[], dict[str, Any]],
+) -> StoredResponse:
+    """Steps 2 and 3 of a create whose gateway is remote (its order and payment committed, its key held):
+    call the gateway with no transaction open, record the checkout, and store the final answer, or free
+    the key when the gateway refused (`PaymentNotOpened`). Shared by every create on the payment service."""
     attempt = payment_service.call_create_checkout(payment)
     with database.tx() as tx:
         recorded = payment_service.record_checkout(tx, payment.id, attempt)
@@ -317,7 +334,7 @@ def place_topup(
                 payment.qr_code = attempt.checkout.qr_code
             else:  # unknown now, or it moved on meanwhile: answer what is stored
                 _read_back(tx, order, payment)
-            body = render(order, payment)
+            body = render()
             idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
     if attempt.rejected is not None:
         raise PaymentNotOpened()
