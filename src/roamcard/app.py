@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
+from roamcard.backoffice.card_issue import router as backoffice_esim_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
@@ -40,6 +41,7 @@ from roamcard.notification.endpoints import router as demo_router
 from roamcard.notification.endpoints import webhook_router as sms_webhook_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
+from roamcard.portal.card_order import router as portal_card_order_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
 from roamcard.refund import attention as refund_attention
@@ -211,10 +213,12 @@ def create_app(
         demo_router,
         sms_webhook_router,
         smdp_webhook_router,
+        portal_card_order_router,
         portal_router,
         portal_static_router,
         ivr_router,
         backoffice_router,
+        backoffice_esim_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

@@ -35,6 +35,7 @@ from roamcard.kit import clock
 from roamcard.kit.ratelimit import FailureLimit
 from roamcard.kit.sql import Tx
 from roamcard.kit.tokens import hash_token
+from roamcard.lifecycle import as_tx
 from roamcard.models import Card
 
 
@@ -272,6 +273,17 @@ def login(database: Database, *, card_number: str, password: str, client_ip: str
         else:
             tx.run(_SIGNED_IN_WITH_SESSION, scope=attempts.CARD, subject=card.card_number, **opened)
     return IssuedToken(token=token, expires_at=expires_at, card=card)
+
+
+def open_session(db: Session | Tx, card_id: int) -> str:
+    """A session for a card that proved itself another way than by its password: a new card's buyer, on
+    the order page that shows the password once (card_order). Returns the token (only its hash is kept)."""
+    tx = as_tx(db)
+    now = clock.now()
+    token = "rc_" + secrets.token_urlsafe(32)
+    expires_at = now + timedelta(seconds=get_settings().session_ttl_seconds)
+    tx.run(_INSERT_SESSION, token_hash=hash_token(token), card_id=card_id, now=now, expires_at=expires_at)
+    return token
 
 
 def card_for_token(session: Session, token: str) -> Card:

@@ -14,5 +14,15 @@ def get_card_by_number(session: Session, card_number: str) -> Card | None:
     ).one_or_none()
 
 
+# Provisional cards of card orders (not paid yet, or lapsed unpaid) are no cards anyone holds: a search
+# by phone leaves them out (they have no card number anyone knows either: `o…` until paid).
+PROVISIONAL = ("ordered", "lapsed")
+
+
 def list_cards_by_phone(session: Session, phone: str, limit: int = 20) -> Sequence[Card]:
-    return session.scalars(select(Card).where(Card.phone == phone).order_by(Card.id).limit(limit)).all()
+    return session.scalars(
+        select(Card)
+        .where(Card.phone == phone, Card.status.not_in(PROVISIONAL))
+        .order_by(Card.id)
+        .limit(limit)
+    ).all()

@@ -16,13 +16,16 @@ class CardStatus(StrEnum):
     ORDERED = "ordered"
     # Its order lapsed unpaid: the profile went back to stock; never used again.
     LAPSED = "lapsed"
+    # Its card order was cancelled before the eSIM was installed (refunded): never used again.
+    CLOSED = "closed"
 
 
 TRANSITIONS = {
-    CardStatus.ACTIVE: {CardStatus.SUSPENDED},
-    CardStatus.SUSPENDED: {CardStatus.ACTIVE},
+    CardStatus.ACTIVE: {CardStatus.SUSPENDED, CardStatus.CLOSED},
+    CardStatus.SUSPENDED: {CardStatus.ACTIVE, CardStatus.CLOSED},
     CardStatus.ORDERED: {CardStatus.ACTIVE, CardStatus.LAPSED},
     CardStatus.LAPSED: set(),
+    CardStatus.CLOSED: set(),
 }
 
 card_machine = StateMachine("card", Card, TRANSITIONS)

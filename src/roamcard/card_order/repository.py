@@ -15,7 +15,8 @@ INSERT_ORDER = (
 )
 # What issuing the card needs, read by the paying job's hook (by the top-up order it was paid through).
 PAID = (
-    "SELECT co.id, co.card_id, p.iccid, p.msisdn, c.phone, c.language, c.currency FROM card_orders co "
+    "SELECT co.id, co.card_id, p.iccid, p.msisdn, c.phone, c.language, c.currency, co.profile_id "
+    "FROM card_orders co "
     "JOIN esim_profiles p ON p.id = co.profile_id JOIN cards c ON c.id = co.card_id "
     "WHERE co.topup_order_id = :id"
 )
@@ -33,7 +34,7 @@ RELEASE_PROFILE = (
 READ = (
     "SELECT co.id, co.status, co.token_hash, co.created_at, co.paid_at, co.fulfilled_at, o.id, o.status, "
     "o.product_id, o.price_amount, o.price_currency, o.pay_by, c.card_number, p.msisdn, "
-    "pay.id, pay.provider, pay.status, pay.checkout_url, pay.qr_code "
+    "pay.id, pay.provider, pay.status, pay.checkout_url, pay.qr_code, co.card_id "
     "FROM card_orders co JOIN topup_orders o ON o.id = co.topup_order_id "
     "JOIN cards c ON c.id = co.card_id JOIN esim_profiles p ON p.id = co.profile_id "
     "LEFT JOIN payments pay ON pay.order_id = o.id WHERE co.id = :id ORDER BY pay.created_at DESC LIMIT 1"

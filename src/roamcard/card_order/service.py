@@ -32,7 +32,7 @@ from roamcard.catalog import repository as catalog_repository
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import AppError, Unauthorized, ValidationFailed
-from roamcard.esim.service import inventory
+from roamcard.esim.service import confirmation_sms, inventory
 from roamcard.idempotency import service as idempotency
 from roamcard.idempotency.service import StoredResponse
 from roamcard.kit import clock
@@ -227,7 +227,7 @@ def fulfil_paid(db: Session | Tx, topup_order_id: str) -> bool:
     row = tx.one(repository.PAID, id=topup_order_id)
     if row is None:
         return False
-    order_id, card_id, iccid, msisdn, phone, language, currency = row
+    order_id, card_id, iccid, msisdn, phone, language, currency, profile_id = row
     now = clock.now()
     card_order_machine.transition_from_any(tx, order_id, OPEN_STATUSES, CardOrderStatus.PAID, paid_at=now)
     password = numbers.new_password()
@@ -267,6 +267,7 @@ def fulfil_paid(db: Session | Tx, topup_order_id: str) -> bool:
         card_number=iccid,
         password=password,
     )
+    confirmation_sms.queue(tx, holder, profile_id)  # an SMS of its own, when the profile needs one
     card_order_machine.transition(
         tx, order_id, CardOrderStatus.PAID, CardOrderStatus.FULFILLED, fulfilled_at=now
     )
@@ -322,6 +323,7 @@ class CardOrderView:
     card_number: str | None
     msisdn: str | None
     password: str | None
+    card_id: int | None = None
 
 
 def bearer(authorization: str | None) -> str:
@@ -331,15 +333,16 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def read(session: Session, order_id: str, token: str) -> CardOrderView:
+def read(session: Session, order_id: str, token: str, *, reveal: bool = True) -> CardOrderView:
     """The order for its token's holder (constant-time compare; the same refusal for an unknown id). The
-    new card's password is in the first read after fulfilment only (`reveal_secret_once`)."""
+    new card's password is in the first read after fulfilment only (`reveal_secret_once`); `reveal=False`
+    (the order page's status poll) never spends it."""
     tx = as_tx(session)
     row = tx.one(repository.READ, id=order_id)
     if row is None or not hmac.compare_digest(row[2], token_hash(token)):
         raise OrderTokenRefused()
     (_, status, _, created_at, paid_at, fulfilled_at, _, topup_status, product_id, amount, currency, pay_by,
-     card_number, msisdn, pay_id, provider, pay_status, checkout_url, qr_code) = row  # fmt: skip
+     card_number, msisdn, pay_id, provider, pay_status, checkout_url, qr_code, card_id) = row  # fmt: skip
     if status in OPEN_STATUSES and topup_status in OPEN_STATUSES:
         status = topup_status  # unknown/pending as the payment has it, until the order moves on
     fulfilled = status == CardOrderStatus.FULFILLED
@@ -367,5 +370,8 @@ def read(session: Session, order_id: str, token: str) -> CardOrderView:
         payment=payment,
         card_number=card_number if fulfilled else None,
         msisdn=msisdn if fulfilled else None,
-        password=notifications.reveal_secret_once(session, password_key(order_id)) if fulfilled else None,
+        password=notifications.reveal_secret_once(session, password_key(order_id))
+        if fulfilled and reveal
+        else None,
+        card_id=card_id,
     )

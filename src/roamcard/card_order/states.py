@@ -16,14 +16,17 @@ class CardOrderStatus(StrEnum):
     FULFILLED = "fulfilled"
     EXPIRED = "expired"
     FAILED = "failed"
+    # Cancelled by a supervisor before the eSIM was installed; a refund was filed for finance to decide.
+    CANCELLED = "cancelled"
 
 
 S = CardOrderStatus
 TRANSITIONS = {
     S.PENDING_PAYMENT: {S.PAID, S.EXPIRED, S.FAILED, S.UNKNOWN},
     S.UNKNOWN: {S.PENDING_PAYMENT, S.PAID, S.FAILED, S.EXPIRED},
-    S.PAID: {S.FULFILLED},
-    S.FULFILLED: set(),
+    S.PAID: {S.FULFILLED, S.CANCELLED},
+    S.FULFILLED: {S.CANCELLED},
+    S.CANCELLED: set(),
     S.EXPIRED: set(),
     S.FAILED: set(),
 }

@@ -28,3 +28,6 @@ class CardOrder(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Cancelled by a supervisor before the eSIM was installed; the refund it filed (finance decides).
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -37,3 +37,7 @@ class EsimProfile(Base):
     # The SM-DP+ timestamp of the last event applied: an older event never moves the profile.
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A reissued profile names the one it replaced; unique, so a profile is replaced at most once.
+    replaces_profile_id: Mapped[int | None] = mapped_column(
+        ForeignKey("esim_profiles.id"), unique=True, nullable=True
+    )

@@ -46,6 +46,12 @@ TEMPLATES: dict[str, str] = {
         "[Roamcard] Your travel card {card_number} is ready; its own phone number is {msisdn}. "
         "Install the eSIM: {url}"
     ),
+    # The eSIM's confirmation code (profiles that need one): an SMS of its own, never in the QR.
+    "esim_confirmation_code": lazy(
+        "[Roamcard] eSIM confirmation code for card {card_tail}: {code}. Enter it only when your phone asks."
+    ),
+    # A supervisor reissued the card's eSIM: the card number stays, the install page has the new QR.
+    "esim_reissued": lazy("[Roamcard] A new eSIM for travel card {card_number} is ready. Install it: {url}"),
     # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
     "card_issued": lazy(
         "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."
@@ -58,6 +64,7 @@ SECRET_PARAMS: dict[str, str] = {
     "password_reset": "password",
     "password_reset_code": "code",
     "card_issued": "password",
+    "esim_confirmation_code": "code",
 }
 # Verification codes: limited per number (ROAMCARD_SMS_CODES_PER_NUMBER_PER_HOUR).
 CODE_TEMPLATES = frozenset({"phone_change_code", "password_reset_code"})

@@ -202,6 +202,9 @@ def _signed_out(request: Request, view: View, error: AppError) -> Response:
     had_cookie = bool(request.cookies.get(security.SESSION_COOKIE))
     request.state.session_ended = had_cookie
     view.signed_in = False
+    if request.method == "GET" and request.url.path.startswith("/topups/") and _holds_card_order(request):
+        # Every gateway returns to /topups/<id>; a new card's buyer is not signed in yet (card_order).
+        return RedirectResponse("/buy/order", status_code=303)
     if request.method == "GET":
         query = {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
         if had_cookie:
@@ -215,6 +218,10 @@ def _signed_out(request: Request, view: View, error: AppError) -> Response:
         )
     response.status_code = error.status_code
     return response
+
+
+def _holds_card_order(request: Request) -> bool:
+    return (request.cookies.get("rc_order") or "").startswith("cor_")
 
 
 # -- dependencies -----------------------------------------------------------------------------------

@@ -227,6 +227,23 @@ def list_pending(session: Session, *, limit: int = 100) -> list[Refund]:
     return list(repository.list_by_status(session, [RefundStatus.REQUESTED.value], limit))
 
 
+def request_for_cancelled_card(session: Session, order_id: str, *, reason: str) -> Refund:
+    """A supervisor cancelled a new card's order before its eSIM was installed: a refund of what of the
+    starter product is still unused, `requested`, for finance to approve or reject as every refund is."""
+    order = _locked(session, order_id)
+    value = policy.refundable(session, order)
+    if value.amount <= 0:
+        raise TopupNotRefundable()
+    payment = repository.succeeded_payment_for_order(session, order.id)
+    assert payment is not None  # policy.refundable checked it
+    refund = _new_refund(
+        session, order, payment, kind=RefundKind.CARD_CANCELLED, amount=value.amount, reason=reason.strip()
+    )
+    refund_machine.record_creation(session, refund.id, RefundStatus.REQUESTED)
+    log.info("refund.card_cancelled", refund_id=refund.id, order_id=order_id, amount=value.amount)
+    return refund
+
+
 def refund_late_payment(session: Session, payment_id: str) -> Refund | None:
     """Money landed on an order that had closed: refund all of it, approved by the system (nothing was
     credited to the card, so nothing is reversed). Called once, by the payment's winning transition."""

@@ -20,6 +20,7 @@ class RefundStatus(StrEnum):
 class RefundKind(StrEnum):
     CUSTOMER = "customer"  # the card holder asked for it
     LATE_PAYMENT = "late_payment"  # money that landed on a closed order, given back automatically
+    CARD_CANCELLED = "card_cancelled"  # a new card's order cancelled by a supervisor before install
 
 
 R = RefundStatus

@@ -25,6 +25,9 @@ class Permission(StrEnum):
     # Payments needing attention (final sweep, held notifications) and chargebacks (issue 9).
     VIEW_PAYMENT_ISSUES = "view_payment_issues"
     DECIDE_DISPUTE = "decide_dispute"
+    # eSIM (issue 13): a fresh profile for one stuck in error or deleted; cancel an undelivered card order.
+    REISSUE_ESIM = "reissue_esim"
+    CANCEL_CARD_ORDER = "cancel_card_order"
 
 
 P = Permission
@@ -39,7 +42,9 @@ _AGENT = {
 }
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: frozenset(_AGENT),
-    Role.SUPERVISOR: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES}),
+    Role.SUPERVISOR: frozenset(
+        _AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
+    ),
     # Money decisions stay with finance (separation of duties): not even an admin approves a refund.
     Role.FINANCE: frozenset(
         {P.VIEW_CARD, P.RESEND_RECEIPT, P.DECIDE_REFUND, P.VIEW_PAYMENT_ISSUES, P.DECIDE_DISPUTE}
