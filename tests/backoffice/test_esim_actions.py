@@ -134,7 +134,7 @@ class TestParallelReissue:
             fail_current(database, number)
             barrier = threading.Barrier(4)
 
-            def attempt_once() -> None:
+            def attempt_once(barrier: threading.Barrier = barrier) -> None:
                 try:
                     barrier.wait()
                     with database.transaction() as session:

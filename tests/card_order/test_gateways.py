@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-
 from sqlalchemy import select
 
 from roamcard.db import Database
