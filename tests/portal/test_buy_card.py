@@ -12,6 +12,8 @@ from roamcard.db import Database
 from roamcard.jobs.sweepers import build_worker
 from roamcard.models import Card, CardOrder
 from tests.factories import make_catalog, make_esim_profiles
+from tests.payment.flows import DESKTOP
+from tests.payment.gateways import FakeAlipay, installed
 from tests.portal.helpers import csrf, field_error, hidden
 
 FORM = {
@@ -151,3 +153,24 @@ class TestBuyACardOnTheWebsite:
         client.cookies.set("rc_order", "cor_nothing.forged")
         assert client.get("/buy/order/status.json", follow_redirects=False).status_code == 303
         assert client.get("/buy/order", follow_redirects=False).headers["location"] == "/buy"
+
+
+class TestOtherGateways:
+    def test_alipay_on_a_desktop_shows_its_qr_on_the_order_page(
+        self, client: TestClient, database: Database
+    ) -> None:
+        stock(database)
+        with installed(FakeAlipay()):
+            client.headers["User-Agent"] = DESKTOP
+            placed = buy(client, payment_method="alipay")
+            assert placed.status_code == 303, placed.text
+            assert placed.headers["location"] == "/buy/order"
+            html = client.get("/buy/order").text
+            assert 'data-testid="pay-qr"' in html
+            assert 'src="data:image/svg+xml' in html
+
+    def test_a_bad_email_is_marked(self, client: TestClient, database: Database) -> None:
+        stock(database)
+        answer = buy(client, email="not-an-email")
+        assert answer.status_code == 422
+        assert field_error(answer.text, "email")

@@ -76,7 +76,7 @@ class BuyForm(forms.Form):
     payment_method: Annotated[str, Field(min_length=1, max_length=20)] = ""
     phone: Annotated[str, Field(min_length=4, max_length=20)] = ""
     language: Annotated[str, Field(pattern=r"^(zh-CN|en)$")] = "en"
-    email: Annotated[str, Field(max_length=254)] = ""
+    email: Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")] = ""
     form_id: Annotated[str, Field(min_length=8, max_length=40)] = ""
 
 
