@@ -11,10 +11,10 @@ from sqlalchemy import select
 from roamcard.db import Database
 from roamcard.jobs.sweepers import build_worker
 from roamcard.models import Card, CardOrder
-from tests.factories import make_catalog, make_esim_profiles
+from tests.factories import make_card, make_catalog, make_esim_profiles
 from tests.payment.flows import DESKTOP
 from tests.payment.gateways import FakeAlipay, installed
-from tests.portal.helpers import csrf, field_error, hidden
+from tests.portal.helpers import csrf, field_error, hidden, sign_in
 
 FORM = {
     "product_id": "starter-10",
@@ -174,3 +174,21 @@ class TestOtherGateways:
         answer = buy(client, email="not-an-email")
         assert answer.status_code == 422
         assert field_error(answer.text, "email")
+
+
+class TestSignedInWithAnotherCard:
+    def test_the_gateways_return_still_leads_to_the_new_cards_order(
+        self, client: TestClient, database: Database
+    ) -> None:
+        iccids = stock(database)
+        with database.transaction() as session:
+            mine = make_card(session, language="en").card_number
+        sign_in(client, mine)
+        placed = buy(client)
+        back = pay(client, database, placed.headers["location"])
+        returned = client.get(
+            back.headers["location"].removeprefix("http://testserver"), follow_redirects=False
+        )
+        assert returned.status_code == 303
+        assert returned.headers["location"] == "/buy/order"
+        assert iccids[0] in client.get("/buy/order").text

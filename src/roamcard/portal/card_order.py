@@ -7,7 +7,7 @@ Where the order token lives: in an HttpOnly, SameSite=Lax cookie (`rc_order`, "<
 by the answer to the form's POST. It is never in a URL (so never in a gateway's return URL, a Referer, a
 proxy's access log or the browser history) and never readable by script. Every gateway returns to
 `/topups/<top-up order id>`; a browser that is not signed in but holds the cookie is sent on to
-`/buy/order` (`routing._signed_out`).
+`/buy/order` (`routing._returns_to_card_order`; also when signed in with another card).
 
 When the order page first shows the issued card, it also signs the buyer in on this browser (a new card
 session, as a sign-in with the password would): holding the order token proves the purchase as well as the
@@ -84,10 +84,6 @@ class BuyForm(forms.Form):
 def _held(request: Request) -> tuple[str, str] | None:
     order_id, _, token = (request.cookies.get(ORDER_COOKIE) or "").partition(".")
     return (order_id, token) if order_id.startswith("cor_") and token else None
-
-
-def holds_order(request: Request) -> bool:
-    return _held(request) is not None
 
 
 # -- the buy page --------------------------------------------------------------------------------------

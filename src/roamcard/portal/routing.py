@@ -175,6 +175,8 @@ def finish(request: Request, view: View, response: Response) -> Response:
 def error_response(request: Request, view: View, error: AppError, page: ErrorPage | None) -> Response:
     from roamcard.portal import pages
 
+    if isinstance(error, Unauthorized | NotFound) and _returns_to_card_order(request):
+        return RedirectResponse("/buy/order", status_code=303)
     if isinstance(error, Unauthorized):
         return _signed_out(request, view, error)
     values = {k: v for k, v in getattr(request.state, "form_values", {}).items() if k not in SECRET_FIELDS}
@@ -202,9 +204,6 @@ def _signed_out(request: Request, view: View, error: AppError) -> Response:
     had_cookie = bool(request.cookies.get(security.SESSION_COOKIE))
     request.state.session_ended = had_cookie
     view.signed_in = False
-    if request.method == "GET" and request.url.path.startswith("/topups/") and _holds_card_order(request):
-        # Every gateway returns to /topups/<id>; a new card's buyer is not signed in yet (card_order).
-        return RedirectResponse("/buy/order", status_code=303)
     if request.method == "GET":
         query = {"next": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
         if had_cookie:
@@ -220,8 +219,14 @@ def _signed_out(request: Request, view: View, error: AppError) -> Response:
     return response
 
 
-def _holds_card_order(request: Request) -> bool:
-    return (request.cookies.get("rc_order") or "").startswith("cor_")
+def _returns_to_card_order(request: Request) -> bool:
+    """Every gateway returns to /topups/<id>. A new card's buyer is not signed in yet, or signed in with
+    another card (which does not own that order): with the card order's cookie, it goes to the order."""
+    return (
+        request.method == "GET"
+        and request.url.path.startswith("/topups/")
+        and (request.cookies.get("rc_order") or "").startswith("cor_")
+    )
 
 
 # -- dependencies -----------------------------------------------------------------------------------
