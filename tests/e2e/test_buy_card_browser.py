@@ -12,8 +12,10 @@ from tests.factories import make_esim_profiles
 
 pytestmark = pytest.mark.browser
 
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 SCREENS = {
-    "360": {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True},
+    "360": PHONE,
+    "360-zh": {**PHONE, "locale": "zh-CN"},
     "desktop": {"viewport": {"width": 1280, "height": 900}},
 }
 
@@ -33,11 +35,13 @@ def test_buy_with_the_sandbox_and_land_on_the_install_page(
     page.goto("/")
     page.click("[data-testid=buy-card]")
     page.wait_for_url("**/buy")
+    if screen.endswith("-zh"):
+        assert page.text_content("h1") == "购买远游卡"
     assert no_horizontal_scroll(page)
     live_server.shot(page, f"buy-{screen}")
     page.check("#p-starter-10")
     page.fill("#phone", "+8613800138000")
-    page.check("#l-en")
+    page.check("#l-zh-CN" if screen.endswith("-zh") else "#l-en")
     page.check("#m-sandbox")
     page.click("[data-testid=buy-pay]")
     page.wait_for_url("**/sandbox/checkout/**")
