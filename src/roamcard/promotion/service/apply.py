@@ -109,13 +109,22 @@ def price_order(
     payment_method: str | None,
     promo_code: str | None = None,
     exclude: frozenset[str] = frozenset(),
+    code_hash: str | None = None,
 ) -> Priced:
+    """`code_hash`: instead of `promo_code`, what a quote kept of its code (codes.stored_hash)."""
     now = clock.now()
-    campaigns = [c for c in repository.live_campaigns(tx, now) if c.id not in exclude]
+    live = repository.live_campaigns(tx, now)
+    campaigns = [c for c in live if c.id not in exclude]
     first_recharge = False
     if any(c.first_recharge_only for c in campaigns):
         first_recharge = not repository.has_paid_order(tx, card_id)
-    single = codes.find(tx, promo_code) if promo_code and any(c.single_use_codes for c in campaigns) else None
+    single: codes.Found | None = None
+    if code_hash and not promo_code:
+        single = codes.find_by_hash(tx, code_hash) if any(c.single_use_codes for c in campaigns) else None
+        if single is None:
+            promo_code = codes.shared_code_of(code_hash, {c.code for c in live if c.code})
+    elif promo_code and any(c.single_use_codes for c in campaigns):
+        single = codes.find(tx, promo_code)
     order = Order(
         product_id=product_id,
         product_kind=product_kind,
