@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from roamcard.errors import ValidationFailed
+from roamcard.i18n import lazy
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
@@ -25,37 +26,37 @@ class _PromoCodeProblem(ValidationFailed):
 class PromoCodeUnknown(_PromoCodeProblem):
     code = "promo_code_unknown"
     message = "This promo code is not valid."
-    field_msgid = "There is no such promo code. Check it and try again."
+    field_msgid = lazy("There is no such promo code. Check it and try again.")
 
 
 class PromoCodeNotYetValid(_PromoCodeProblem):
     code = "promo_code_not_yet_valid"
     message = "This promo code is not valid yet."
-    field_msgid = "This promo code cannot be used yet: its offer has not started."
+    field_msgid = lazy("This promo code cannot be used yet: its offer has not started.")
 
 
 class PromoCodeExpired(_PromoCodeProblem):
     code = "promo_code_expired"
     message = "This promo code has expired."
-    field_msgid = "This promo code has expired: its offer is over."
+    field_msgid = lazy("This promo code has expired: its offer is over.")
 
 
 class PromoExhausted(_PromoCodeProblem):
     code = "promo_exhausted"
     message = "This offer has been used up."
-    field_msgid = "This promo code's offer has been used up: it has reached its limit."
+    field_msgid = lazy("This promo code's offer has been used up: it has reached its limit.")
 
 
 class PromoCodeNotApplicable(_PromoCodeProblem):
     code = "promo_code_not_applicable"
     message = "This promo code does not apply to this recharge."
-    field_msgid = "This promo code does not apply to this product, payment method or channel."
+    field_msgid = lazy("This promo code does not apply to this product, payment method or channel.")
 
 
 class PromoCodeUsed(_PromoCodeProblem):
     code = "promo_code_used"
     message = "This promo code has already been used."
-    field_msgid = "This promo code can be used once, and it has been used already."
+    field_msgid = lazy("This promo code can be used once, and it has been used already.")
 
 
 _BY_CODE = (
