@@ -185,7 +185,7 @@ def review(
         amount_minor=amount,
         form_id=new_id("frm", 24),
         amount_text=choice.amount if custom else "",
-        promo_code=code if problem is None else "",
+        promo_code=code.upper() if problem is None else "",
         promo_error=problem,
     )
 
