@@ -30,6 +30,50 @@ code = "PHONE360"
 """
 
 
+# Code-free, so the banner shows it; for a method no other browser test pays with, so their prices hold.
+BANNER = """
+[[campaigns]]
+id = "e2e-banner-360"
+name_zh = "国庆流量加赠"
+name_en = "National Day bonus data"
+starts_at = "2020-01-01T00:00:00+08:00"
+ends_at = "2100-01-01T00:00:00+08:00"
+benefit = { kind = "bonus_pack", asset = "DATA_BYTES", amount = 1073741824, validity_days = 30, \
+value = { CNY = 100 } }
+payment_methods = ["alipay"]
+status = "{status}"
+"""
+
+
+def _load(live_server: LiveServer, path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    with live_server.database.transaction() as session:
+        load_campaigns(session, path)
+
+
+class TestDashboardBanner:
+    def test_on_a_360px_phone_the_banner_names_the_offer_in_the_readers_language(
+        self, live_server: LiveServer, context_factory: Any, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "banner.toml"
+        _load(live_server, path, BANNER.replace("{status}", "active"))
+        try:
+            card = live_server.new_card()
+            context = context_factory(
+                viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True, locale="zh-CN"
+            )
+            page = context.new_page()
+            sign_in(page, card.card_number)
+            page.wait_for_url("**/account")
+            offer = page.text_content("[data-testid=offers] [data-testid=offer]")
+            assert "国庆流量加赠" in offer
+            assert "+1GB 赠送流量" in offer
+            assert no_horizontal_scroll(page)
+            live_server.shot(page, "dashboard-offers-360")
+        finally:
+            _load(live_server, path, BANNER.replace("{status}", "ended"))
+
+
 class TestPromoCodeAtTheConfirmationStep:
     def test_on_a_360px_phone_the_code_gives_the_discount_that_is_paid_and_shown(
         self, live_server: LiveServer, context_factory: Any, tmp_path: Path

@@ -198,3 +198,22 @@ class TestQuoteKeepsNoCode:
         quote = _quote(client, auth, promo_code="SPRING2027").json()
         _field_error(_topup(client, auth, quote_id=quote["id"], promo_code="AUTUMN2027"), "validation_failed")
         assert _orders(database) == 0
+
+
+class TestPromoCodeMessages:
+    def test_the_field_message_says_why_in_the_requests_language(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE + '\nproducts = ["balance-30"]'))
+        cases = [
+            ("NOPE", "promo_code_unknown", "没有这个优惠码，请检查后重试。"),
+            ("SPRING2027", "promo_code_not_applicable", "此优惠码不适用于该商品、支付方式或渠道。"),
+        ]
+        for code, problem, chinese in cases:
+            answer = client.post(
+                "/api/v1/quotes",
+                json={**QUOTE, "promo_code": code},
+                headers={**auth, "Accept-Language": "zh-CN"},
+            )
+            _field_error(answer, problem)
+            assert answer.json()["errors"][0]["message"] == chinese
