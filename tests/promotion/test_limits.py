@@ -48,6 +48,17 @@ class TestPerCard:
         frozen_clock.advance(hours=1, seconds=1)
         assert _topup(client, auth, "k", promo_code="SPRING2027").json()["price"]["amount"] == 8640
 
+    def test_a_retry_of_an_order_placed_before_the_lock_out_gets_its_first_answer(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE))
+        first = _topup(client, auth, "placed", promo_code="SPRING2027")
+        assert first.status_code == 201, first.text
+        _wrong(client, auth, 5)
+        again = _topup(client, auth, "placed", promo_code="SPRING2027")
+        assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (201, "true")
+        assert again.json()["id"] == first.json()["id"]
+
     def test_wrong_codes_in_quotes_count_and_are_recorded_without_the_code(
         self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
     ) -> None:

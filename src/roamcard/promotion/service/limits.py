@@ -49,16 +49,20 @@ class PromoCodeWrong(PromoCodeUnknown):
 
 
 @contextmanager
-def counting(tx: Tx, *, card_id: int, client_key: str, channel: str, active: bool) -> Iterator[None]:
+def counting(
+    tx: Tx, *, card_id: int, client_key: str, channel: str, active: bool, check_first: bool = True
+) -> Iterator[None]:
     """The part of a request that tries a promo code (`active`: it has one), counted exactly: the card's
-    lock (PostgreSQL), the limits, then the block in a savepoint. A code that names nothing undoes the
-    block, records the attempt and raises `PromoCodeWrong`. Without a code: just the block."""
+    lock (PostgreSQL), the limits (`check_first`; False when the block checks them itself, after the lock),
+    then the block in a savepoint. A code that names nothing undoes the block, records the attempt and
+    raises `PromoCodeWrong`. Without a code: just the block."""
     if not active:
         yield
         return
     if not tx.is_sqlite:
         tx.run(_LOCK_CARD, key=f"promo-code:card:{card_id}")
-    check(tx, card_id=card_id, client_key=client_key)
+    if check_first:
+        check(tx, card_id=card_id, client_key=client_key)
     try:
         with tx.savepoint():
             yield

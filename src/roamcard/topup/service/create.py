@@ -154,17 +154,15 @@ def _open(
     promo_code: str | None = None,
     quote_id: str | None = None,
     starter: bool = False,
-    limits_checked: bool = False,
 ) -> tuple[NewOrder, NewPayment]:
     """The checks, the price, and the payment (its in-process checkout open); the order is not written.
-    `starter`: a card order's (`card_order`), for its provisional card in status `ordered`.
-    `limits_checked`: the edge has checked the promo-code limits (`promo_limits.counting`)."""
+    `starter`: a card order's (`card_order`), for its provisional card in status `ordered`."""
     if card.status != (CardStatus.ORDERED if starter else CardStatus.ACTIVE).value:
         raise CardNotActive()
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()
     payment_service.check_method(payment_method, currency)
-    if promo_code and not limits_checked:  # wrong codes are limited like recharge PINs (limits.py)
+    if promo_code:  # wrong codes are limited like recharge PINs (promotion/service/limits.py)
         promo_limits.check(
             tx, card_id=card.id, client_key=promo_limits.client_key_of(client.ip if client else None)
         )
@@ -288,13 +286,19 @@ def place_topup(
             card = auth_service.require_active_card(auth_service.signed_in_card(tx, card))
         if callable(scope):
             scope = scope(card.id)
+        # A retry of an order already placed gets its answer first; `_open` then checks the limits.
         with promo_limits.counting(
-            tx, card_id=card.id, client_key=ip, channel=channel.value, active=bool(fields.get("promo_code"))
+            tx,
+            card_id=card.id,
+            client_key=ip,
+            channel=channel.value,
+            active=bool(fields.get("promo_code")),
+            check_first=False,
         ):
             replay = idempotency.begin(tx, scope=scope, key=key, fingerprint=fingerprint)
             if replay is not None:
                 return replay
-            order, payment = _open(tx, card, channel=channel, client=client, limits_checked=True, **fields)
+            order, payment = _open(tx, card, channel=channel, client=client, **fields)
             if payment.checkout_url is not None:
                 body = render(order, payment)
                 _write(tx, order, payment, answer=(scope, key, body))
