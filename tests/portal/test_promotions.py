@@ -109,6 +109,7 @@ class TestPromoCodeField:
         html = review(signed_in, promo_code="NOPE")
         assert field_error(html, "promo_code") == "There is no such promo code. Check it and try again."
         assert 'data-testid="price">¥108.00<' in html  # the price without it, still payable
+        assert 'name="promo_code" type="text" value="NOPE"' in html  # kept in the field, to be corrected
         chinese = review(signed_in, ZH, promo_code="NOPE2")
         assert field_error(chinese, "promo_code") not in (
             None,

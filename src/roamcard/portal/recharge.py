@@ -136,6 +136,7 @@ class Review:
     form_id: str
     amount_text: str = ""  # the custom amount as typed, for the promo-code form to send again
     promo_code: str = ""  # the code that applied ("" when none)
+    promo_typed: str = ""  # what was typed in the field, shown again to be corrected
     promo_error: str | None = None  # why the code typed did not apply, in the reader's language
 
 
@@ -186,6 +187,7 @@ def review(
         form_id=new_id("frm", 24),
         amount_text=choice.amount if custom else "",
         promo_code=code.upper() if problem is None else "",
+        promo_typed=code,
         promo_error=problem,
     )
 
