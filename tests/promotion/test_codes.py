@@ -18,7 +18,7 @@ from roamcard.cli import app
 from roamcard.db import Database
 from roamcard.errors import ValidationFailed
 from roamcard.kit import clock
-from roamcard.models import PromotionCode
+from roamcard.models import PromotionCode, Quote
 from roamcard.promotion.service import codes
 from roamcard.topup.service.create import create_topup
 from roamcard.topup.service.expire import expire_unpaid
@@ -117,6 +117,11 @@ class TestRedeem:
         (code,) = _make(database, tmp_path, 1)
         quote = _quote(client, auth, promo_code=code).json()
         assert quote["charge"]["amount"] == 8640
+        with database.reading() as session:  # the quote refers to the code's row, never the code
+            saved = session.get(Quote, quote["id"])
+            row = session.scalars(select(PromotionCode)).one()
+            assert saved is not None
+            assert saved.promo_code_hash == row.code_hash
         assert _topup(client, auth, quote_id=quote["id"]).json()["price"]["amount"] == 8640
 
     @pytest.mark.parametrize("parallel", [16])

@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from roamcard.db import Database
+from roamcard.errors import AppError
 from roamcard.kit import clock
 from roamcard.models import VoucherAttempt
+from roamcard.payment.providers.base import ClientContext
+from roamcard.topup.service.create import place_quote, place_topup
 from tests.factories import make_card, make_catalog
 from tests.promotion.test_quotes import CODE, _field_error, _quote, _topup
 from tests.promotion.test_topup import TWENTY, _load
@@ -42,6 +47,17 @@ class TestPerCard:
         assert _topup(client, auth, "plain").status_code == 201
         frozen_clock.advance(hours=1, seconds=1)
         assert _topup(client, auth, "k", promo_code="SPRING2027").json()["price"]["amount"] == 8640
+
+    def test_a_retry_of_an_order_placed_before_the_lock_out_gets_its_first_answer(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE))
+        first = _topup(client, auth, "placed", promo_code="SPRING2027")
+        assert first.status_code == 201, first.text
+        _wrong(client, auth, 5)
+        again = _topup(client, auth, "placed", promo_code="SPRING2027")
+        assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (201, "true")
+        assert again.json()["id"] == first.json()["id"]
 
     def test_wrong_codes_in_quotes_count_and_are_recorded_without_the_code(
         self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
@@ -84,3 +100,52 @@ class TestPerClient:
         locked = _topup(client, auths[2], promo_code="SPRING2027")
         assert (locked.status_code, locked.json()["code"]) == (429, "promo_code_locked")
         assert "Retry-After" in locked.headers
+
+
+def _attempt(database: Database, token: str, i: int) -> str:
+    """One wrong code from its own client (so only the card's limit applies): a quote or an order."""
+    ip = f"198.51.100.{i}"
+    try:
+        if i % 2:
+            place_quote(
+                database,
+                token,
+                client_key=ip,
+                product_id="data-5gb-30d",
+                currency="CNY",
+                amount=None,
+                payment_method=None,
+                promo_code=f"NOPE{i}",
+            )
+        else:
+            place_topup(
+                database,
+                token,
+                scope=lambda card_id: f"card:{card_id}:topups",
+                key=f"p{i}",
+                fingerprint=f"f{i}",
+                render=lambda order, payment: {"id": order.id},
+                client=ClientContext(ip=ip),
+                product_id="data-5gb-30d",
+                currency="CNY",
+                payment_method="sandbox",
+                promo_code=f"NOPE{i}",
+            )
+    except AppError as refused:
+        return refused.code
+    return "accepted"
+
+
+class TestParallelAttempts:
+    @pytest.mark.parametrize("parallel", [16])
+    def test_parallel_wrong_codes_of_one_card_get_exactly_the_limit_of_tries(
+        self, database: Database, auth: dict[str, str], tmp_path: Path, parallel: int
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE))
+        token = auth["Authorization"].removeprefix("Bearer ")
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            results = list(pool.map(lambda i: _attempt(database, token, i), range(parallel)))
+        assert results.count("promo_code_unknown") == 5, results
+        assert results.count("promo_code_locked") == parallel - 5, results
+        with database.reading() as session:
+            assert session.scalars(select(VoucherAttempt.outcome)).all() == ["wrong_promo_code"] * 5

@@ -170,3 +170,50 @@ class TestPromoCode:
     ) -> None:
         _load(database, tmp_path, ("spring", TWENTY, CODE + '\nproducts = ["balance-30"]'))
         _field_error(_topup(client, auth, promo_code="SPRING2027"), "promo_code_not_applicable")
+
+
+class TestQuoteKeepsNoCode:
+    def test_a_shared_code_is_kept_only_as_its_keyed_hash_and_still_matches_its_order(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE))
+        quote = _quote(client, auth, promo_code="spring2027").json()
+        with database.reading() as session:
+            saved = session.get(Quote, quote["id"])
+            assert saved is not None
+            assert saved.promo_code_hash is not None
+            assert "SPRING2027" not in saved.promo_code_hash.upper()
+            assert saved.promo_code_hash.partition(":")[0]  # tagged with its key id
+        _field_error(
+            _topup(client, auth, "other", quote_id=quote["id"], promo_code="AUTUMN"), "validation_failed"
+        )
+        order = _topup(client, auth, quote_id=quote["id"], promo_code=" Spring2027 ")
+        assert order.status_code == 201, order.text
+        assert order.json()["price"] == quote["charge"] == {"amount": 8640, "currency": "CNY"}
+
+    def test_a_different_right_code_with_a_quote_is_refused(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE), ("autumn", TWENTY, 'code = "AUTUMN2027"'))
+        quote = _quote(client, auth, promo_code="SPRING2027").json()
+        _field_error(_topup(client, auth, quote_id=quote["id"], promo_code="AUTUMN2027"), "validation_failed")
+        assert _orders(database) == 0
+
+
+class TestPromoCodeMessages:
+    def test_the_field_message_says_why_in_the_requests_language(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, CODE + '\nproducts = ["balance-30"]'))
+        cases = [
+            ("NOPE", "promo_code_unknown", "没有这个优惠码，请检查后重试。"),
+            ("SPRING2027", "promo_code_not_applicable", "此优惠码不适用于该商品、支付方式或渠道。"),
+        ]
+        for code, problem, chinese in cases:
+            answer = client.post(
+                "/api/v1/quotes",
+                json={**QUOTE, "promo_code": code},
+                headers={**auth, "Accept-Language": "zh-CN"},
+            )
+            _field_error(answer, problem)
+            assert answer.json()["errors"][0]["message"] == chinese

@@ -25,6 +25,7 @@ from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus
 from roamcard.topup.service.create import NewOrder, create_topup
+from roamcard.topup.service.quote import Quote, quote
 from roamcard.topup.states import Channel
 
 
@@ -54,6 +55,21 @@ def phone_products(session: Session, card: Card) -> Sequence[Product]:
         for product in catalog_repository.list_active(session)
         if product.custom_min is None and card.currency in product.prices and product.kind != "starter"
     ]
+
+
+def phone_price(session: Session, card: Card, product: Product) -> Quote:
+    """What a product costs by phone now, through the one quote step (channel `ivr`, the phone payment
+    method): the price spoken is the one the link's order is charged. No code can be keyed in, so only
+    code-free campaigns apply."""
+    return quote(
+        session,
+        card,
+        product_id=product.id,
+        currency=card.currency,
+        amount=None,
+        channel=Channel.IVR.value,
+        payment_method=get_settings().phone_payment_method,
+    )
 
 
 def send_payment_link(session: Session, card: Card, product_id: str, *, channel: Channel) -> PaymentLink:

@@ -34,6 +34,7 @@ CHOOSE_PRODUCT = lazy(
     "Choose a recharge, and we will send a payment link by text message to your bound phone."
 )
 PRODUCT_OPTION = lazy("For {product}, {price}, press {key}.")
+PRODUCT_OPTION_OFFER = lazy("For {product}, on offer at {price} instead of {list_price}, press {key}.")
 BACK_TO_MENU = lazy("To go back to the main menu, press star.")
 NO_PRODUCTS = lazy("No recharge can be bought by phone right now.")
 LINK_SENT = lazy(

@@ -30,7 +30,13 @@ from roamcard.db import Database, attempt, insert_ignoring_conflict
 from roamcard.errors import AppError, TooManyRequests, ValidationFailed
 from roamcard.i18n import gettext
 from roamcard.ivr import prompts, repository, speech
-from roamcard.ivr.payment_link import PaymentLinkUnavailable, phone_products, product_name, send_payment_link
+from roamcard.ivr.payment_link import (
+    PaymentLinkUnavailable,
+    phone_price,
+    phone_products,
+    product_name,
+    send_payment_link,
+)
 from roamcard.ivr.states import (
     BACK,
     HEAR_BALANCE,
@@ -220,13 +226,15 @@ def _prompt(session: Session, call: IvrCall, reply: Reply) -> Reply:
         language = reply.language
         options: list[tuple[str, dict[str, object]]] = [(prompts.CHOOSE_PRODUCT, {})]
         for key, product in enumerate(phone_products(session, card)[:MAX_PRODUCTS], start=1):
-            price = speech.money_of(product.prices[card.currency], card.currency, language)
-            options.append(
-                (
-                    prompts.PRODUCT_OPTION,
-                    {"product": product_name(product, language), "price": price, "key": key},
-                )
-            )
+            # The price the link's order will be charged, promotions applied (the same quote step).
+            priced = phone_price(session, card, product)
+            said = {"product": product_name(product, language), "price": speech.money(priced.price, language)}
+            listed = priced.list_price
+            if listed is not None and listed.amount > priced.price.amount:
+                said["list_price"] = speech.money(listed, language)
+                options.append((prompts.PRODUCT_OPTION_OFFER, {**said, "key": key}))
+            else:
+                options.append((prompts.PRODUCT_OPTION, {**said, "key": key}))
         options.append((prompts.BACK_TO_MENU, {}))
         return reply.gather(step, options, entry=False)
     return reply.hangup()

@@ -22,7 +22,8 @@ class Quote(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     payment_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    promo_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Never the code: its keyed hash (keys.py purpose `promo-code`), or a single-use code's row's hash.
+    promo_code_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
     list_price_amount: Mapped[int] = mapped_column(BigInteger)
     charge_amount: Mapped[int] = mapped_column(BigInteger)
     promotions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)

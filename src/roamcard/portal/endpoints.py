@@ -110,9 +110,13 @@ def recharge_page(request: Request, signed: SignedInDep, view: ViewDep, session:
 
 @router.post("/recharge/review", response_class=HTMLResponse)
 @error_page(pages.recharge_page)
-def review(signed: ActiveSignedIn, form: FormDep, view: ViewDep, session: ReadSessionDep) -> Response:
+def review(
+    signed: ActiveSignedIn, form: FormDep, view: ViewDep, session: ReadSessionDep, ip: ClientIP
+) -> Response:
+    """The confirmation step: the price quoted (and kept), with the promo code typed, if any."""
     choice = forms.parse(forms.RechargeChoice, form)
-    return pages.review_page(view, signed.card, recharge.review(session, signed.card, choice))
+    reviewed = recharge.review(get_database(), session, signed.card, choice, client_ip=ip)
+    return pages.review_page(view, signed.card, reviewed)
 
 
 @router.post("/recharge/confirm")

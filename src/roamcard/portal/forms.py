@@ -105,6 +105,7 @@ class RechargeChoice(Form):
     currency: Literal["USD", "CNY"]
     payment_method: Annotated[str, Field(min_length=1, max_length=20)] = ""
     amount: str = ""
+    promo_code: Annotated[str, Field(max_length=64)] = ""
 
     @field_validator("product_id", mode="before")
     @classmethod
@@ -127,8 +128,10 @@ class RechargeConfirm(Form):
     payment_method: Annotated[str, Field(min_length=1, max_length=20)]
     amount_minor: int | None = None
     form_id: Annotated[str, Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    # The quote the confirmation step showed: the order is charged exactly it (or refused).
+    quote_id: Annotated[str | None, Field(max_length=32, pattern=r"^quo_[A-Za-z0-9_-]+$")] = None
 
-    @field_validator("amount_minor", mode="before")
+    @field_validator("amount_minor", "quote_id", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from roamcard.i18n import gettext
 from roamcard.models import Card
 from roamcard.portal.views import View
+from roamcard.promotion import labels as promotion_labels
 from roamcard.topup import history
 from roamcard.topup.labels import status_label
 from roamcard.topup.states import TopupStatus
@@ -103,6 +104,7 @@ def export_csv(session: Session, view: View, card: Card, query: HistoryQuery) ->
             view._("Payment method"),
             view._("Status"),
             view._("Completed"),
+            view._("Promotions"),  # last, so the columns before it stay where they were
         ]
     )
     for order in history.export(session, card, query.filters):
@@ -117,6 +119,7 @@ def export_csv(session: Session, view: View, card: Card, query: HistoryQuery) ->
                 order.payment_method,
                 status_label(order.status, view.language),
                 view.when(order.fulfilled_at) if order.fulfilled_at else "",
+                _cell(promotion_labels.summary(order.promotions, view.language)),
             ]
         )
     return buffer.getvalue()

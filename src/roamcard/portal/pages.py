@@ -22,6 +22,7 @@ from roamcard.config import get_settings
 from roamcard.esim.service import install as esim_install
 from roamcard.i18n import lazy
 from roamcard.kit import clock
+from roamcard.lifecycle import as_tx
 from roamcard.models import Card, Payment, TopupOrder
 from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notification_service
@@ -30,6 +31,8 @@ from roamcard.payment.states import PaymentStatus
 from roamcard.portal import recharge
 from roamcard.portal.history import STATUS_CHOICES, HistoryQuery
 from roamcard.portal.views import View, render
+from roamcard.promotion import labels as promotion_labels
+from roamcard.promotion.service import offers as promotion_offers
 from roamcard.topup import history as topup_history
 from roamcard.topup import receipt as receipts
 from roamcard.topup.labels import status_label
@@ -120,7 +123,29 @@ def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
         phone=numbers.mask_phone(card.phone),
         esim=esim,
         esim_state=view._(ESIM_STATE_LABELS[esim.install_state]) if esim else "",
+        offers=offers_for(session, view, card),
     )
+
+
+@dataclass(frozen=True)
+class OfferBanner:
+    name: str
+    gives: str
+    ends_at: datetime
+
+
+def offers_for(session: Session, view: View, card: Card) -> list[OfferBanner]:
+    """The dashboard banner: the campaigns this card can use now, what each gives (in the currency the
+    recharge page opens with, else any it lists) and until when."""
+    currencies = (recharge.default_currency(view.language), card.currency, *recharge.CURRENCIES)
+    found = []
+    for campaign in promotion_offers.available(as_tx(session), card.id):
+        texts = (promotion_labels.offer_text(campaign, c, card.currency, view.language) for c in currencies)
+        gives = next((text for text in texts if text), None)
+        if gives is not None:
+            name = promotion_labels.campaign_name(campaign.name_en, campaign.name_zh, view.language)
+            found.append(OfferBanner(name, gives, campaign.ends_at))
+    return found
 
 
 # -- eSIM install page ------------------------------------------------------------------------------
@@ -191,6 +216,8 @@ def recharge_card_page(
 
 def review_page(view: View, card: Card, review: recharge.Review) -> HTMLResponse:
     product = review.quote.product
+    promoted = promotion_labels.lines(review.quote.promotions, view.language)
+    listed = review.quote.list_price
     return render(
         view,
         "review.html",
@@ -199,6 +226,10 @@ def review_page(view: View, card: Card, review: recharge.Review) -> HTMLResponse
         name=product_name(product, view.language),
         credited=[view.amount(g["asset"], int(g["amount"])) for g in review.quote.grants],
         price=review.quote.price.format(view.language),
+        list_price=listed.format(view.language) if listed is not None else "",
+        discounts=[line for line in promoted if line.kind == "discount"],
+        bonuses=[line for line in promoted if line.kind == "bonus"],
+        promo_errors={"promo_code": review.promo_error} if review.promo_error else {},
         method=dict(recharge.payment_methods()).get(review.payment_method, review.payment_method),
         coverage=view.countries(product.coverage) if product.coverage else "",
     )
@@ -269,6 +300,7 @@ def topup_page(
         name=order.product_name_zh if view.language == "zh-CN" else order.product_name_en,
         price=view.money(order.price_amount, order.price_currency),
         credited=[view.amount(g["asset"], int(g["amount"])) for g in order.grants],
+        promotions=promotion_labels.lines(order.promotions, view.language),
         again=again,
     )
 
@@ -338,6 +370,7 @@ def history_page(session: Session, view: View, card: Card, query: HistoryQuery) 
             "name": order.product_name_zh if view.language == "zh-CN" else order.product_name_en,
             "price": view.money(order.price_amount, order.price_currency),
             "status": status_label(order.status, view.language),
+            "promotions": promotion_labels.lines(order.promotions, view.language),
         }
         for order, _payment in (page.items if page else [])
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,7 @@ from roamcard.catalog.views import product_name
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import ValidationFailed
-from roamcard.i18n import lazy
+from roamcard.i18n import gettext, lazy
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
@@ -30,8 +31,9 @@ from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus
 from roamcard.portal.forms import RechargeChoice, RechargeConfirm, parse_amount
+from roamcard.promotion.service import limits as promo_limits
 from roamcard.topup.service.create import NewOrder, place_topup
-from roamcard.topup.service.quote import Quote, quote
+from roamcard.topup.service.quote import Quote, SavedQuote, save_quote
 from roamcard.topup.states import Channel
 
 CURRENCIES = ("CNY", "USD")
@@ -123,37 +125,70 @@ def offers(session: Session, card: Card, currency: str, language: str) -> list[S
 
 @dataclass(frozen=True)
 class Review:
-    """Exactly what will be charged and credited, and the hidden fields that confirm it."""
+    """Exactly what will be charged and credited, and the hidden fields that confirm it: the order is
+    placed with `quote_id`, so it is charged what this page shows or refused (`quote_expired`)."""
 
     quote: Quote
+    quote_id: str
     currency: str
     payment_method: str
     amount_minor: int | None
     form_id: str
+    amount_text: str = ""  # the custom amount as typed, for the promo-code form to send again
+    promo_code: str = ""  # the code that applied ("" when none)
+    promo_typed: str = ""  # what was typed in the field, shown again to be corrected
+    promo_error: str | None = None  # why the code typed did not apply, in the reader's language
 
 
-def review(session: Session, card: Card, choice: RechargeChoice) -> Review:
+def review(
+    database: Database, session: Session, card: Card, choice: RechargeChoice, *, client_ip: str | None
+) -> Review:
     product = catalog.repository.get_active(session, choice.product_id)
     custom = product is not None and product.custom_min is not None
     amount = parse_amount(choice.amount, card.currency) if custom else None
     if choice.payment_method not in dict(payment_methods(choice.currency)):
         raise ValidationFailed("payment_method", "This payment method is not available.")
-    # Priced as the order will be (channel web, this payment method): what is shown is what is charged.
-    priced = quote(
-        session,
-        card,
+    pricing: dict[str, Any] = dict(
         product_id=choice.product_id,
         currency=choice.currency,
         amount=amount,
         channel=Channel.WEB.value,
         payment_method=choice.payment_method,
     )
+    code = choice.promo_code.strip()
+    problem: str | None = None
+    # Priced and kept as the order will be (channel web, this payment method): what is shown is charged.
+    with database.tx() as tx:
+        saved: SavedQuote | None = None
+        if code:
+            try:
+                with promo_limits.counting(
+                    tx,
+                    card_id=card.id,
+                    client_key=promo_limits.client_key_of(client_ip),
+                    channel=Channel.WEB.value,
+                    active=True,
+                ):
+                    saved = save_quote(tx, card, promo_code=code, **pricing)
+            except promo_limits.PromoCodeLocked as locked:
+                problem = locked.detail()
+            except ValidationFailed as refused:
+                if refused.field != "promo_code":
+                    raise
+                problem = gettext(refused.field_message, **refused.field_params)
+        if saved is None:  # no code, or one that did not apply: the price without it, the reason shown
+            saved = save_quote(tx, card, **pricing)
     return Review(
-        quote=priced,
+        quote=saved.quote,
+        quote_id=saved.id,
         currency=choice.currency,
         payment_method=choice.payment_method,
         amount_minor=amount,
         form_id=new_id("frm", 24),
+        amount_text=choice.amount if custom else "",
+        promo_code=code.upper() if problem is None else "",
+        promo_typed=code,
+        promo_error=problem,
     )
 
 
@@ -195,6 +230,7 @@ def start(database: Database, card: Card, form: RechargeConfirm, client: ClientC
                 currency=form.currency,
                 payment_method=form.payment_method,
                 amount=form.amount_minor,
+                quote_id=form.quote_id,
             )
             break
         except idempotency.IdempotencyKeyInFlight:

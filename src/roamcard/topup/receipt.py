@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -18,6 +19,7 @@ from roamcard.i18n import current_language, gettext
 from roamcard.kit.money import Money
 from roamcard.ledger.formatting import describe_amount
 from roamcard.models import Card, Payment, TopupOrder
+from roamcard.promotion import labels as promotion_labels
 from roamcard.topup.labels import status_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -49,11 +51,21 @@ def build(
         return gettext(text, language)
 
     credited = "; ".join(describe_amount(g["asset"], int(g["amount"]), language) for g in order.grants)
+    # What promotions gave (the order's own record): each bonus under what is credited, and the list
+    # price and each discount above what was paid, so the receipt adds up.
+    promoted = promotion_labels.lines(order.promotions, language)
+    bonuses = [(line.name, line.effect) for line in promoted if line.kind == "bonus"]
+    discounts = [(line.name, line.effect) for line in promoted if line.kind == "discount"]
+    if discounts and order.list_price_amount is not None:
+        list_price = Money(order.list_price_amount, order.price_currency).format(language)
+        discounts.insert(0, (t("List price"), list_price))
     rows = [
         (t("Order"), order.id),
         (t("Card number"), "•••• " + card.card_number[-4:]),
         (t("Product"), order.product_name_zh if language == "zh-CN" else order.product_name_en),
         (t("Credited"), credited),
+        *bonuses,
+        *discounts,
         (t("Amount paid"), Money(order.price_amount, order.price_currency).format(language)),
         (t("Payment method"), order.payment_method),
         (t("Payment reference"), payment.id if payment else "—"),
@@ -98,8 +110,8 @@ def render_pdf(receipt: Receipt) -> bytes:
     )
     heading = ParagraphStyle("heading", fontName=font, fontSize=18, leading=24, spaceAfter=8)
     body = ParagraphStyle("body", fontName=font, fontSize=10.5, leading=15)
-    table = Table(
-        [[Paragraph(label, body), Paragraph(value, body)] for label, value in receipt.rows],
+    table = Table(  # a Paragraph reads markup: campaign and product names are text, escaped
+        [[Paragraph(escape(label), body), Paragraph(escape(value), body)] for label, value in receipt.rows],
         colWidths=[45 * mm, 125 * mm],
     )
     table.setStyle(

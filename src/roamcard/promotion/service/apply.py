@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from roamcard.errors import ValidationFailed
+from roamcard.i18n import lazy
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
@@ -25,37 +26,37 @@ class _PromoCodeProblem(ValidationFailed):
 class PromoCodeUnknown(_PromoCodeProblem):
     code = "promo_code_unknown"
     message = "This promo code is not valid."
-    field_msgid = "There is no such promo code. Check it and try again."
+    field_msgid = lazy("There is no such promo code. Check it and try again.")
 
 
 class PromoCodeNotYetValid(_PromoCodeProblem):
     code = "promo_code_not_yet_valid"
     message = "This promo code is not valid yet."
-    field_msgid = "This promo code cannot be used yet: its offer has not started."
+    field_msgid = lazy("This promo code cannot be used yet: its offer has not started.")
 
 
 class PromoCodeExpired(_PromoCodeProblem):
     code = "promo_code_expired"
     message = "This promo code has expired."
-    field_msgid = "This promo code has expired: its offer is over."
+    field_msgid = lazy("This promo code has expired: its offer is over.")
 
 
 class PromoExhausted(_PromoCodeProblem):
     code = "promo_exhausted"
     message = "This offer has been used up."
-    field_msgid = "This promo code's offer has been used up: it has reached its limit."
+    field_msgid = lazy("This promo code's offer has been used up: it has reached its limit.")
 
 
 class PromoCodeNotApplicable(_PromoCodeProblem):
     code = "promo_code_not_applicable"
     message = "This promo code does not apply to this recharge."
-    field_msgid = "This promo code does not apply to this product, payment method or channel."
+    field_msgid = lazy("This promo code does not apply to this product, payment method or channel.")
 
 
 class PromoCodeUsed(_PromoCodeProblem):
     code = "promo_code_used"
     message = "This promo code has already been used."
-    field_msgid = "This promo code can be used once, and it has been used already."
+    field_msgid = lazy("This promo code can be used once, and it has been used already.")
 
 
 _BY_CODE = (
@@ -109,13 +110,22 @@ def price_order(
     payment_method: str | None,
     promo_code: str | None = None,
     exclude: frozenset[str] = frozenset(),
+    code_hash: str | None = None,
 ) -> Priced:
+    """`code_hash`: instead of `promo_code`, what a quote kept of its code (codes.stored_hash)."""
     now = clock.now()
-    campaigns = [c for c in repository.live_campaigns(tx, now) if c.id not in exclude]
+    live = repository.live_campaigns(tx, now)
+    campaigns = [c for c in live if c.id not in exclude]
     first_recharge = False
     if any(c.first_recharge_only for c in campaigns):
         first_recharge = not repository.has_paid_order(tx, card_id)
-    single = codes.find(tx, promo_code) if promo_code and any(c.single_use_codes for c in campaigns) else None
+    single: codes.Found | None = None
+    if code_hash and not promo_code:
+        single = codes.find_by_hash(tx, code_hash) if any(c.single_use_codes for c in campaigns) else None
+        if single is None:
+            promo_code = codes.shared_code_of(code_hash, {c.code for c in live if c.code})
+    elif promo_code and any(c.single_use_codes for c in campaigns):
+        single = codes.find(tx, promo_code)
     order = Order(
         product_id=product_id,
         product_kind=product_kind,

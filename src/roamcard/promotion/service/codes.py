@@ -15,8 +15,9 @@ sees the code taken; on SQLite writers are serialised. A paid order keeps the co
 from __future__ import annotations
 
 import csv
+import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -102,6 +103,46 @@ class Found:
     campaign_id: str
     code_hash: str
     free: bool  # nobody holds it, or its holder expired or failed (as of this read)
+
+
+def shared_hash(raw: str) -> str:
+    """The keyed hash a quote keeps of a campaign's shared code (never the code itself)."""
+    return keys.mac(PURPOSE, raw.strip().upper().encode())
+
+
+def stored_hash(tx: Tx, raw: str) -> str:
+    """What a quote keeps of the code it was given: a single-use code's row (its hash), or the keyed
+    hash of a shared code."""
+    single = find(tx, raw)
+    return single.code_hash if single is not None else shared_hash(raw)
+
+
+def names(raw: str, code_hash: str | None) -> bool:
+    """Whether `raw` is the code a quote kept as `code_hash` (under the current or the previous key)."""
+    if code_hash is None:
+        return False
+    candidates = hashes(normalise(raw)) + [
+        keys.mac(PURPOSE, raw.strip().upper().encode(), key=key) for key in keys.keys(PURPOSE)
+    ]
+    return any(hmac.compare_digest(code_hash, candidate) for candidate in candidates)
+
+
+def shared_code_of(code_hash: str, shared_codes: Iterable[str]) -> str | None:
+    """Which of the live campaigns' shared codes a quote's hash names (None: not a shared code)."""
+    for code in shared_codes:
+        if names(code, code_hash):
+            return code
+    return None
+
+
+def find_by_hash(tx: Tx, code_hash: str | None) -> Found | None:
+    """The single-use code row a quote refers to (by its hash); None when it names none."""
+    if not code_hash:
+        return None
+    row = tx.one(_FIND, h0=code_hash, h1=code_hash)
+    if row is None:
+        return None
+    return Found(row[0], row[1], free=row[2] is None or row[3] in ("expired", "failed"))
 
 
 def find(tx: Tx, raw: str | None) -> Found | None:

@@ -12,8 +12,7 @@ the payment, their history and the idempotent answer are one statement (a data-m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +38,6 @@ from roamcard.payment.providers.base import ClientContext
 from roamcard.payment.repository import NewPayment
 from roamcard.payment.states import PaymentStatus, payment_machine
 from roamcard.promotion.service import limits as promo_limits
-from roamcard.promotion.service.apply import PromoCodeUnknown
 from roamcard.topup.service.quote import SavedQuote, reserved, save_quote
 from roamcard.topup.states import Channel, TopupStatus, topup_machine
 
@@ -282,29 +280,35 @@ def place_topup(
     2. call the gateway (no transaction open); a timeout leaves the payment unknown for the sweeper;
     3. record the checkout and the final answer. A gateway's refusal fails the order and frees the key.
     """
-    with (
-        _counting_wrong_codes(database, client.ip if client else None, channel.value) as wrong,
-        database.tx() as tx,
-    ):
+    ip = promo_limits.client_key_of(client.ip if client else None)
+    with database.tx() as tx:
         if isinstance(card, str):
             card = auth_service.require_active_card(auth_service.signed_in_card(tx, card))
-        wrong.card_id = card.id
         if callable(scope):
             scope = scope(card.id)
-        replay = idempotency.begin(tx, scope=scope, key=key, fingerprint=fingerprint)
-        if replay is not None:
-            return replay
-        order, payment = _open(tx, card, channel=channel, client=client, **fields)
-        if payment.checkout_url is not None:
+        # A retry of an order already placed gets its answer first; `_open` then checks the limits.
+        with promo_limits.counting(
+            tx,
+            card_id=card.id,
+            client_key=ip,
+            channel=channel.value,
+            active=bool(fields.get("promo_code")),
+            check_first=False,
+        ):
+            replay = idempotency.begin(tx, scope=scope, key=key, fingerprint=fingerprint)
+            if replay is not None:
+                return replay
+            order, payment = _open(tx, card, channel=channel, client=client, **fields)
+            if payment.checkout_url is not None:
+                body = render(order, payment)
+                _write(tx, order, payment, answer=(scope, key, body))
+                return StoredResponse(201, body, replayed=False)
+            _write(tx, order, payment)
             body = render(order, payment)
-            _write(tx, order, payment, answer=(scope, key, body))
-            return StoredResponse(201, body, replayed=False)
-        _write(tx, order, payment)
-        body = render(order, payment)
-        if not payment_service.awaits_checkout(payment):  # its in-process provider did not answer: unknown
-            idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
-            return StoredResponse(201, body, replayed=False)
-        idempotency.hold(tx, scope=scope, key=key, status_code=201, body=body)
+            if not payment_service.awaits_checkout(payment):  # its in-process provider did not answer
+                idempotency.finish(tx, scope=scope, key=key, status_code=201, body=body)
+                return StoredResponse(201, body, replayed=False)
+            idempotency.hold(tx, scope=scope, key=key, status_code=201, body=body)
     return finish_remote_checkout(
         database, order, payment, scope=scope, key=key, render=lambda: render(order, payment)
     )
@@ -347,33 +351,16 @@ def place_quote(
     """`POST /api/v1/quotes` on the lean path: the token check, the price and the quote row (a wrong
     promo code counts against the card's and the client's limit, as on an order)."""
     channel = Channel.API.value
-    with _counting_wrong_codes(database, client_key, channel) as wrong, database.tx() as tx:
+    with database.tx() as tx:
         card = auth_service.require_active_card(auth_service.signed_in_card(tx, token))
-        wrong.card_id = card.id
-        if fields.get("promo_code"):
-            promo_limits.check(tx, card_id=card.id, client_key=promo_limits.client_key_of(client_key))
-        return save_quote(tx, card, channel=channel, **fields)
-
-
-@dataclass
-class _WrongCodeOf:
-    card_id: int | None = None
-
-
-@contextmanager
-def _counting_wrong_codes(database: Database, ip: str | None, channel: str) -> Iterator[_WrongCodeOf]:
-    """A request refused for a promo code that names no campaign is rolled back; its attempt is then
-    written in a transaction of its own, so it counts towards the lock-out."""
-    wrong = _WrongCodeOf()
-    try:
-        yield wrong
-    except PromoCodeUnknown:
-        if wrong.card_id is not None:
-            with database.tx() as tx:
-                promo_limits.record_wrong(
-                    tx, card_id=wrong.card_id, client_key=promo_limits.client_key_of(ip), channel=channel
-                )
-        raise
+        with promo_limits.counting(
+            tx,
+            card_id=card.id,
+            client_key=promo_limits.client_key_of(client_key),
+            channel=channel,
+            active=bool(fields.get("promo_code")),
+        ):
+            return save_quote(tx, card, channel=channel, **fields)
 
 
 def _read_back(tx: Tx, order: NewOrder, payment: NewPayment) -> None:

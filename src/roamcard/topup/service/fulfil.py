@@ -16,6 +16,7 @@ from roamcard.ledger.assets import CURRENCY_ASSETS, Asset
 from roamcard.lifecycle import as_tx
 from roamcard.metrics import TOPUPS_FULFILLED
 from roamcard.notification import service as notifications
+from roamcard.promotion import labels as promotion_labels
 from roamcard.topup.states import TopupStatus, topup_machine
 
 DEFAULT_PACK_VALIDITY_DAYS = 30
@@ -152,6 +153,15 @@ def fulfil_known(db: Session | Tx, order_id: str, order: PaidOrder, *, at: datet
     return True
 
 
+def _product_text(order: PaidOrder) -> str:
+    """The SMS's product: its name, and what promotions gave ("5GB 流量包（春节充值特惠 −¥21.60）")."""
+    name = order.name_zh if order.language == "zh-CN" else order.name_en
+    if not order.promotions:
+        return name
+    given = promotion_labels.summary(order.promotions, order.language)
+    return f"{name}（{given}）" if order.language == "zh-CN" else f"{name} ({given})"
+
+
 def _credit(tx: Tx, order_id: str, order: PaidOrder) -> None:
     card_id, currency, validity_days = order.card_id, order.currency, order.validity_days
     wallet = ledger.wallet(tx, card_id, currency)
@@ -188,7 +198,7 @@ def _credit(tx: Tx, order_id: str, order: PaidOrder) -> None:
         "topup_fulfilled",
         key=f"{order_id}:fulfilled",
         order_id=order_id,
-        product=order.name_zh if order.language == "zh-CN" else order.name_en,
+        product=_product_text(order),
         balance=Money(ledger.balance(tx, wallet), currency),
     )
     TOPUPS_FULFILLED.labels(order.channel).inc()

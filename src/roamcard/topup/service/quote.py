@@ -64,7 +64,9 @@ def quote(
     promo_code: str | None = None,
     exclude: frozenset[str] = frozenset(),
     starter: bool = False,
+    code_hash: str | None = None,
 ) -> Quote:
+    """`code_hash`: a saved quote's code, which is kept only as its hash (`codes.stored_hash`)."""
     listed = _list_quote(db, card, product_id=product_id, currency=currency, amount=amount, starter=starter)
     if channel is None:
         return listed
@@ -80,6 +82,7 @@ def quote(
         payment_method=payment_method,
         promo_code=promo_code,
         exclude=exclude,
+        code_hash=code_hash,
     )
     if not priced.discounts and not priced.bonuses:
         return listed
@@ -179,7 +182,7 @@ def priced(
     return found
 
 
-_QUOTE_CODE = "SELECT promo_code FROM quotes WHERE id = :id"
+_QUOTE_CODE = "SELECT promo_code_hash FROM quotes WHERE id = :id"
 
 
 def reserved(
@@ -217,8 +220,10 @@ def reserved(
     budgets.give_back(tx, held - kept, order_id=order_id)
     if found.promotion is not None and any(c.single_use_codes for c in found.promotion.applied):
         # Its single-use code is this order's, or the order fails: two orders never share one.
-        code = tx.value(_QUOTE_CODE, id=quote_id) if quote_id else pricing.get("promo_code")
-        single = single_use_codes.find(tx, code)
+        if quote_id:
+            single = single_use_codes.find_by_hash(tx, tx.value(_QUOTE_CODE, id=quote_id))
+        else:
+            single = single_use_codes.find(tx, pricing.get("promo_code"))
         if single is None or not single_use_codes.take(tx, single.code_hash, order_id=order_id):
             raise promotions.PromoCodeUsed()
     return found
@@ -232,14 +237,14 @@ class SavedQuote:
 
 
 _INSERT_QUOTE = (
-    "INSERT INTO quotes (id, card_id, channel, product_id, currency, amount, payment_method, promo_code, "
-    "list_price_amount, charge_amount, promotions, created_at, expires_at) VALUES (:id, :card_id, :channel, "
-    ":product_id, :currency, :amount, :payment_method, :promo_code, :list_price_amount, :charge_amount, "
-    ":promotions, :created_at, :expires_at)"
+    "INSERT INTO quotes (id, card_id, channel, product_id, currency, amount, payment_method, "
+    "promo_code_hash, list_price_amount, charge_amount, promotions, created_at, expires_at) "
+    "VALUES (:id, :card_id, :channel, :product_id, :currency, :amount, :payment_method, :promo_code_hash, "
+    ":list_price_amount, :charge_amount, :promotions, :created_at, :expires_at)"
 )
 _READ_QUOTE = (
-    "SELECT product_id, currency, amount, payment_method, promo_code, charge_amount, promotions, expires_at "
-    "FROM quotes WHERE id = :id AND card_id = :card_id"
+    "SELECT product_id, currency, amount, payment_method, promo_code_hash, charge_amount, promotions, "
+    "expires_at FROM quotes WHERE id = :id AND card_id = :card_id"
 )
 
 
@@ -277,7 +282,7 @@ def save_quote(
         currency=currency,
         amount=amount,
         payment_method=payment_method,
-        promo_code=promo_code.strip().upper() if promo_code else None,
+        promo_code_hash=single_use_codes.stored_hash(tx, promo_code) if promo_code else None,
         list_price_amount=(found.list_price or found.price).amount,
         charge_amount=found.price.amount,
         promotions=tx.json(found.promotions) if found.promotions is not None else None,
@@ -311,13 +316,13 @@ def quoted(
     row = tx.one(_READ_QUOTE, id=quote_id, card_id=card.id)
     if row is None:
         raise ValidationFailed("quote_id", "There is no such quote.")
-    q_product, q_currency, q_amount, q_method, q_code, q_charge, q_promotions, q_expires = row
+    q_product, q_currency, q_amount, q_method, q_code_hash, q_charge, q_promotions, q_expires = row
     if (q_product, q_currency, q_amount) != (product_id, currency, amount) or q_method not in (
         None,
         payment_method,
     ):
         raise ValidationFailed("quote_id", "This quote is for another recharge.")
-    if promo_code and promo_code.strip().upper() != q_code:
+    if promo_code and not single_use_codes.names(promo_code, q_code_hash):
         raise ValidationFailed("promo_code", "This is not the promo code of the quote.")
     if (tx.dt(q_expires) or clock.now()) <= clock.now():
         raise QuoteExpired()
@@ -329,7 +334,7 @@ def quoted(
         amount=amount,
         channel=channel,
         payment_method=payment_method,
-        promo_code=q_code,
+        code_hash=q_code_hash,
         starter=starter,
     )
     if found.price.amount != q_charge or _applied(found.promotions) != _applied(tx.loads(q_promotions)):
