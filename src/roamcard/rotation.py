@@ -20,9 +20,9 @@ from sqlalchemy import func, select, update
 
 from roamcard import keys
 from roamcard.db import Database
-from roamcard.dealer import signing
 from roamcard.esim import confirmation
 from roamcard.models import Dealer, EsimProfile, StaffMember, StaffSession
+from roamcard.reseller import signing
 from roamcard.staff import totp
 
 BATCH_SIZE = 500

@@ -11,10 +11,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
-from roamcard.dealer import signing
 from roamcard.dealer.service import manage
 from roamcard.kit import clock
 from roamcard.models import Dealer, LedgerAccount
+from roamcard.reseller import signing
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def dealer_row(database: Database, dealer: MadeDealer) -> Dealer:
 
 
 class Till:
-    """Signs requests as a dealer's till does (dealer/signing.py), with a fresh nonce each time."""
+    """Signs requests as a dealer's till does (reseller/signing.py), with a fresh nonce each time."""
 
     def __init__(self, client: TestClient, dealer: MadeDealer, *, secret: str | None = None) -> None:
         self.client = client

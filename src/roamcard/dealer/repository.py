@@ -4,12 +4,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from roamcard.auth.service import CARD_COLUMNS, SignedInCard, card_of
 from roamcard.kit.sql import Tx
-from roamcard.models import Dealer, DealerSale, LedgerTransfer, PosNonce
+from roamcard.models import Dealer, DealerSale, LedgerTransfer
 
 
 def get_by_public_id(session: Session, public_id: str) -> Dealer | None:
@@ -53,13 +53,6 @@ def float_movements(
         )
     )
     return int(credited or 0), int(debited or 0)
-
-
-def purge_nonces_before(session: Session, instant: datetime) -> int:
-    result = session.execute(
-        delete(PosNonce).where(PosNonce.seen_at < instant).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # -- the POS sale's hot path (lean SQL through kit.sql.Tx) --------------------------------------------
