@@ -33,6 +33,7 @@ from roamcard.ledger import service as ledger
 from roamcard.lifecycle import as_tx
 from roamcard.models import Dealer, DealerSale, TopupOrder
 from roamcard.reseller import floats
+from roamcard.reseller import repository as reseller_repository
 from roamcard.topup.service.create import CardNotActive, NewOrder
 from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order
 from roamcard.topup.service.quote import quote
@@ -142,7 +143,7 @@ def topup(
     the caller's transaction; the answer is built from what was written."""
     tx = as_tx(db)
     _refuse_used_external_id(tx, dealer, external_id)
-    card = repository.card_by_number(tx, card_number)
+    card = reseller_repository.card_by_number(tx, card_number)
     if card is None:
         raise PosCardNotFound()
     if card.status != CardStatus.ACTIVE.value:
