@@ -38,6 +38,7 @@ from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.checks import check_sms_settings
 from roamcard.notification.endpoints import router as demo_router
 from roamcard.notification.endpoints import webhook_router as sms_webhook_router
+from roamcard.partner.endpoints import router as partner_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.endpoints import router as portal_router
@@ -205,6 +206,7 @@ def create_app(
         card_order_router,
         voucher_router,
         pos_router,
+        partner_router,
         catalog_router,
         refund_router,
         pay_router,

@@ -1,4 +1,4 @@
-"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger."""
+"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger, partners (partner/cli.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from roamcard import wiring
 from roamcard.config import get_settings
 from roamcard.db import get_database
 from roamcard.logging import configure_logging
+from roamcard.partner.cli import partners_app
 
 app = typer.Typer(help="Roamcard: operator platform for prepaid travel eSIM cards.", no_args_is_help=True)
 cards_app = typer.Typer(help="Issue and look up cards.", no_args_is_help=True)
@@ -32,6 +33,7 @@ jobs_app = typer.Typer(help="The outbox: queued, running, done and dead-lettered
 app.add_typer(jobs_app, name="jobs")
 esim_app = typer.Typer(help="eSIM profiles from the SM-DP+ vendor.", no_args_is_help=True)
 app.add_typer(esim_app, name="esim")
+app.add_typer(partners_app, name="partners")
 
 console = Console()
 errors = Console(stderr=True)
@@ -159,6 +161,7 @@ def create_card(
     password: Annotated[str | None, typer.Option(help="6–12 digits; 8 random digits when left out.")] = None,
     language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
     sms: Annotated[bool, typer.Option(help="Also text the card number and password to the phone.")] = False,
+    sandbox: Annotated[bool, typer.Option(help="A sandbox card: sandbox partners may top it up.")] = False,
 ) -> None:
     """Issue a card; prints {"card_number", "password"} as JSON."""
     from roamcard.card import numbers
@@ -172,6 +175,10 @@ def create_card(
         with get_database().transaction() as session:
             issued = card_service.issue_card(session, phone=phone, password=password, language=language)
             card_number = issued.card.card_number
+            if sandbox:
+                from roamcard.partner.service.sandbox import mark_sandbox_card
+
+                mark_sandbox_card(session, issued.card.id)
             if sms:
                 from roamcard.notification import service as sms_service
 
