@@ -49,7 +49,7 @@ class TestSignatures:
         body = json.dumps(topup_body(card)).encode()
         signed_path = "/api/v1/partner/validations" if tamper == "path" else TOPUPS
         now = int(clock.now().timestamp())
-        timestamp = {"stale": now - 301, "future": now + 301}.get(tamper)
+        timestamp = {"stale": now - 302, "future": now + 302}.get(tamper)  # the window is 300 s
         headers = platform.headers("POST", signed_path, body, timestamp=timestamp)
         if tamper == "body":
             body = body.replace(b"balance-10", b"balance-50")
