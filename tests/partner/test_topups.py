@@ -189,7 +189,9 @@ class TestTheFloat:
         assert float_balance(database, owing) == -2_000
         assert_books_balance(database)
 
-    def test_parallel_top_ups_never_take_the_float_past_its_limit(self, database: Database, card: Card) -> None:
+    def test_parallel_top_ups_never_take_the_float_past_its_limit(
+        self, database: Database, card: Card
+    ) -> None:
         owing = make_partner(database, commission_bps=0, float_amount=1_500, credit_limit=2_000)  # room for 3
         found = api_partner(database, owing)
 
@@ -226,7 +228,9 @@ class TestRefusals:
     ) -> None:
         response = Platform(client, partner).post(TOPUPS, topup_body(card, **change))
         assert response.status_code == 422, response.text
-        assert field in {error.get("field") or error.get("loc", [None])[-1] for error in response.json()["errors"]}
+        assert field in {
+            error.get("field") or error.get("loc", [None])[-1] for error in response.json()["errors"]
+        }
         assert count_rows(database, TopupOrder) == 0
         assert float_balance(database, partner) == 20_000
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
@@ -16,6 +16,7 @@ from fastapi import Request
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from roamcard import keys
 from roamcard.config import get_settings
 from roamcard.errors import AppError
 from roamcard.kit import clock
@@ -44,12 +45,23 @@ class Refusals:
 
 @dataclass(frozen=True)
 class Signer:
-    """What `find` hands back for a key id: the caller, the id its nonces are kept under (its public id)
-    and its secret (None when the key no longer verifies: expired, or no configured key opens it)."""
+    """What `find` hands back for a key id with the caller: the id its nonces are kept under (its public
+    id), the key's sealed secret (signing.seal) and, for a rotated-out key, when it stops working."""
 
-    caller: object
     signer: str
-    secret: str | None
+    api_key_id: str
+    sealed_secret: str
+    expires_at: datetime | None = None
+
+    def secret(self) -> str | None:
+        """None when the key no longer verifies: expired, or no configured key opens it."""
+        if self.expires_at is not None and self.expires_at <= clock.now():
+            return None
+        try:
+            return signing.unseal(self.api_key_id, self.sealed_secret)
+        except (keys.UnknownKey, ValueError):
+            log.error("signed_api.secret_unreadable", signer=self.signer, hint="roamcard keys rotate")
+            return None
 
 
 _BURN_NONCE = (
@@ -92,7 +104,7 @@ def verify(
         raise refusals.stale()
     tx = as_tx(db)
     found = find(tx, key_id)
-    secret = found[1].secret if found is not None else None
+    secret = found[1].secret() if found is not None else None
     if (
         found is None
         or secret is None

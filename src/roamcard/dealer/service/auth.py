@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy.orm import Session
 
-from roamcard import keys
 from roamcard.dealer import repository
 from roamcard.dealer.repository import PosDealer
 from roamcard.dealer.states import DealerStatus
 from roamcard.errors import AppError, Unauthorized
 from roamcard.kit.sql import Tx
 from roamcard.reseller import auth as reseller_auth
-from roamcard.reseller import signing
-
-log = structlog.get_logger("roamcard.dealer")
 
 
 class PosAuthMissing(Unauthorized):
@@ -67,16 +62,7 @@ def _find(tx: Tx, key_id: str) -> tuple[PosDealer, reseller_auth.Signer] | None:
     dealer = repository.dealer_by_api_key_id(tx, key_id)
     if dealer is None:
         return None
-    return dealer, reseller_auth.Signer(dealer, dealer.public_id, _secret(dealer))
-
-
-def _secret(dealer: PosDealer) -> str | None:
-    """The dealer's API secret; None when no configured key opens it."""
-    try:
-        return signing.unseal(dealer.api_key_id, dealer.api_secret_encrypted)
-    except (keys.UnknownKey, ValueError):
-        log.error("pos.secret_unreadable", dealer=dealer.public_id, hint="roamcard keys rotate")
-        return None
+    return dealer, reseller_auth.Signer(dealer.public_id, dealer.api_key_id, dealer.api_secret_encrypted)
 
 
 def require_active(dealer: PosDealer) -> PosDealer:

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import ipaddress
 
-import structlog
 from sqlalchemy.orm import Session
 
-from roamcard import keys
 from roamcard.errors import AppError, Unauthorized
-from roamcard.kit import clock
 from roamcard.kit.sql import Tx
 from roamcard.partner import repository
 from roamcard.partner.repository import ApiPartner
 from roamcard.partner.states import PartnerStatus
 from roamcard.reseller import auth as reseller_auth
-from roamcard.reseller import signing
-
-log = structlog.get_logger("roamcard.partner")
 
 
 class PartnerAuthMissing(Unauthorized):
@@ -74,21 +68,12 @@ def authenticate(
 
 
 def _find(tx: Tx, key_id: str) -> tuple[ApiPartner, reseller_auth.Signer] | None:
-    partner = repository.partner_by_api_key_id(tx, key_id)
-    if partner is None:
+    """The key's partner; the key verifies while current, or rotated out less than its overlap ago."""
+    found = repository.partner_by_api_key_id(tx, key_id)
+    if found is None:
         return None
-    return partner, reseller_auth.Signer(partner, partner.public_id, _secret(partner))
-
-
-def _secret(partner: ApiPartner) -> str | None:
-    """The key's secret while the key is valid: current, or rotated out less than its overlap ago."""
-    if partner.key_expires_at is not None and partner.key_expires_at <= clock.now():
-        return None
-    try:
-        return signing.unseal(partner.api_key_id, partner.api_secret_encrypted)
-    except (keys.UnknownKey, ValueError):
-        log.error("partner.secret_unreadable", partner=partner.public_id, hint="roamcard keys rotate")
-        return None
+    signer = reseller_auth.Signer(found.public_id, key_id, found.api_secret_encrypted, found.key_expires_at)
+    return found, signer
 
 
 def require_allowed(partner: ApiPartner, client_ip: str | None) -> ApiPartner:
