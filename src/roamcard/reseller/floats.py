@@ -27,7 +27,7 @@ from roamcard.models import LedgerAccount
 class InsufficientFloat(AppError):
     status_code = 402
     code = "insufficient_float"
-    message = "Your prepaid balance (and credit limit) is not enough for this sale. Top up your float first."
+    message = "Your prepaid balance is not enough for this sale. Top up your float first."
 
 
 class CreditReferenceReused(ValueError):
