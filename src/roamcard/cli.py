@@ -68,7 +68,7 @@ def migrate() -> None:
 @app.command()
 def demo() -> None:
     """Load the demo catalogue and demo cards (demo mode only, never in production). Safe to run again."""
-    from roamcard.demo import load_demo
+    from roamcard.demo import DEMO_PARTNER_CALLBACK, load_demo, load_demo_partner
 
     settings = get_settings()
     if settings.environment == "production":
@@ -83,12 +83,20 @@ def demo() -> None:
 
     with get_database().transaction() as session:
         cards = load_demo(session)
+        partner = load_demo_partner(session)
     table = Table(title="Demo cards (sign in at the portal or POST /api/v1/sessions)")
     for column in ("card number", "service password", "phone", "language"):
         table.add_column(column)
     for card in cards:
         table.add_row(card.card_number, card.password, card.phone, card.language)
     console.print(table)
+    console.print(
+        "Sandbox partner (docs/partners.md; tops up the demo cards, callbacks to "
+        f"{DEMO_PARTNER_CALLBACK}):\n"
+        f"  partner_id {partner.partner.public_id}\n  api_key_id {partner.api_key_id}\n"
+        f"  api_secret {partner.api_secret}",
+        soft_wrap=True,
+    )
 
 
 @app.command()

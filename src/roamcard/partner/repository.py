@@ -24,6 +24,10 @@ def get_by_public_id(session: Session, public_id: str) -> Partner | None:
     return session.scalars(select(Partner).where(Partner.public_id == public_id)).one_or_none()
 
 
+def get_by_name(session: Session, name: str) -> Partner | None:
+    return session.scalars(select(Partner).where(Partner.name == name).order_by(Partner.id).limit(1)).first()
+
+
 def list_partners(session: Session) -> Sequence[Partner]:
     return session.scalars(select(Partner).order_by(Partner.created_at.desc(), Partner.id.desc())).all()
 
