@@ -71,6 +71,9 @@ class TestStatement:
         end = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
         assert body["debits"]["amount"] == debited(database, partner, start, end) == 950 + 4750
         assert body["credits"]["amount"] == 5_000
+        assert [(m["kind"], m["amount"]["amount"], m["reference"]) for m in body["float_movements"]] == [
+            ("credit", 5_000, "wire-2")
+        ]
         assert body["opening_balance"]["amount"] == 30_000 - 950
         assert body["closing_balance"]["amount"] == float_balance(database, partner)
         assert body["closing_balance"]["amount"] == 30_000 - 950 - 5700 + 5_000
@@ -91,7 +94,14 @@ class TestStatement:
         assert rows[0][:3] == ["at", "id", "external_id"]
         assert rows[1][2:8] == ["csv-1", "fulfilled", "balance-10", "1000", "950", "50"]
         assert [rows[2][0], *rows[2][5:8]] == ["total", "1000", "950", "50"]
-        assert [row[0] for row in rows[3:]] == ["opening_balance", "credits", "debits", "closing_balance"]
+        assert rows[3][2:6] == ["opening-deposit", "float_credit", "", "100000"]  # paid today
+        assert [row[0] for row in rows[4:]] == ["opening_balance", "credits", "debits", "closing_balance"]
+        with database.transaction() as session:
+            manage.credit_float(
+                session, manage.get_partner(session, partner.public_id), 700, reference="wire-9"
+            )
+        rows = list(csv.reader(io.StringIO(platform.get(f"{PATH}?date={today}", accept="text/csv").text)))
+        assert rows[4][2:6] == ["wire-9", "float_credit", "", "700"]
 
     def test_a_bad_date_is_a_422(self, client: TestClient, database: Database) -> None:
         partner = make_partner(database)

@@ -255,3 +255,26 @@ class TestRefusals:
         response = Platform(client, limited).post(TOPUPS, topup_body(card))
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "product_id"
+
+
+class TestProducts:
+    def test_the_partner_sees_what_it_may_sell_with_its_cost_and_commission(
+        self, client: TestClient, database: Database
+    ) -> None:
+        make_cards(database)
+        limited = make_partner(database, commission_bps=300, products=["balance-10", "balance-50"])
+        response = Platform(client, limited).get("/api/v1/partner/products")
+        assert response.status_code == 200, response.text
+        shown = {product["id"]: product for product in response.json()}
+        assert set(shown) == {"balance-10", "balance-50"}
+        assert shown["balance-10"]["price"] == {"amount": 1000, "currency": "USD"}
+        assert shown["balance-10"]["commission"] == {"amount": 30, "currency": "USD"}
+        assert shown["balance-10"]["partner_cost"] == {"amount": 970, "currency": "USD"}
+
+    def test_every_product_in_the_currency_when_no_list_is_set(
+        self, client: TestClient, database: Database, partner: MadePartner
+    ) -> None:
+        make_cards(database)
+        everything = Platform(client, partner).get("/api/v1/partner/products?currency=USD").json()
+        assert len(everything) > 2
+        assert all(p["price"] is None or p["price"]["currency"] == "USD" for p in everything)

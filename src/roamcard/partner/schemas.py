@@ -95,6 +95,13 @@ class StatementLineOut(BaseModel):
     at: datetime
 
 
+class FloatMovementOut(BaseModel):
+    kind: str = Field(description="credit: money received onto the float.")
+    amount: MoneyOut
+    reference: str | None
+    at: datetime
+
+
 class StatementTotalsOut(BaseModel):
     count: int
     price: MoneyOut
@@ -116,3 +123,4 @@ class PartnerStatementOut(BaseModel):
     credit_limit: MoneyOut
     totals: StatementTotalsOut
     lines: list[StatementLineOut]
+    float_movements: list[FloatMovementOut] = Field(description="Credits to the float that day.")

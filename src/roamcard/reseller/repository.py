@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -38,3 +39,18 @@ def float_movements(
         )
     )
     return int(credited or 0), int(debited or 0)
+
+
+def float_credits(
+    session: Session, account_id: int, start: datetime, end: datetime
+) -> Sequence[LedgerTransfer]:
+    """The transfers onto a float account in [start, end): money the seller paid us."""
+    return session.scalars(
+        select(LedgerTransfer)
+        .where(
+            LedgerTransfer.credit_account_id == account_id,
+            LedgerTransfer.created_at >= start,
+            LedgerTransfer.created_at < end,
+        )
+        .order_by(LedgerTransfer.created_at, LedgerTransfer.id)
+    ).all()

@@ -12,10 +12,11 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from roamcard.kit.money import Money
-from roamcard.models import PartnerTopup, TopupOrder
+from roamcard.models import LedgerTransfer, PartnerTopup, TopupOrder
 from roamcard.partner import repository
 from roamcard.partner.repository import ApiPartner
 from roamcard.partner.states import partner_status
+from roamcard.reseller import repository as reseller_repository
 from roamcard.reseller.statement import FloatDay, float_day
 
 
@@ -26,6 +27,7 @@ class Statement:
     books: FloatDay
     credit_limit: Money
     lines: list[tuple[PartnerTopup, TopupOrder]]
+    credits: list[LedgerTransfer]  # the float's credits that day (payments received)
 
     def total(self, field: str) -> Money:
         return Money(sum(getattr(topup, field) for topup, _ in self.lines), self.partner.currency)
@@ -34,7 +36,10 @@ class Statement:
 def statement(session: Session, partner: ApiPartner, day: date) -> Statement:
     books = float_day(session, partner.float_account_id, partner.currency, day, partner.timezone)
     lines = list(repository.topups_between(session, partner.id, books.starts_at, books.ends_at))
-    return Statement(partner, day, books, Money(partner.credit_limit, partner.currency), lines)
+    credits = list(
+        reseller_repository.float_credits(session, partner.float_account_id, books.starts_at, books.ends_at)
+    )
+    return Statement(partner, day, books, Money(partner.credit_limit, partner.currency), lines, credits)
 
 
 def as_json(found: Statement) -> dict[str, object]:
@@ -74,6 +79,15 @@ def as_json(found: Statement) -> dict[str, object]:
                 "at": topup.created_at,
             }
             for topup, order in found.lines
+        ],
+        "float_movements": [
+            {
+                "kind": "credit",
+                "amount": money(transfer.amount),
+                "reference": transfer.reference,
+                "at": transfer.created_at,
+            }
+            for transfer in found.credits
         ],
     }
 
@@ -115,6 +129,20 @@ def as_csv(found: Statement) -> str:
             currency,
         ]
     )
+    for transfer in found.credits:
+        writer.writerow(
+            [
+                transfer.created_at.isoformat(),
+                "",
+                transfer.reference or "",
+                "float_credit",
+                "",
+                transfer.amount,
+                "",
+                "",
+                currency,
+            ]
+        )
     for label, value in (
         ("opening_balance", books.opening_balance),
         ("credits", books.credits),
