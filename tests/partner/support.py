@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
-from roamcard.kit import clock
 from roamcard.models import Card, LedgerAccount, Partner
 from roamcard.partner.service import manage
 from roamcard.partner.service.sandbox import mark_sandbox_card
-from roamcard.reseller import signing
 from tests.factories import make_card, make_catalog
+from tests.signed import SignedClient
 
 TOPUPS = "/api/v1/partner/topups"
 
@@ -97,8 +94,8 @@ def topup_body(card: Card, external_id: str = "mp-0001", **changes: Any) -> dict
     }
 
 
-class Platform:
-    """Signs requests as a partner platform does."""
+class Platform(SignedClient):
+    """Signs requests as a partner platform does (tests/signed.py)."""
 
     def __init__(
         self,
@@ -108,36 +105,5 @@ class Platform:
         key_id: str | None = None,
         secret: str | None = None,
     ) -> None:
-        self.client = client
+        super().__init__(client, key_id or partner.api_key_id, secret or partner.secret)
         self.partner = partner
-        self.key_id = key_id or partner.api_key_id
-        self.secret = secret or partner.secret
-
-    def headers(
-        self,
-        method: str,
-        path: str,
-        body: bytes = b"",
-        *,
-        timestamp: int | None = None,
-        nonce: str | None = None,
-    ) -> dict[str, str]:
-        return signing.headers(
-            self.key_id,
-            self.secret,
-            method,
-            path,
-            body,
-            timestamp=int(clock.now().timestamp()) if timestamp is None else timestamp,
-            nonce=nonce or secrets.token_urlsafe(18),
-        )
-
-    def post(self, path: str, payload: dict[str, Any], **headers: str) -> Any:
-        body = json.dumps(payload).encode()
-        signed = self.headers("POST", path, body)
-        return self.client.post(
-            path, content=body, headers={**signed, "Content-Type": "application/json", **headers}
-        )
-
-    def get(self, path: str, **headers: str) -> Any:
-        return self.client.get(path, headers={**self.headers("GET", path), **headers})
