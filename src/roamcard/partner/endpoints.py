@@ -13,17 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 
-from roamcard.catalog import service as catalog
 from roamcard.db import Database, get_database, session_of, session_scope
 from roamcard.errors import AppError
 from roamcard.idempotency import service as idempotency
 from roamcard.kit import clock
-from roamcard.kit.money import Money
 from roamcard.kit.schemas import MoneyOut
 from roamcard.kit.sql import Tx
 from roamcard.partner.repository import ApiPartner
 from roamcard.partner.schemas import (
-    CustomAmountOut,
     PartnerProductOut,
     PartnerStatementOut,
     PartnerTopupCreate,
@@ -35,7 +32,6 @@ from roamcard.partner.service import auth, topups
 from roamcard.partner.service import statement as statements
 from roamcard.partner.service.callbacks import body_of
 from roamcard.reseller import auth as reseller_auth
-from roamcard.reseller import floats
 from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1/partner", tags=["partner"])
@@ -123,38 +119,10 @@ async def list_products(
 
 
 def _products(tx: Tx, partner: ApiPartner, currency: str) -> list[dict[str, Any]]:
-    shown = []
-    for product in catalog.products_for_currency(session_of(tx), currency):
-        if partner.product_ids is not None and product.id not in partner.product_ids:
-            continue
-        custom = product.custom_min is not None and product.custom_max is not None
-        price = cost = commission = None
-        if not custom:
-            list_price = Money(product.prices[currency], currency)
-            paid = floats.commission_of(list_price, partner.commission_bps)
-            price, cost, commission = (MoneyOut.of(m) for m in (list_price, list_price - paid, paid))
-        shown.append(
-            PartnerProductOut(
-                id=product.id,
-                kind=product.kind,
-                name_en=product.name_en,
-                name_zh=product.name_zh,
-                grants=list(product.grants),
-                validity_days=product.validity_days,
-                price=price,
-                partner_cost=cost,
-                commission=commission,
-                commission_bps=partner.commission_bps,
-                custom_amount=CustomAmountOut(
-                    minimum=product.custom_min or 0,
-                    maximum=product.custom_max or 0,
-                    unit_price=product.unit_prices[currency],
-                )
-                if custom
-                else None,
-            ).model_dump(mode="json")
-        )
-    return shown
+    return [
+        PartnerProductOut.of(product, currency, partner.commission_bps).model_dump(mode="json")
+        for product in topups.sellable(session_of(tx), partner, currency)
+    ]
 
 
 @router.post("/validations", response_model=QuoteOut, responses=TOPUP_ERRORS)

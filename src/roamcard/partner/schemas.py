@@ -6,8 +6,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from roamcard.card.numbers import CardNumber
-from roamcard.kit.money import SUPPORTED_CURRENCIES
+from roamcard.kit.money import SUPPORTED_CURRENCIES, Money
 from roamcard.kit.schemas import MoneyOut
+from roamcard.models import Product
+from roamcard.reseller.floats import commission_of
 
 ExternalId = Annotated[
     str,
@@ -82,6 +84,34 @@ class PartnerProductOut(BaseModel):
     commission: MoneyOut | None
     commission_bps: int
     custom_amount: CustomAmountOut | None
+
+    @classmethod
+    def of(cls, product: Product, currency: str, commission_bps: int) -> PartnerProductOut:
+        custom = product.custom_min is not None and product.custom_max is not None
+        price = cost = commission = None
+        if not custom:
+            listed = Money(product.prices[currency], currency)
+            paid = commission_of(listed, commission_bps)
+            price, cost, commission = MoneyOut.of(listed), MoneyOut.of(listed - paid), MoneyOut.of(paid)
+        return cls(
+            id=product.id,
+            kind=product.kind,
+            name_en=product.name_en,
+            name_zh=product.name_zh,
+            grants=list(product.grants),
+            validity_days=product.validity_days,
+            price=price,
+            partner_cost=cost,
+            commission=commission,
+            commission_bps=commission_bps,
+            custom_amount=CustomAmountOut(
+                minimum=product.custom_min or 0,
+                maximum=product.custom_max or 0,
+                unit_price=product.unit_prices[currency],
+            )
+            if custom
+            else None,
+        )
 
 
 class StatementLineOut(BaseModel):

@@ -18,17 +18,19 @@ from sqlalchemy.orm import Session
 
 from roamcard.auth.service import SignedInCard
 from roamcard.card.states import CardStatus
+from roamcard.catalog import service as catalog
 from roamcard.errors import Conflict, NotFound, ValidationFailed
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.lifecycle import as_tx
+from roamcard.models import Product
 from roamcard.partner import repository
 from roamcard.partner.repository import ApiPartner, TopupView
 from roamcard.partner.service import callbacks
 from roamcard.partner.service.manage import purposes
-from roamcard.partner.states import partner_status
+from roamcard.partner.states import PartnerMode, PartnerTopupStatus, partner_status
 from roamcard.reseller import floats
 from roamcard.reseller import repository as reseller_repository
 from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order
@@ -61,7 +63,7 @@ def _card(tx: Tx, partner: ApiPartner, card_number: str) -> SignedInCard:
         raise ValidationFailed("card_number", "There is no card with this number.")
     if card.status != CardStatus.ACTIVE.value or card.topup_held_at is not None:
         raise ValidationFailed("card_number", "This card cannot receive a top-up now.")
-    if partner.mode == "sandbox" and not repository.is_sandbox_card(tx, card.id):
+    if partner.mode == PartnerMode.SANDBOX.value and not repository.is_sandbox_card(tx, card.id):
         raise ValidationFailed("card_number", "A sandbox partner can only top up sandbox cards.")
     return card
 
@@ -73,6 +75,12 @@ def _check_offer(partner: ApiPartner, product_id: str, currency: str) -> None:
         )
     if partner.product_ids is not None and product_id not in partner.product_ids:
         raise ValidationFailed("product_id", "This partner may not sell this product.")
+
+
+def sellable(session: Session, partner: ApiPartner, currency: str) -> list[Product]:
+    """What this partner may sell in `currency` (all of the catalogue's, unless its list says less)."""
+    products = catalog.products_for_currency(session, currency)
+    return [p for p in products if partner.product_ids is None or p.id in partner.product_ids]
 
 
 def _priced(partner: ApiPartner, found: Quote) -> Priced:
@@ -209,7 +217,7 @@ def create(
         created_at=now,
         fulfilled_at=order.fulfilled_at,
     )
-    if partner_status(order.status).value != "processing":
+    if partner_status(order.status) is not PartnerTopupStatus.PROCESSING:
         callbacks.queue(tx, partner_id=partner.id, topup_id=int(topup_id))
     return view
 
