@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
+from roamcard.jobs.sweepers import purge_partner_calls
 from roamcard.kit import clock
 from roamcard.kit.clock import FrozenClock
 from roamcard.models import Card, PartnerCall, PartnerTopup, RequestNonce, TopupOrder
@@ -162,3 +163,20 @@ class TestWhoMayCall:
         partner = make_partner(database, allow_ips=["203.0.113.0/24", "2001:db8::/32"])
         with TestClient(app, client=("203.0.113.9", 50000)) as inside:  # type: ignore[arg-type]
             assert Platform(inside, partner).post(TOPUPS, topup_body(card)).status_code == 201
+
+
+class TestRecordedCalls:
+    def test_calls_are_kept_30_days(
+        self,
+        client: TestClient,
+        database: Database,
+        partner: MadePartner,
+        card: Card,
+        frozen_clock: FrozenClock,
+    ) -> None:
+        Platform(client, partner).post(TOPUPS, topup_body(card))
+        assert count_rows(database, PartnerCall, PartnerCall.status_code == 201) == 1
+        frozen_clock.advance(days=29)
+        assert purge_partner_calls(database) == 0
+        frozen_clock.advance(days=2)
+        assert purge_partner_calls(database) == 1

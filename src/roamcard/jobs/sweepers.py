@@ -11,6 +11,7 @@ from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
 from roamcard.notification import service as sms_service
+from roamcard.partner.service import manage as partner_manage
 from roamcard.payment import expiry as payment_expiry
 from roamcard.payment import inbox as payment_inbox
 from roamcard.reseller import auth as reseller_auth
@@ -49,6 +50,11 @@ def purge_request_nonces(database: Database) -> int:
         return reseller_auth.purge_old_nonces(session)
 
 
+def purge_partner_calls(database: Database) -> int:
+    with database.transaction() as session:
+        return partner_manage.purge_old_calls(session)
+
+
 def purge_idempotency_keys(database: Database) -> int:
     with database.transaction() as session:
         return idempotency.purge_expired(session)
@@ -82,6 +88,7 @@ SWEEPERS = (
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_request_nonces,
+    purge_partner_calls,  # the back office's recent partner calls, kept 30 days
     purge_idempotency_keys,
     purge_sign_in_attempts,  # auth: forgotten sign-in counts
     final_sweep_unknown_payments,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from roamcard.kit.sql import Tx
@@ -52,6 +52,20 @@ def topups_between(
         .order_by(PartnerTopup.created_at, PartnerTopup.id)
     ).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def purge_calls_before(session: Session, instant: datetime, limit: int) -> int:
+    oldest = (
+        select(PartnerCall.id)
+        .where(PartnerCall.called_at < instant)
+        .order_by(PartnerCall.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(PartnerCall).where(PartnerCall.id.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def recent_calls(session: Session, partner_id: int, limit: int = 50) -> Sequence[PartnerCall]:

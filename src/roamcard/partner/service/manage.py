@@ -217,3 +217,11 @@ def describe(session: Session, partner: Partner) -> dict[str, Any]:
             for key in repository.keys_of(session, partner.id)
         ],
     }
+
+
+CALLS_KEPT = timedelta(days=30)
+
+
+def purge_old_calls(session: Session, *, limit: int = 1000) -> int:
+    """Sweeper: forget up to `limit` recorded partner calls older than CALLS_KEPT."""
+    return repository.purge_calls_before(session, clock.now() - CALLS_KEPT, limit)
