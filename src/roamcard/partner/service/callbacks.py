@@ -223,7 +223,7 @@ _ATTEMPT = (
     "response_head, error) VALUES (:callback_id, :at, :status_code, :latency_ms, :head, :error)"
 )
 _COUNT = (
-    "UPDATE partner_callbacks SET attempts = attempts + 1, next_attempt_at = :next, updated_at = :now "
+    "UPDATE partner_callbacks SET attempts = attempts + 1, next_attempt_at = NULL, updated_at = :now "
     "WHERE id = :id AND status = 'pending' RETURNING attempts, window_started_at"
 )
 
@@ -249,7 +249,7 @@ def _record(tx: Tx, delivery: Delivery, answer: Answer) -> str:
         head=answer.head,
         error=answer.error,
     )
-    counted = tx.one(_COUNT, id=delivery.callback_id, next=None, now=now)
+    counted = tx.one(_COUNT, id=delivery.callback_id, now=now)
     if counted is None:  # delivered or dead meanwhile (a second run of the job)
         return "gone"
     attempts, window_started_at = int(counted[0]), tx.dt(counted[1])
