@@ -37,7 +37,7 @@ class TestPurposeKeysMigration:
         from sqlalchemy import text
 
         from roamcard.config import get_settings
-        from roamcard.dealer import signing
+        from roamcard.reseller import signing
 
         url = database.settings.database_url
         database.dispose()

@@ -24,6 +24,7 @@ from roamcard.staff import service as staff_service
 from roamcard.staff import totp
 from tests.backoffice.console import make_staff
 from tests.dealer.support import MadeDealer, Till, make_dealer
+from tests.partner.support import Platform, make_partner
 
 OLD = "o" * 40
 NEW = "n" * 40
@@ -124,6 +125,17 @@ class TestTills:
         assert "every stored secret is under the current key" in result.output
         drop_previous(secrets)
         assert till_accepted(client, dealer)
+
+    def test_partner_keys_survive_dropping_the_previous_key_after_keys_rotate(
+        self, database: Database, client: TestClient, secrets: config.Settings
+    ) -> None:
+        partner = make_partner(database, float_amount=0)
+        rotate(secrets)
+        result = CliRunner().invoke(cli.app, ["keys", "rotate"])
+        assert result.exit_code == 0, result.output
+        drop_previous(secrets)
+        response = Platform(client, partner).get("/api/v1/partner/topups/no-such-top-up")
+        assert response.status_code == 404, response.text
 
     def test_the_secret_is_not_derived_from_the_master_secret(
         self, database: Database, client: TestClient, secrets: config.Settings

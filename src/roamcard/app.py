@@ -23,6 +23,7 @@ from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
 from roamcard.backoffice.endpoints import router as backoffice_router
+from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
@@ -39,6 +40,7 @@ from roamcard.metrics import HTTP_REQUESTS
 from roamcard.notification.checks import check_sms_settings
 from roamcard.notification.endpoints import router as demo_router
 from roamcard.notification.endpoints import webhook_router as sms_webhook_router
+from roamcard.partner.endpoints import router as partner_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.card_order import router as portal_card_order_router
@@ -207,6 +209,7 @@ def create_app(
         card_order_router,
         voucher_router,
         pos_router,
+        partner_router,
         catalog_router,
         refund_router,
         pay_router,
@@ -219,6 +222,7 @@ def create_app(
         ivr_router,
         backoffice_router,
         backoffice_esim_router,
+        partner_backoffice_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

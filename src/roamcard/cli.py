@@ -1,4 +1,4 @@
-"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger."""
+"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger, partners (partner/cli.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from roamcard import wiring
 from roamcard.config import get_settings
 from roamcard.db import get_database
 from roamcard.logging import configure_logging
+from roamcard.partner.cli import partners_app
 
 app = typer.Typer(help="Roamcard: operator platform for prepaid travel eSIM cards.", no_args_is_help=True)
 cards_app = typer.Typer(help="Issue and look up cards.", no_args_is_help=True)
@@ -32,6 +33,7 @@ jobs_app = typer.Typer(help="The outbox: queued, running, done and dead-lettered
 app.add_typer(jobs_app, name="jobs")
 esim_app = typer.Typer(help="eSIM profiles from the SM-DP+ vendor.", no_args_is_help=True)
 app.add_typer(esim_app, name="esim")
+app.add_typer(partners_app, name="partners")
 
 console = Console()
 errors = Console(stderr=True)
@@ -66,7 +68,7 @@ def migrate() -> None:
 @app.command()
 def demo() -> None:
     """Load the demo catalogue and demo cards (demo mode only, never in production). Safe to run again."""
-    from roamcard.demo import load_demo
+    from roamcard.demo import DEMO_PARTNER_CALLBACK, load_demo, load_demo_partner
 
     settings = get_settings()
     if settings.environment == "production":
@@ -81,12 +83,20 @@ def demo() -> None:
 
     with get_database().transaction() as session:
         cards = load_demo(session)
+        partner = load_demo_partner(session)
     table = Table(title="Demo cards (sign in at the portal or POST /api/v1/sessions)")
     for column in ("card number", "service password", "phone", "language"):
         table.add_column(column)
     for card in cards:
         table.add_row(card.card_number, card.password, card.phone, card.language)
     console.print(table)
+    console.print(
+        "Sandbox partner (docs/partners.md; tops up the demo cards, callbacks to "
+        f"{DEMO_PARTNER_CALLBACK}):\n"
+        f"  partner_id {partner.partner.public_id}\n  api_key_id {partner.api_key_id}\n"
+        f"  api_secret {partner.api_secret}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -159,6 +169,7 @@ def create_card(
     password: Annotated[str | None, typer.Option(help="6–12 digits; 8 random digits when left out.")] = None,
     language: Annotated[str, typer.Option(help="zh-CN or en.")] = "zh-CN",
     sms: Annotated[bool, typer.Option(help="Also text the card number and password to the phone.")] = False,
+    sandbox: Annotated[bool, typer.Option(help="A sandbox card: sandbox partners may top it up.")] = False,
 ) -> None:
     """Issue a card; prints {"card_number", "password"} as JSON."""
     from roamcard.card import numbers
@@ -172,6 +183,10 @@ def create_card(
         with get_database().transaction() as session:
             issued = card_service.issue_card(session, phone=phone, password=password, language=language)
             card_number = issued.card.card_number
+            if sandbox:
+                from roamcard.partner.service.sandbox import mark_sandbox_card
+
+                mark_sandbox_card(session, issued.card.id)
             if sms:
                 from roamcard.notification import service as sms_service
 

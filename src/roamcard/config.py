@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     promo_code_max_failures_per_hour: int = 5
     # Dealer POS requests: signed timestamps older or newer than this are refused; nonces are kept as long.
     pos_signature_window_seconds: int = 300
+    # Partner callbacks: retried with exponential backoff for this long after the first attempt, then dead;
+    # each attempt waits this long for an answer (no answer is not a failure: it is retried).
+    partner_callback_retry_hours: int = 24
+    partner_callback_timeout_seconds: float = 10.0
 
     # Phone channel (IVR hotline and agent console). The IVR answers only requests signed with this token
     # (Twilio's X-Twilio-Signature). Unset in production: the hotline is off; set, it must be the real

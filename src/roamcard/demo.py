@@ -1,4 +1,5 @@
-"""Demo data: the demo catalogue and campaigns, and two demo cards with known passwords (demo mode only)."""
+"""Demo data: the demo catalogue and campaigns, two demo cards with known passwords (sandbox cards) and a
+sandbox partner (demo mode only)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from roamcard.card import repository as card_repository
 from roamcard.card import service as card_service
 from roamcard.catalog import service as catalog_service
 from roamcard.esim.service import inventory as esim_inventory
+from roamcard.partner import repository as partner_repository
+from roamcard.partner.service import manage as partner_manage
+from roamcard.partner.service.sandbox import mark_sandbox_card
 from roamcard.promotion.service import load as promotion_load
 
 DEMO_ESIM_PROFILES = Path(__file__).parent / "data" / "demo_esim_profiles.csv"
@@ -48,4 +52,30 @@ def load_demo(session: Session) -> list[DemoCard]:
             ).card
         # Each demo card gets a profile, so a newcomer sees a real install page.
         esim_inventory.ensure_profile(session, card.id)
+        mark_sandbox_card(session, card.id)  # the demo sandbox partner may top it up
     return list(DEMO_CARDS)
+
+
+DEMO_PARTNER_NAME = "Demo sandbox partner"
+DEMO_PARTNER_CALLBACK = "http://127.0.0.1:8088/roamcard/callback"
+DEMO_PARTNER_FLOAT = 1_000_000  # $10,000.00 of play money
+
+
+def load_demo_partner(session: Session) -> partner_manage.CreatedKey:
+    """One sandbox partner, its float credited once. Its secret is shown only when made, so each run
+    hands out a new key (the previous one keeps working for the usual overlap)."""
+    found = partner_repository.get_by_name(session, DEMO_PARTNER_NAME)
+    if found is None:
+        made = partner_manage.create_partner(
+            session,
+            name=DEMO_PARTNER_NAME,
+            currency="USD",
+            callback_url=DEMO_PARTNER_CALLBACK,
+            mode="sandbox",
+            commission_bps=300,
+        )
+        found = made.partner
+    else:
+        made = partner_manage.rotate_key(session, found)
+    partner_manage.credit_float(session, found, DEMO_PARTNER_FLOAT, reference="demo-float")
+    return made

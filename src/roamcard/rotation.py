@@ -20,9 +20,9 @@ from sqlalchemy import func, select, update
 
 from roamcard import keys
 from roamcard.db import Database
-from roamcard.dealer import signing
 from roamcard.esim import confirmation
-from roamcard.models import Dealer, EsimProfile, StaffMember, StaffSession
+from roamcard.models import Dealer, EsimProfile, PartnerKey, StaffMember, StaffSession
+from roamcard.reseller import signing
 from roamcard.staff import totp
 
 BATCH_SIZE = 500
@@ -67,6 +67,8 @@ STORED_SECRETS: tuple[StoredSecret, ...] = (
     StoredSecret("staff TOTP secrets", StaffMember, "totp_secret_encrypted", _totp_current, _totp_reseal),
     StoredSecret("pending TOTP enrolments", StaffSession, "pending_totp_secret", _totp_current, _totp_reseal),
     StoredSecret("dealer API secrets", Dealer, "api_secret_encrypted", _dealer_current, _dealer_reseal),
+    # Sealed the same way (reseller/signing.py), one row per key.
+    StoredSecret("partner API secrets", PartnerKey, "api_secret_encrypted", _dealer_current, _dealer_reseal),
     StoredSecret(
         "eSIM confirmation codes",
         EsimProfile,

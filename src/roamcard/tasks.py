@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from roamcard.notification import tasks as notification_tasks
+from roamcard.partner import tasks as partner_tasks
 from roamcard.payment import tasks as payment_tasks
 from roamcard.refund import tasks as refund_tasks
 from roamcard.sandbox import tasks as sandbox_tasks
@@ -18,6 +19,7 @@ from roamcard.topup import tasks as topup_tasks
 
 TASK_MODULES: tuple[ModuleType, ...] = (
     notification_tasks,
+    partner_tasks,
     payment_tasks,
     refund_tasks,
     sandbox_tasks,

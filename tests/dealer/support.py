@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
-from roamcard.dealer import signing
 from roamcard.dealer.service import manage
 from roamcard.kit import clock
 from roamcard.models import Dealer, LedgerAccount
+from tests.signed import SignedClient
 
 
 @dataclass(frozen=True)
@@ -60,42 +57,12 @@ def dealer_row(database: Database, dealer: MadeDealer) -> Dealer:
         return row
 
 
-class Till:
-    """Signs requests as a dealer's till does (dealer/signing.py), with a fresh nonce each time."""
+class Till(SignedClient):
+    """Signs requests as a dealer's till does (tests/signed.py)."""
 
     def __init__(self, client: TestClient, dealer: MadeDealer, *, secret: str | None = None) -> None:
-        self.client = client
+        super().__init__(client, dealer.api_key_id, secret or dealer.secret)
         self.dealer = dealer
-        self.secret = secret or dealer.secret
-
-    def headers(
-        self,
-        method: str,
-        path: str,
-        body: bytes = b"",
-        *,
-        timestamp: int | None = None,
-        nonce: str | None = None,
-    ) -> dict[str, str]:
-        return signing.headers(
-            self.dealer.api_key_id,
-            self.secret,
-            method,
-            path,
-            body,
-            timestamp=int(clock.now().timestamp()) if timestamp is None else timestamp,
-            nonce=nonce or secrets.token_urlsafe(18),
-        )
-
-    def post(self, path: str, payload: dict[str, Any], **headers: str) -> Any:
-        body = json.dumps(payload).encode()
-        signed = self.headers("POST", path, body)
-        return self.client.post(
-            path, content=body, headers={**signed, "Content-Type": "application/json", **headers}
-        )
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path, headers=self.headers("GET", path))
 
 
 def today() -> date:

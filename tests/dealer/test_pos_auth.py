@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from roamcard.db import Database
-from roamcard.dealer import signing
 from roamcard.dealer.service import manage
 from roamcard.dealer.states import DealerStatus
 from roamcard.kit import clock
 from roamcard.kit.clock import FrozenClock
-from roamcard.models import Card, DealerSale, PosNonce, TopupOrder
+from roamcard.models import Card, DealerSale, RequestNonce, TopupOrder
+from roamcard.reseller import signing
 from tests.dealer.support import MadeDealer, Till, float_balance, make_dealer
 from tests.factories import make_card, make_catalog
 from tests.voucher.support import count_rows
@@ -163,7 +163,7 @@ class TestReplays:
         ).encode()
         headers = {**Till(client, dealer).headers("POST", PATH, body), "Content-Type": "application/json"}
         first = client.post(PATH, content=body, headers=headers)
-        assert (first.status_code, first.json()["code"]) == (409, "dealer_float_insufficient")
+        assert (first.status_code, first.json()["code"]) == (402, "insufficient_float")
         with database.transaction() as session:  # money arrives; a captured copy must still not run
             manage.credit_float(session, manage.get_dealer(session, dealer.public_id), 100_000, reference="y")
         replay = client.post(PATH, content=body, headers=headers)
@@ -184,14 +184,14 @@ class TestReplays:
     def test_old_nonces_are_purged_once_their_timestamps_are_outside_the_window(
         self, database: Database, client: TestClient, dealer: MadeDealer, frozen_clock: FrozenClock
     ) -> None:
-        from roamcard.jobs.sweepers import purge_pos_nonces
+        from roamcard.jobs.sweepers import purge_request_nonces
 
         Till(client, dealer).get("/api/v1/pos/statement?date=2026-01-01")
-        assert count_rows(database, PosNonce) == 1
+        assert count_rows(database, RequestNonce) == 1
         frozen_clock.advance(seconds=600)
-        assert purge_pos_nonces(database) == 0
+        assert purge_request_nonces(database) == 0
         frozen_clock.advance(seconds=61)
-        assert purge_pos_nonces(database) == 1
+        assert purge_request_nonces(database) == 1
 
 
 class TestInactiveDealer:

@@ -107,7 +107,7 @@ class TestRefusals:
     @pytest.mark.parametrize(
         ("case", "status_code", "code"),
         [
-            ("insufficient float", 409, "dealer_float_insufficient"),
+            ("insufficient float", 402, "insufficient_float"),
             ("unknown card", 404, "pos_card_not_found"),
             ("suspended card", 409, "card_not_active"),
             ("invalid card number", 422, "validation_failed"),
@@ -219,7 +219,7 @@ class TestIdempotency:
 
         results = run_in_parallel(8, attempt)
         assert results.count(TopupStatus.FULFILLED.value) == 3
-        assert {type(r).__name__ for r in results if isinstance(r, Exception)} == {"DealerFloatInsufficient"}
+        assert {type(r).__name__ for r in results if isinstance(r, Exception)} == {"InsufficientFloat"}
         assert float_balance(database, dealer) == 500
         assert wallet(database, card) == 3000
         assert_books_balance(database)

@@ -129,7 +129,7 @@ class TestRefusals:
             ("redeemed", 409, "pos_voucher_redeemed"),
             ("expired", 409, "pos_voucher_expired"),
             ("other currency", 409, "pos_voucher_wrong_currency"),
-            ("insufficient float", 409, "dealer_float_insufficient"),
+            ("insufficient float", 402, "insufficient_float"),
             ("malformed serial", 422, "validation_failed"),
         ],
     )

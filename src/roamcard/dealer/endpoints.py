@@ -1,4 +1,4 @@
-"""The dealer POS API: every request signed by the till (dealer/signing.py)."""
+"""The dealer POS API: every request signed by the till (reseller/signing.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from roamcard.db import get_database
-from roamcard.dealer import signing
 from roamcard.dealer.repository import PosDealer
 from roamcard.dealer.schemas import (
     PosStatementOut,
@@ -26,6 +25,7 @@ from roamcard.deps import ReadSessionDep
 from roamcard.idempotency import service as idempotency
 from roamcard.kit.sql import Tx
 from roamcard.models import Card
+from roamcard.reseller import auth as reseller_auth
 from roamcard.responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1/pos", tags=["dealer POS"])
@@ -37,35 +37,16 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 SALE_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
     404: {"description": "Unknown card or recharge card"},
-    409: {
-        "description": "Float too low, card suspended, recharge card not sellable, external_id reused "
-        "with another body"
-    },
+    402: {"description": "Float too low (insufficient_float)"},
+    409: {"description": "Card suspended, recharge card not sellable, external_id reused with another body"},
     422: {"description": "Invalid field"},
 }
-
-
-def _signature_parts(request: Request) -> tuple[str, dict[str, str | None]]:
-    """The path and query as sent, and the signature headers."""
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    query = request.scope.get("query_string") or b""
-    target = raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
-    headers = {
-        name: request.headers.get(name)
-        for name in (
-            signing.KEY_HEADER,
-            signing.TIMESTAMP_HEADER,
-            signing.NONCE_HEADER,
-            signing.SIGNATURE_HEADER,
-        )
-    }
-    return target, headers
 
 
 async def _signed_dealer(request: Request) -> PosDealer:
     """Verify the till's signature on the exact bytes received (path and query as sent)."""
     body = await request.body()
-    target, headers = _signature_parts(request)
+    target, headers = reseller_auth.signed_parts(request)
 
     def check() -> PosDealer:
         with get_database().tx() as tx:  # the nonce is burnt whatever happens next
@@ -92,7 +73,7 @@ async def _signed_sale(
     thread hop. The sale runs in a savepoint, so a refused sale undoes only its own writes and the nonce
     stays burnt (the transaction commits, then the refusal is raised)."""
     raw = await request.body()
-    target, headers = _signature_parts(request)
+    target, headers = reseller_auth.signed_parts(request)
     database = get_database()
     scope_path = request.url.path
 

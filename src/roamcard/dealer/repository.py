@@ -4,12 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roamcard.auth.service import CARD_COLUMNS, SignedInCard, card_of
 from roamcard.kit.sql import Tx
-from roamcard.models import Dealer, DealerSale, LedgerTransfer, PosNonce
+from roamcard.models import Dealer, DealerSale
 
 
 def get_by_public_id(session: Session, public_id: str) -> Dealer | None:
@@ -32,34 +31,6 @@ def sales_between(session: Session, dealer_id: int, start: datetime, end: dateti
         .where(DealerSale.dealer_id == dealer_id, DealerSale.created_at >= start, DealerSale.created_at < end)
         .order_by(DealerSale.created_at, DealerSale.id)
     ).all()
-
-
-def float_movements(
-    session: Session, account_id: int, start: datetime | None, end: datetime
-) -> tuple[int, int]:
-    """(credited, debited) on a float account by the transfers made in [start, end) (from the first
-    transfer when `start` is None)."""
-    window = [LedgerTransfer.created_at < end]
-    if start is not None:
-        window.append(LedgerTransfer.created_at >= start)
-    credited = session.scalar(
-        select(func.coalesce(func.sum(LedgerTransfer.amount), 0)).where(
-            LedgerTransfer.credit_account_id == account_id, *window
-        )
-    )
-    debited = session.scalar(
-        select(func.coalesce(func.sum(LedgerTransfer.amount), 0)).where(
-            LedgerTransfer.debit_account_id == account_id, *window
-        )
-    )
-    return int(credited or 0), int(debited or 0)
-
-
-def purge_nonces_before(session: Session, instant: datetime) -> int:
-    result = session.execute(
-        delete(PosNonce).where(PosNonce.seen_at < instant).execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # -- the POS sale's hot path (lean SQL through kit.sql.Tx) --------------------------------------------
@@ -97,7 +68,6 @@ _DEALER_BY_KEY = (
     "SELECT id, public_id, status, currency, commission_bps, timezone, float_account_id, api_key_id, "
     "api_secret_encrypted FROM dealers WHERE api_key_id = :key_id"
 )
-_CARD_BY_NUMBER = f"SELECT {CARD_COLUMNS} FROM cards WHERE cards.card_number = :card_number"  # noqa: S608
 _VOUCHER_FOR_SALE = (
     "SELECT v.status, b.id, b.dealer_id, b.status, b.face_value_amount, b.face_value_currency, b.product_id, "
     "b.product_name_en, b.product_name_zh, b.expires_at FROM vouchers v "
@@ -109,11 +79,6 @@ _VOUCHER_STATUS = "SELECT status FROM vouchers WHERE id = :serial"
 def dealer_by_api_key_id(tx: Tx, key_id: str) -> PosDealer | None:
     row = tx.one(_DEALER_BY_KEY, key_id=key_id)
     return None if row is None else PosDealer(*row)
-
-
-def card_by_number(tx: Tx, card_number: str) -> SignedInCard | None:
-    row = tx.one(_CARD_BY_NUMBER, card_number=card_number)
-    return None if row is None else card_of(tx, row)
 
 
 def voucher_for_sale(tx: Tx, serial: str) -> tuple[str, SaleBatch] | None:

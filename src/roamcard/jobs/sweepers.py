@@ -7,13 +7,14 @@ from roamcard import tasks, wiring
 from roamcard.auth import attempts as sign_in_attempts
 from roamcard.card_order import service as card_orders
 from roamcard.db import Database
-from roamcard.dealer.service import auth as pos_auth
 from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
 from roamcard.ledger import service as ledger
 from roamcard.notification import service as sms_service
+from roamcard.partner.service import manage as partner_manage
 from roamcard.payment import expiry as payment_expiry
 from roamcard.payment import inbox as payment_inbox
+from roamcard.reseller import auth as reseller_auth
 from roamcard.topup.service import expire
 from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
@@ -44,9 +45,14 @@ def expire_lapsed_vouchers(database: Database) -> int:
         return voucher_lifecycle.expire_lapsed(session)
 
 
-def purge_pos_nonces(database: Database) -> int:
+def purge_request_nonces(database: Database) -> int:
     with database.transaction() as session:
-        return pos_auth.purge_old_nonces(session)
+        return reseller_auth.purge_old_nonces(session)
+
+
+def purge_partner_calls(database: Database) -> int:
+    with database.transaction() as session:
+        return partner_manage.purge_old_calls(session)
 
 
 def purge_idempotency_keys(database: Database) -> int:
@@ -81,7 +87,8 @@ SWEEPERS = (
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
-    purge_pos_nonces,
+    purge_request_nonces,
+    purge_partner_calls,  # the back office's recent partner calls, kept 30 days
     purge_idempotency_keys,
     purge_sign_in_attempts,  # auth: forgotten sign-in counts
     final_sweep_unknown_payments,

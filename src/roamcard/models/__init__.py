@@ -19,10 +19,15 @@ from roamcard.models.job import Job
 from roamcard.models.ledger_account import LedgerAccount
 from roamcard.models.ledger_transfer import LedgerTransfer
 from roamcard.models.notification import Notification
+from roamcard.models.partner import Partner
+from roamcard.models.partner_call import PartnerCall
+from roamcard.models.partner_callback import PartnerCallback
+from roamcard.models.partner_callback_attempt import PartnerCallbackAttempt
+from roamcard.models.partner_key import PartnerKey
+from roamcard.models.partner_topup import PartnerTopup
 from roamcard.models.password_reset import PasswordReset
 from roamcard.models.payment import Payment
 from roamcard.models.phone_change import PhoneChange
-from roamcard.models.pos_nonce import PosNonce
 from roamcard.models.product import Product
 from roamcard.models.promotion_budget import PromotionBudgetHold, PromotionBudgetShard
 from roamcard.models.promotion_campaign import PromotionCampaign
@@ -30,6 +35,8 @@ from roamcard.models.promotion_code import PromotionCode
 from roamcard.models.promotion_slot import PromotionSlot
 from roamcard.models.quote import Quote
 from roamcard.models.refund import Refund
+from roamcard.models.request_nonce import RequestNonce
+from roamcard.models.sandbox_card import SandboxCard
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.sign_in_attempt import SignInAttempt
 from roamcard.models.signed_link import SignedLink
@@ -62,10 +69,15 @@ __all__ = [
     "LedgerAccount",
     "LedgerTransfer",
     "Notification",
+    "Partner",
+    "PartnerCall",
+    "PartnerCallback",
+    "PartnerCallbackAttempt",
+    "PartnerKey",
+    "PartnerTopup",
     "PasswordReset",
     "Payment",
     "PhoneChange",
-    "PosNonce",
     "Product",
     "PromotionBudgetHold",
     "PromotionBudgetShard",
@@ -74,6 +86,8 @@ __all__ = [
     "PromotionSlot",
     "Quote",
     "Refund",
+    "RequestNonce",
+    "SandboxCard",
     "SandboxCharge",
     "SignInAttempt",
     "SignedLink",

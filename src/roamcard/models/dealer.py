@@ -11,7 +11,7 @@ from roamcard.models.base import Base, BigIntPK, UTCDateTime
 class Dealer(Base):
     """A shop or distributor. Its prepaid float is a ledger account in its currency (lower bound 0).
     The POS API secret is stored only encrypted under the "dealer-api" purpose key, bound to its key id,
-    so the database alone never yields it (see dealer/signing.py)."""
+    so the database alone never yields it (see reseller/signing.py)."""
 
     __tablename__ = "dealers"
 

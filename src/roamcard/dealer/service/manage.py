@@ -8,14 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from roamcard.config import get_settings
-from roamcard.dealer import repository, signing
+from roamcard.dealer import repository
 from roamcard.dealer.states import DealerStatus, dealer_machine
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import SUPPORTED_CURRENCIES, Money
-from roamcard.ledger import service as ledger
-from roamcard.ledger.assets import AccountKind
 from roamcard.models import Dealer, LedgerAccount
+from roamcard.reseller import floats, signing
 
 MAX_COMMISSION_BPS = 5_000  # 50%: anything above is a typing mistake
 DEPOSITS = "dealer_deposits"  # where a dealer's payments for float come from (bank transfer, cash)
@@ -61,9 +60,7 @@ def create_dealer(
     except (ZoneInfoNotFoundError, ValueError):
         raise DealerProblem(f"unknown time zone {timezone!r}") from None
     public_id = new_id("dlr")
-    account = ledger.ensure_account(
-        session, f"dealer:{public_id}:float:{currency}", currency, AccountKind.DEALER_FLOAT, lower_bound=0
-    )
+    account = floats.open_float(session, f"dealer:{public_id}:float:{currency}", currency)
     now = clock.now()
     api_key_id, api_secret = new_id("dk"), signing.new_secret()
     dealer = Dealer(
@@ -91,24 +88,21 @@ def credit_float(session: Session, dealer: Dealer, amount: int, *, reference: st
         raise DealerProblem("--amount is a positive amount in minor units (1000 = 10.00)")
     reference = reference or new_id("dcr")
     try:
-        ledger.transfer(
+        return floats.credit(
             session,
-            key=f"dealer:{dealer.public_id}:credit:{reference}"[:160],
-            debit=ledger.operator_account(session, DEPOSITS, dealer.currency),
-            credit=float_account(session, dealer),
+            account=float_account(session, dealer),
+            source=DEPOSITS,
+            key=f"dealer:{dealer.public_id}:credit:{reference}",
             amount=amount,
             reason="dealer_credit",
-            reference=reference[:64],
+            reference=reference,
         )
-    except ledger.TransferKeyReused as exc:
-        if exc.field != "amount":
-            raise
+    except floats.CreditReferenceReused as exc:
         raise DealerProblem(
             f"reference {reference} was already credited to {dealer.public_id} with "
             f"{exc.existing} {dealer.currency}; a credit of {amount} under the same reference is refused "
             "(use the bank transfer's own reference for each payment)"
         ) from exc
-    return Money(float_account(session, dealer).balance, dealer.currency)
 
 
 def set_status(session: Session, dealer: Dealer, status: DealerStatus, *, actor: str) -> bool:
@@ -119,8 +113,3 @@ def set_status(session: Session, dealer: Dealer, status: DealerStatus, *, actor:
     session.flush()
     session.refresh(dealer)
     return True
-
-
-def commission_of(face: Money, commission_bps: int) -> Money:
-    """The dealer's share of a sale, rounded down to the minor unit (never more than agreed)."""
-    return Money(face.amount * commission_bps // 10_000, face.currency)

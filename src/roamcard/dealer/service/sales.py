@@ -1,8 +1,9 @@
 """What a dealer's till does: top up a card directly, or sell (activate) a recharge card.
 
-Both are paid from the dealer's prepaid float at face value less the dealer's commission: the net leaves
-the float (a guarded debit, so the float never goes below zero even under parallel sales) and the
-commission is booked as an expense, so the other side always receives the full face value:
+Both are paid from the dealer's prepaid float at face value less the dealer's commission, through the one
+float mechanism (reseller/floats.py): the net leaves the float (a guarded debit, so the float never goes
+below zero even under parallel sales; refused with 402 insufficient_float) and the commission is booked as
+an expense, so the other side always receives the full face value:
 
 * top-up: float -> `sales` (net) and `dealer_commission` -> `sales` (commission); then the order is
   fulfilled like any paid order (card credited, SMS queued);
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from roamcard.card.states import CardStatus
 from roamcard.dealer import repository
 from roamcard.dealer.repository import PosDealer, SaleBatch
-from roamcard.dealer.service.manage import COMMISSION, commission_of
+from roamcard.dealer.service.manage import COMMISSION
 from roamcard.dealer.states import SaleKind
 from roamcard.errors import AppError, Conflict, NotFound
 from roamcard.kit import clock
@@ -31,6 +32,8 @@ from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
 from roamcard.lifecycle import as_tx
 from roamcard.models import Dealer, DealerSale, TopupOrder
+from roamcard.reseller import floats
+from roamcard.reseller import repository as reseller_repository
 from roamcard.topup.service.create import CardNotActive, NewOrder
 from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order
 from roamcard.topup.service.quote import quote
@@ -49,11 +52,6 @@ class PosCardNotFound(NotFound):
 class PosTopupNotFound(NotFound):
     code = "pos_topup_not_found"
     message = "There is no top-up with this external id."
-
-
-class DealerFloatInsufficient(Conflict):
-    code = "dealer_float_insufficient"
-    message = "Your prepaid balance is not enough for this sale. Top up your float first."
 
 
 class PosExternalIdUsed(Conflict):
@@ -96,45 +94,17 @@ class PosVoucherWrongCurrency(PosVoucherNotSellable):
     message = "This recharge card is priced in {currency}; your prepaid balance is in {dealer_currency}."
 
 
-_FLOAT = "SELECT id, code, asset, tracks_balance, balance FROM ledger_accounts WHERE id = :id"
-
 AnyDealer = Dealer | PosDealer
 
 
 def _pay_from_float(
     tx: Tx, dealer: AnyDealer, *, key: str, face: Money, credit: ledger.Account, reference: str
 ) -> tuple[Money, Money]:
-    """Debit the float (net) and the commission expense (commission); returns (commission, net)."""
-    commission = commission_of(face, dealer.commission_bps)
-    net = face - commission
-    row = tx.one(_FLOAT, id=dealer.float_account_id)
-    assert row is not None
-    account = ledger.Account(id=int(row[0]), code=row[1], asset=row[2], tracks_balance=bool(row[3]))
-    if row[4] < net.amount:
-        raise DealerFloatInsufficient()
-    try:
-        ledger.transfer(
-            tx,
-            key=f"{key}:net",
-            debit=account,
-            credit=credit,
-            amount=net.amount,
-            reason="dealer_sale",
-            reference=reference,
-        )
-    except ledger.InsufficientBalance:  # a parallel sale spent it since we looked
-        raise DealerFloatInsufficient() from None
-    if commission.amount:
-        ledger.transfer(
-            tx,
-            key=f"{key}:commission",
-            debit=ledger.operator(tx, COMMISSION, dealer.currency),
-            credit=credit,
-            amount=commission.amount,
-            reason="dealer_commission",
-            reference=reference,
-        )
-    return commission, net
+    """The one float mechanism (reseller/floats.py); returns (commission, net)."""
+    seller = floats.Seller(dealer.float_account_id, dealer.commission_bps, dealer.currency, COMMISSION)
+    return floats.pay(
+        tx, seller, key=key, face=face, credit=credit, reference=reference, reason="dealer_sale"
+    )
 
 
 _SALE_USED = "SELECT 1 FROM dealer_sales WHERE dealer_id = :dealer_id AND external_id = :external_id"
@@ -173,7 +143,7 @@ def topup(
     the caller's transaction; the answer is built from what was written."""
     tx = as_tx(db)
     _refuse_used_external_id(tx, dealer, external_id)
-    card = repository.card_by_number(tx, card_number)
+    card = reseller_repository.card_by_number(tx, card_number)
     if card is None:
         raise PosCardNotFound()
     if card.status != CardStatus.ACTIVE.value:

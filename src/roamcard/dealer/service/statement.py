@@ -1,12 +1,11 @@
-"""A dealer's day: every till sale, and the float's opening balance, credits, debits and closing balance
-read from the ledger. The totals of the sales must explain the ledger's debits exactly (the endpoint's
-test checks both against the transfers themselves)."""
+"""A dealer's day: every till sale, and the float's day read from the ledger (reseller/statement.py).
+The totals of the sales must explain the ledger's debits exactly (the endpoint's test checks both against
+the transfers themselves)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from roamcard.dealer.repository import PosDealer
 from roamcard.dealer.states import SaleKind
 from roamcard.kit.money import Money
 from roamcard.models import Dealer, DealerSale
+from roamcard.reseller.statement import float_day
 
 
 @dataclass(frozen=True)
@@ -40,13 +40,6 @@ class Statement:
     sales: list[DealerSale]
 
 
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    local = ZoneInfo(timezone)
-    start = datetime.combine(day, time(0), tzinfo=local)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=local)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
 def _totals(sales: list[DealerSale], kind: SaleKind, currency: str) -> SaleTotals:
     chosen = [s for s in sales if s.kind == kind.value]
     return SaleTotals(
@@ -58,24 +51,19 @@ def _totals(sales: list[DealerSale], kind: SaleKind, currency: str) -> SaleTotal
 
 
 def statement(session: Session, dealer: Dealer | PosDealer, day: date) -> Statement:
-    """The day runs midnight to midnight in the dealer's time zone."""
-    start, end = day_bounds(day, dealer.timezone)
+    """The day runs midnight to midnight in the dealer's time zone (reseller/statement.py)."""
+    books = float_day(session, dealer.float_account_id, dealer.currency, day, dealer.timezone)
     currency = dealer.currency
-    credited_before, debited_before = repository.float_movements(
-        session, dealer.float_account_id, None, start
-    )
-    credited, debited = repository.float_movements(session, dealer.float_account_id, start, end)
-    opening = credited_before - debited_before
-    sales = list(repository.sales_between(session, dealer.id, start, end))
+    sales = list(repository.sales_between(session, dealer.id, books.starts_at, books.ends_at))
     return Statement(
         dealer=dealer,
         day=day,
-        starts_at=start,
-        ends_at=end,
-        opening_balance=Money(opening, currency),
-        credits=Money(credited, currency),
-        debits=Money(debited, currency),
-        closing_balance=Money(opening + credited - debited, currency),
+        starts_at=books.starts_at,
+        ends_at=books.ends_at,
+        opening_balance=books.opening_balance,
+        credits=books.credits,
+        debits=books.debits,
+        closing_balance=books.closing_balance,
         topups=_totals(sales, SaleKind.TOPUP, currency),
         vouchers=_totals(sales, SaleKind.VOUCHER, currency),
         sales=sales,

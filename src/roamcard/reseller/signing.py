@@ -1,7 +1,8 @@
-"""POS request signatures (HMAC-SHA256), the dealer's side and ours.
+"""Signed API requests (HMAC-SHA256), the caller's side and ours: the dealer POS API and the partner API
+sign exactly alike, and our partner callbacks are signed the same way.
 
-A till signs every request with its API secret over the method, the path with its query string exactly as
-sent, a Unix timestamp, a nonce and the SHA-256 of the raw body:
+A caller (a dealer's till, a partner platform) signs every request with its API secret over the method,
+the path with its query string exactly as sent, a Unix timestamp, a nonce and the SHA-256 of the raw body:
 
     Roamcard-Key: <api key id>
     Roamcard-Timestamp: <unix seconds>
@@ -11,13 +12,13 @@ sent, a Unix timestamp, a nonce and the SHA-256 of the raw body:
     message = METHOD \\n PATH?QUERY \\n TIMESTAMP \\n NONCE \\n hex(SHA-256(raw body))
 
 We refuse timestamps more than `pos_signature_window_seconds` away from our clock and any nonce seen
-before (so a captured request cannot be replayed; a retry is a new request with a new nonce, made safe by
-the dealer's `external_id`).
+before (reseller/auth.py), so a captured request cannot be replayed; a retry is a new request with a new
+nonce, made safe by the caller's `external_id`.
 
-The API secret is random (256 bits), shown once when the dealer (or a new key) is created, and stored
-encrypted under the "dealer-api" purpose key (keys.py), bound to its key id: the database alone never
-yields it, and a rotation of ROAMCARD_SECRET_KEY keeps every till working (`roamcard keys rotate`
-re-encrypts the stored secrets under the new key; docs/security.md).
+The API secret is random (256 bits), shown once when the dealer or partner (or a new key) is created, and
+stored encrypted under the "dealer-api" purpose key (keys.py: dealer and partner API secrets), bound to
+its key id: the database alone never yields it, and a rotation of ROAMCARD_SECRET_KEY keeps every caller
+working (`roamcard keys rotate` re-encrypts the stored secrets under the new key; docs/security.md).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def new_secret() -> str:
 
 
 def seal(api_key_id: str, secret: str) -> str:
-    """The secret as stored on the dealer row (it only opens for this key id)."""
+    """The secret as stored (on the dealer row, or the partner's key row): it only opens for this key id."""
     return keys.encrypt(PURPOSE, secret, context=api_key_id.encode())
 
 
@@ -66,7 +67,7 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
 def headers(
     api_key_id: str, secret: str, method: str, path: str, body: bytes, *, timestamp: int, nonce: str
 ) -> dict[str, str]:
-    """Everything a till adds to a request (used by our tests and benchmarks, as a till would)."""
+    """Everything a caller adds to a request (our tests and benchmarks, as a till would; our callbacks)."""
     stamp = str(timestamp)
     return {
         KEY_HEADER: api_key_id,

@@ -1,0 +1,2 @@
+"""Partner use cases: manage (create, keys, credit, suspend), auth (signatures, allow-list), topups,
+callbacks, statement."""
