@@ -37,6 +37,8 @@ class PrepaidItem:
     grants: list[dict[str, Any]]
     validity_days: int | None
     price: Money
+    list_price: Money | None = None  # with a promotion: the price before its discounts
+    promotions: list[dict[str, Any]] | None = None  # what promotions gave (pricing.Priced.to_record)
 
 
 def new_order_id() -> str:
@@ -47,10 +49,10 @@ def new_order_id() -> str:
 # its source): a new order is this transaction's alone, so there is no race for the transition to decide.
 INSERT_PAID_ORDER = (
     "INSERT INTO topup_orders (id, card_id, channel, product_id, product_kind, product_name_en, "
-    "product_name_zh, grants, validity_days, price_amount, price_currency, status, payment_method, "
-    "created_at, updated_at, pay_by, paid_at) VALUES (:id, :card_id, :channel, :product_id, :product_kind, "
-    ":name_en, :name_zh, :grants, :validity_days, :price_amount, :price_currency, :paid, "
-    ":payment_method, :now, :now, :now, :now)"
+    "product_name_zh, grants, validity_days, price_amount, price_currency, list_price_amount, promotions, "
+    "status, payment_method, created_at, updated_at, pay_by, paid_at) VALUES (:id, :card_id, :channel, "
+    ":product_id, :product_kind, :name_en, :name_zh, :grants, :validity_days, :price_amount, "
+    ":price_currency, :list_price_amount, :promotions, :paid, :payment_method, :now, :now, :now, :now)"
 )
 # Its two history rows, as `record_creation` and the paid transition write them.
 PAID_ORDER_HISTORY = (
@@ -92,6 +94,8 @@ def paid_order(
         updated_at=now,
         pay_by=now,
         paid_at=now,
+        list_price_amount=item.list_price.amount if item.list_price is not None else None,
+        promotions=item.promotions,
     )
     params = dict(
         id=order_id,
@@ -105,6 +109,8 @@ def paid_order(
         validity_days=item.validity_days,
         price_amount=item.price.amount,
         price_currency=item.price.currency,
+        list_price_amount=order.list_price_amount,
+        promotions=tx.json(item.promotions) if item.promotions is not None else None,
         pending=TopupStatus.PENDING_PAYMENT.value,
         paid=TopupStatus.PAID.value,
         payment_method=payment_method,
@@ -171,6 +177,8 @@ def fulfil_now(db: Session | Tx, order: NewOrder, card: Card | SignedInCard) -> 
         phone=card.phone,
         language=card.language,
         currency=card.currency,
+        promotions=order.promotions,
+        price_currency=order.price_currency,
     )
     fulfilled = fulfil_known(db, order.id, known, at=now)
     assert fulfilled, "a new paid order is ours alone"
