@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
+from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
@@ -215,6 +216,7 @@ def create_app(
         portal_static_router,
         ivr_router,
         backoffice_router,
+        campaigns_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:
