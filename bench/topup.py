@@ -73,7 +73,26 @@ ROAMCARD = str(BIN / "roamcard") if (BIN / "roamcard").exists() else "roamcard"
 LOCALHOST = "127.0.0.1"
 PRODUCT = {"product_id": "balance-10", "currency": "USD", "payment_method": "sandbox"}
 PRODUCT_CREDIT = 1000  # balance-10 credits 1000 minor units (USD 10.00)
+PRODUCT_PRICE = 1000  # and costs USD 10.00 (a campaign's discount is paid by promotion expense)
 BASELINE_RUNS = 3
+# --campaign capped: a live, capped, budgeted percent-off campaign on the benchmarked product, loaded with
+# `roamcard promotions load` before the run. Its caps are sized from -n so that they are reached during the
+# timed phase: the first half of the orders is discounted, the rest is priced without it (the cap path).
+CAPPED_CAMPAIGN = """
+[[campaigns]]
+id = "bench-capped"
+name_zh = "压测限量特惠"
+name_en = "Bench capped offer"
+starts_at = "2000-01-01T00:00:00Z"
+ends_at = "2100-01-01T00:00:00Z"
+benefit = {{ kind = "percent_off", percent = 10 }}
+products = ["balance-10"]
+currencies = ["USD"]
+max_redemptions = {redemptions}
+max_per_card = {per_card}
+budget = {{ USD = {budget} }}
+priority = 10
+"""
 PGBENCH_CLIENTS = 8
 
 # Issues cards in one process (one transaction) instead of one `roamcard cards create` per card.
@@ -415,6 +434,21 @@ class OrderWatcher:
             ).fetchall():
                 counts[status] = counts.get(status, 0) + count
         return counts
+
+    def promoted_count(self, ids: list[str]) -> int:
+        """How many of the orders a campaign applied to (their `promotions` snapshot is not empty)."""
+        total = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join([self.placeholder] * len(chunk))
+            total += int(
+                self.conn.execute(
+                    "SELECT count(*) FROM topup_orders WHERE promotions IS NOT NULL"
+                    f" AND list_price_amount > price_amount AND id IN ({marks})",
+                    chunk,
+                ).fetchone()[0]
+            )
+        return total
 
     def last_fulfilled_at(self, ids: list[str]) -> float | None:
         latest: float | None = None
@@ -994,6 +1028,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-gil", action="store_true", help="py-spy --gil: sample only the thread holding the GIL"
     )
+    parser.add_argument(
+        "--campaign",
+        choices=["none", "capped"],
+        default="none",
+        help="capped: load a live campaign on the product, with max_redemptions and a budget that the run"
+        " reaches (needs --start-server)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--label", help="a note stored with the figures in --json (e.g. which build)")
     args = parser.parse_args(argv)
@@ -1001,6 +1042,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("give --url of a running server, or --start-server")
     if args.start_server and args.url:
         parser.error("--url and --start-server exclude each other")
+    if args.campaign != "none" and not args.start_server:
+        parser.error("--campaign needs --start-server")
     if not 1 <= args.topups <= 200_000 or not 1 <= args.concurrency <= 512:
         parser.error("-n must be 1..200000 and -c 1..512")
     explicit = args.processes.isdecimal() and 1 <= int(args.processes) <= 16
@@ -1041,6 +1084,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted")
         return 130
+
+
+def load_capped_campaign(
+    tmp: Path, env: dict[str, str], args: argparse.Namespace, report: dict[str, Any], cards: int
+) -> None:
+    """Write and load the capped campaign (CAPPED_CAMPAIGN); its caps go in the report."""
+    total = args.topups + (args.concurrency if args.warmup is None else args.warmup)
+    redemptions = max(1, total // 2)
+    discount = PRODUCT_PRICE // 10
+    caps = {
+        "redemptions": redemptions,
+        "per_card": 2 * -(-redemptions // cards),  # not the cap that binds first
+        "budget": discount * (redemptions + redemptions // 10),  # binding just after max_redemptions
+    }
+    path = tmp / "bench-campaign.toml"
+    path.write_text(CAPPED_CAMPAIGN.format(**caps), encoding="utf-8")
+    loaded = run_cli(["promotions", "load", str(path)], env)
+    if loaded.returncode != 0:
+        raise SystemExit(f"roamcard promotions load failed:\n{loaded.stdout}\n{loaded.stderr}")
+    report["campaign"] = {"id": "bench-capped", "percent_off": 10, **caps}
+    log(f"campaign bench-capped loaded: max_redemptions {redemptions}, budget USD {caps['budget']}")
 
 
 def issue_cards(env: dict[str, str], count: int) -> list[tuple[str, str]]:
@@ -1128,6 +1192,8 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
             result = run_cli(step, setup_env)
             if result.returncode != 0:
                 raise SystemExit(f"roamcard {step[0]} failed:\n{result.stdout}\n{result.stderr}")
+        if args.campaign == "capped":
+            load_capped_campaign(scratch.tmp, setup_env, args, report, cards_wanted)
         credentials = issue_cards(setup_env, cards_wanted)
         log(f"issued {len(credentials)} cards")
         if args.profile:
@@ -1240,6 +1306,8 @@ def _run(args: argparse.Namespace, engine: str, scratch: ScratchDatabases, serve
 
     # -- checks: statuses, every card's balance through the API, the ledger --------------------------
     counts = watcher.status_counts(phase.order_ids) if watcher else {}
+    if watcher is not None and "campaign" in report:
+        report["campaign"]["discounted_in_timed_phase"] = watcher.promoted_count(phase.order_ids)
     orders_per_card: dict[str, int] = {}
     for client in clients:
         orders_per_card[client.card_number] = orders_per_card.get(client.card_number, 0) + len(
@@ -1396,6 +1464,12 @@ def print_report(r: dict[str, Any]) -> None:
         print(
             f"  ms CPU per top-up roamcard (server + workers) {per['server']:.2f} ms, "
             f"postgres backends {per['postgres']:.2f} ms, bench {per['bench_client']:.2f} ms"
+        )
+    if r.get("campaign"):
+        c = r["campaign"]
+        print(
+            f"  campaign          {c['id']}: {c['percent_off']}% off, max_redemptions {c['redemptions']},"
+            f" budget USD {c['budget']}; {c.get('discounted_in_timed_phase', 'n/a')} timed orders discounted"
         )
     print(f"  balances (API)    {'OK' if r['balances_ok'] else 'MISMATCH'}")
     verify = r["ledger_verify"]

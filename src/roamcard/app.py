@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
+from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
@@ -223,6 +224,7 @@ def create_app(
         backoffice_router,
         backoffice_esim_router,
         partner_backoffice_router,
+        campaigns_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

@@ -36,8 +36,16 @@ class StateMachine(state_machine.StateMachine):
         transitions: Mapping[Any, Iterable[StrEnum]],
         *,
         id_attribute: str = "id",
+        status_attribute: str = "status",
     ):
-        super().__init__(entity_type, model, transitions, history=HISTORY, id_attribute=id_attribute)
+        super().__init__(
+            entity_type,
+            model,
+            transitions,
+            history=HISTORY,
+            id_attribute=id_attribute,
+            status_attribute=status_attribute,
+        )
 
     def transition(  # type: ignore[override]
         self,

@@ -255,6 +255,7 @@ class TestOnTheLeanPath:
 
 
 # A top-up at the till: the dealer and the nonce, the savepoint, the key's claim; the sale (external id,
-# card, product, float, two transfers, the paid order, the sale row); the fulfilment; the key's answer.
-PG_SALE = 21
-SQLITE_SALE = 25
+# card, product, the live campaigns (POS promotions), float, two transfers, the paid order, the sale row);
+# the fulfilment; the key's answer.
+PG_SALE = 22
+SQLITE_SALE = 26

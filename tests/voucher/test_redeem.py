@@ -357,10 +357,11 @@ class TestParallelRedemption:
 
 
 # Per redemption once the operator accounts are known (the first redemption of a process looks them up):
-# the token, the per-card lock (PostgreSQL), limits and PIN, the write, then the fulfilment (transition,
-# wallet, transfer and its balance update, the SMS with its history and job, the balance for the SMS).
-PG_STATEMENTS = 10
-SQLITE_STATEMENTS = 18
+# the token, the per-card lock (PostgreSQL), limits and PIN, the live campaigns (a recharge card's bonus),
+# the write, then the fulfilment (transition, wallet, transfer and its balance update, the SMS with its
+# history and job, the balance for the SMS).
+PG_STATEMENTS = 11
+SQLITE_STATEMENTS = 19
 
 
 def redemption_history(database: Database, serial: str, order_id: str) -> list[tuple[str, str | None, str]]:

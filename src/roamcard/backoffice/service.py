@@ -210,6 +210,10 @@ def _audited(
     )
 
 
+# For the console's other route modules (backoffice/campaigns.py): the same check, savepoint and audit entry.
+audited = _audited
+
+
 def _recorded(
     session: Session,
     actor: Actor,

@@ -8,9 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from roamcard.card.numbers import CardNumber
 from roamcard.dealer.repository import SaleBatch
 from roamcard.dealer.service.statement import SaleTotals, Statement
+from roamcard.i18n import current_language
 from roamcard.kit.money import Money
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import DealerSale, TopupOrder, VoucherBatch
+from roamcard.promotion.schemas import BonusOut, DiscountOut, breakdown
 from roamcard.topup.service.create import NewOrder
 
 ExternalId = Annotated[
@@ -57,14 +59,19 @@ class PosTopupOut(BaseModel):
     product_name_en: str
     product_name_zh: str
     grants: list[dict[str, Any]]
-    face_value: MoneyOut
-    commission: MoneyOut
+    list_price: MoneyOut = Field(description="The catalogue's price, before any campaign's discount.")
+    discounts: list[DiscountOut] = Field(description="Campaigns for the POS channel: taken off the price.")
+    bonuses: list[BonusOut] = Field(description="Given to the card on top of the product.")
+    face_value: MoneyOut = Field(description="What the sale is charged: the list price less discounts.")
+    commission: MoneyOut = Field(description="The dealer's commission, on the charged face value.")
     net_debited: MoneyOut = Field(description="What left the float: face value less commission.")
     created_at: datetime
     fulfilled_at: datetime | None
 
     @classmethod
     def of(cls, sale: DealerSale, order: TopupOrder | NewOrder, card_number: str) -> PosTopupOut:
+        discounts, bonuses = breakdown(order.promotions, current_language())
+        listed = order.list_price_amount if order.list_price_amount is not None else sale.face_amount
         return cls(
             external_id=sale.external_id,
             order_id=order.id,
@@ -74,6 +81,9 @@ class PosTopupOut(BaseModel):
             product_name_en=order.product_name_en,
             product_name_zh=order.product_name_zh,
             grants=order.grants,
+            list_price=_money(listed, sale.currency),
+            discounts=discounts,
+            bonuses=bonuses,
             face_value=_money(sale.face_amount, sale.currency),
             commission=_money(sale.commission_amount, sale.currency),
             net_debited=_money(sale.net_amount, sale.currency),

@@ -49,16 +49,19 @@ class StateMachine:
         *,
         history: HistoryTable,
         id_attribute: str = "id",
+        status_attribute: str = "status",
     ):
         """`model`: the mapped class whose table holds `status` (and `updated_at`, if it has one).
         `id_attribute`: the column that names the entity in updates and in the history (a public id such
-        as a dealer's `dlr_…`, where the primary key is an internal integer)."""
+        as a dealer's `dlr_…`, where the primary key is an internal integer). `status_attribute`: the
+        column of the status, when a row has more than one lifecycle (a campaign's `office_status`)."""
         self.entity_type = entity_type
         self.model = model
         self.history = history
         self.transitions = {source: frozenset(targets) for source, targets in transitions.items()}
         self._table = model.__tablename__
         self._id_column = getattr(model, id_attribute).property.columns[0].name
+        self._status_column = getattr(model, status_attribute).property.columns[0].name
         self._has_updated_at = hasattr(model, "updated_at")
         self._sql: dict[tuple[bool, tuple[str, ...]], str] = {}
 
@@ -72,13 +75,13 @@ class StateMachine:
         sql = self._sql.get((sqlite, columns))
         if sql is None:
             assignments = ", ".join(
-                ["status = :to_status"]
+                [f"{self._status_column} = :to_status"]
                 + (["updated_at = :at"] if self._has_updated_at else [])
                 + [f"{column} = :v_{column}" for column in columns]
             )
             update = (
                 f"UPDATE {self._table} SET {assignments} "
-                f"WHERE {self._id_column} = :entity_key AND status = :from_status"
+                f"WHERE {self._id_column} = :entity_key AND {self._status_column} = :from_status"
             )
             if sqlite:
                 sql = update

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from roamcard.lifecycle import StateMachine
+from roamcard.models import PromotionCampaign
+
 
 class CampaignStatus(StrEnum):
     ACTIVE = "active"
@@ -27,3 +30,8 @@ OFFICE_TRANSITIONS = {
     S.PAUSED: {S.ACTIVE, S.ENDED},
     S.ENDED: {S.ACTIVE},
 }
+
+# The back office's pause, resume and end: conditional updates of `office_status`, with history.
+office_machine = StateMachine(
+    "promotion_campaign", PromotionCampaign, OFFICE_TRANSITIONS, status_attribute="office_status"
+)

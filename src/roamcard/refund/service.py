@@ -181,16 +181,14 @@ def approve(session: Session, refund_id: str, *, staff_ref: str, reason: str) ->
         reversals=reversals,
     ):
         raise RefundNotPending()
-    issued_by_asset: dict[str, Any] = {}
     for item in reversals:
-        asset = str(item["asset"])
-        issued = issued_by_asset.setdefault(asset, ledger.operator_account(session, "issued", asset))
+        purpose, suffix = policy.reversal_route(item)
         try:
             ledger.transfer(
                 session,
-                key=f"{refund.id}:reverse:{item['index']}",
+                key=f"{refund.id}:reverse:{suffix}",
                 debit=policy.account_of(session, int(item["account_id"])),
-                credit=issued,
+                credit=ledger.operator_account(session, purpose, str(item["asset"])),
                 amount=int(item["amount"]),
                 reason="refund",
                 reference=refund.order_id,
@@ -451,10 +449,11 @@ def complete_failed(session: Session, refund_id: str, *, detail: str) -> bool:
         return False
     for item in refund.reversals:
         account = policy.account_of(session, int(item["account_id"]))
+        purpose, suffix = policy.reversal_route(item)
         ledger.transfer(
             session,
-            key=f"{refund.id}:restore:{item['index']}",
-            debit=ledger.operator_account(session, "issued", str(item["asset"])),
+            key=f"{refund.id}:restore:{suffix}",
+            debit=ledger.operator_account(session, purpose, str(item["asset"])),
             credit=account,
             amount=int(item["amount"]),
             reason="refund_failed",

@@ -28,6 +28,10 @@ class Permission(StrEnum):
     # eSIM (issue 13): a fresh profile for one stuck in error or deleted; cancel an undelivered card order.
     REISSUE_ESIM = "reissue_esim"
     CANCEL_CARD_ORDER = "cancel_card_order"
+    # Promotions (issue 12): every role sees campaigns, their counters and the price preview;
+    # supervisors and admins pause, resume and end them.
+    VIEW_CAMPAIGNS = "view_campaigns"
+    MANAGE_CAMPAIGNS = "manage_campaigns"
 
 
 P = Permission
@@ -39,17 +43,29 @@ _AGENT = {
     # An agent suspends a card reported lost at once; lifting a suspension needs a supervisor.
     P.SUSPEND_CARD,
     P.RESEND_RECEIPT,
+    P.VIEW_CAMPAIGNS,
 }
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: frozenset(_AGENT),
     Role.SUPERVISOR: frozenset(
-        _AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
+        _AGENT
+        | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
+        | {P.MANAGE_CAMPAIGNS}
     ),
     # Money decisions stay with finance (separation of duties): not even an admin approves a refund.
     Role.FINANCE: frozenset(
-        {P.VIEW_CARD, P.RESEND_RECEIPT, P.DECIDE_REFUND, P.VIEW_PAYMENT_ISSUES, P.DECIDE_DISPUTE}
+        {
+            P.VIEW_CARD,
+            P.RESEND_RECEIPT,
+            P.DECIDE_REFUND,
+            P.VIEW_PAYMENT_ISSUES,
+            P.DECIDE_DISPUTE,
+            P.VIEW_CAMPAIGNS,
+        }
     ),
-    Role.ADMIN: frozenset(_AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES}),
+    Role.ADMIN: frozenset(
+        _AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.MANAGE_CAMPAIGNS}
+    ),
 }
 
 

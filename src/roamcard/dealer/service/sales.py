@@ -1,5 +1,11 @@
 """What a dealer's till does: top up a card directly, or sell (activate) a recharge card.
 
+A top-up is priced by the one quote step with the campaigns for the `pos` channel (the same price the
+card would see online through that channel); its "face value" is then the charged (discounted) amount,
+and the commission is on that charged amount, never on the list price: promotion expense pays `sales`
+the discount, as for every channel. A recharge card sold at the till has no campaign (it is priced at its
+face value; a campaign with channel `voucher` adds its bonus when the card is redeemed).
+
 Both are paid from the dealer's prepaid float at face value less the dealer's commission, through the one
 float mechanism (reseller/floats.py): the net leaves the float (a guarded debit, so the float never goes
 below zero even under parallel sales; refused with 402 insufficient_float) and the commission is booked as
@@ -36,7 +42,7 @@ from roamcard.reseller import floats
 from roamcard.reseller import repository as reseller_repository
 from roamcard.topup.service.create import CardNotActive, NewOrder
 from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order
-from roamcard.topup.service.quote import quote
+from roamcard.topup.service.quote import reserved
 from roamcard.topup.states import Channel
 from roamcard.voucher.service import books
 from roamcard.voucher.states import BatchStatus, VoucherStatus, voucher_machine
@@ -148,8 +154,20 @@ def topup(
         raise PosCardNotFound()
     if card.status != CardStatus.ACTIVE.value:
         raise CardNotActive()
-    priced = quote(tx, card, product_id=product_id, currency=dealer.currency, amount=amount)
     order_id = new_order_id()
+    # The one quote step, with the campaigns for the POS channel: caps and budget held for this order.
+    priced = reserved(
+        tx,
+        card,
+        order_id,
+        quote_id=None,
+        product_id=product_id,
+        currency=dealer.currency,
+        amount=amount,
+        channel=Channel.POS.value,
+        payment_method=PAYMENT_METHOD,
+        promo_code=None,
+    )
     commission, net = _pay_from_float(
         tx,
         dealer,
@@ -169,6 +187,8 @@ def topup(
             grants=priced.grants,
             validity_days=priced.product.validity_days,
             price=priced.price,
+            list_price=priced.list_price,
+            promotions=priced.promotions,
         ),
         channel=Channel.POS,
         payment_method=PAYMENT_METHOD,

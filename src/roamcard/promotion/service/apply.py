@@ -13,7 +13,7 @@ from roamcard.kit.sql import Tx
 from roamcard.promotion import repository
 from roamcard.promotion.service import codes
 from roamcard.promotion.service.pricing import Order, Priced, price
-from roamcard.promotion.states import CampaignStatus
+from roamcard.promotion.states import DISCOUNT_KINDS, CampaignStatus
 
 
 class _PromoCodeProblem(ValidationFailed):
@@ -111,11 +111,14 @@ def price_order(
     promo_code: str | None = None,
     exclude: frozenset[str] = frozenset(),
     code_hash: str | None = None,
+    bonuses_only: bool = False,
 ) -> Priced:
-    """`code_hash`: instead of `promo_code`, what a quote kept of its code (codes.stored_hash)."""
+    """`code_hash`: instead of `promo_code`, what a quote kept of its code (codes.stored_hash).
+    `bonuses_only`: an order already paid at its price (a recharge card's face value) gets no discount,
+    so only the campaigns that give a bonus are considered."""
     now = clock.now()
     live = repository.live_campaigns(tx, now)
-    campaigns = [c for c in live if c.id not in exclude]
+    campaigns = [c for c in live if c.id not in exclude and not (bonuses_only and c.kind in DISCOUNT_KINDS)]
     first_recharge = False
     if any(c.first_recharge_only for c in campaigns):
         first_recharge = not repository.has_paid_order(tx, card_id)

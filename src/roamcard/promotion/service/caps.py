@@ -33,6 +33,13 @@ _HELD = (
     "SELECT s.slot, s.order_id, o.status FROM promotion_slots s "
     "LEFT JOIN topup_orders o ON o.id = s.order_id WHERE s.campaign_id = :campaign_id AND s.scope = :scope"
 )
+# How many of a scope's slots live orders hold: at the cap (every order of a holiday's tail once a campaign
+# is used up) this one aggregate answers, instead of reading every slot into Python.
+_LIVE_COUNT = (
+    "SELECT count(*) FROM promotion_slots s LEFT JOIN topup_orders o ON o.id = s.order_id "
+    "WHERE s.campaign_id = :campaign_id AND s.scope = :scope "
+    "AND (o.status IS NULL OR o.status NOT IN ('expired', 'failed'))"
+)
 _FREE_STALE = (
     "DELETE FROM promotion_slots WHERE campaign_id = :campaign_id AND scope = :scope AND slot = :slot "
     "AND order_id = :old_order_id"
@@ -61,6 +68,8 @@ def _claim(tx: Tx, campaign_id: str, scope: str, limit: int, order_id: str, card
         for _ in range(_BLIND_TRIES):
             if tx.run(_CLAIM, slot=secrets.randbelow(limit) + 1, now=now, **params) == 1:
                 return True
+        if int(tx.value(_LIVE_COUNT, campaign_id=campaign_id, scope=scope)) >= limit:
+            return False
     for _ in range(limit + 16):  # each miss is a slot taken meanwhile: this ends
         held = tx.all(_HELD, campaign_id=campaign_id, scope=scope)
         live = {slot for slot, _, status in held if status not in _CLOSED}

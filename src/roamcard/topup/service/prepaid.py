@@ -37,8 +37,8 @@ class PrepaidItem:
     grants: list[dict[str, Any]]
     validity_days: int | None
     price: Money
-    list_price: Money | None = None  # with a promotion: before its discounts (Quote.list_price)
-    promotions: list[dict[str, Any]] | None = None  # what promotions gave (Quote.promotions)
+    list_price: Money | None = None  # with a promotion: the price before its discounts
+    promotions: list[dict[str, Any]] | None = None  # what promotions gave (pricing.Priced.to_record)
 
 
 def new_order_id() -> str:

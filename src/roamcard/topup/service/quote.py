@@ -229,6 +229,65 @@ def reserved(
     return found
 
 
+def reserved_bonuses(
+    db: Session | Tx,
+    card: Card | SignedInCard,
+    order_id: str,
+    *,
+    product_id: str,
+    product_kind: str,
+    price: Money,
+    channel: str,
+    payment_method: str,
+) -> Priced | None:
+    """The bonuses of an order paid before it exists at a price fixed elsewhere (a recharge card's face
+    value), with their caps and budgets held as `reserved` holds them; None when no campaign gives one.
+    A campaign at its cap or short of budget is left out and the rest priced again. If the order is then
+    not written (a lost race), the caller gives the holds back with `give_back`."""
+    tx = as_tx(db)
+    full: set[str] = set()
+    coverage: tuple[str, ...] = ()
+    looked_up = False
+    while True:
+        found = promotions.price_order(
+            tx,
+            card_id=card.id,
+            card_currency=card.currency,
+            product_id=product_id,
+            product_kind=product_kind,
+            coverage=coverage,
+            list_price=price,
+            channel=channel,
+            payment_method=payment_method,
+            exclude=frozenset(full),
+            bonuses_only=True,
+        )
+        if not found.bonuses:
+            return None  # the usual case: one read of the live campaigns
+        if not looked_up and any(b.asset not in CURRENCY_ASSETS and not b.coverage for b in found.bonuses):
+            # A bonus pack covers what the product covers: read it only when a pack is given.
+            looked_up = True
+            product = catalog_repository.active_product(tx, product_id)
+            coverage = tuple(product.coverage) if product is not None else ()
+            if coverage:
+                continue
+        refused = caps.reserve(tx, found.applied, order_id=order_id, card_id=card.id)
+        short = budgets.reserve(
+            tx, [c for c in found.applied if c.id not in refused], found, order_id=order_id
+        )
+        if not refused and not short:
+            return found
+        give_back(tx, found.campaign_ids, order_id=order_id)
+        full |= set(refused) | set(short)
+
+
+def give_back(db: Session | Tx, campaign_ids: list[str], *, order_id: str) -> None:
+    """Free the slots and budget an order held of these campaigns (an order that was not written)."""
+    tx = as_tx(db)
+    caps.give_back(tx, campaign_ids, order_id=order_id)
+    budgets.give_back(tx, campaign_ids, order_id=order_id)
+
+
 @dataclass(frozen=True)
 class SavedQuote:
     id: str

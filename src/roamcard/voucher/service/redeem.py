@@ -38,8 +38,10 @@ from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import CURRENCY_ASSETS
 from roamcard.lifecycle import as_tx
 from roamcard.models import Card
+from roamcard.promotion.service.pricing import Priced
 from roamcard.topup.service.create import CardNotActive, NewOrder
 from roamcard.topup.service.prepaid import PrepaidItem, fulfil_now, new_order_id, open_paid_order, paid_order
+from roamcard.topup.service.quote import give_back, reserved_bonuses
 from roamcard.topup.states import Channel
 from roamcard.voucher import codes, repository
 from roamcard.voucher.repository import PinMatch
@@ -50,6 +52,7 @@ from roamcard.voucher.states import AttemptOutcome, VoucherStatus, voucher_machi
 log = structlog.get_logger("roamcard.voucher")
 
 PAYMENT_METHOD = "voucher"
+PROMOTION_CHANNEL = "voucher"  # campaigns' channel for recharge cards, wherever the PIN is entered
 TRANSFER_REASON = "voucher_redeem"
 REVIEW_REASON = "voucher_pin_failures"
 HOUR = timedelta(hours=1)
@@ -223,6 +226,18 @@ def pay(
     batch = voucher.batch
     _refuse_unusable(tx, card, voucher, now, record)
     face = Money(batch.face_value_amount, batch.face_value_currency)
+    order_id = new_order_id()
+    # A campaign for recharge cards adds its bonus (the card was paid for at its face value: no discount).
+    bonus = reserved_bonuses(
+        tx,
+        card,
+        order_id,
+        product_id=batch.product_id,
+        product_kind=batch.product_kind,
+        price=face,
+        channel=PROMOTION_CHANNEL,
+        payment_method=PAYMENT_METHOD,
+    )
     item = PrepaidItem(
         product_id=batch.product_id,
         product_kind=batch.product_kind,
@@ -231,10 +246,11 @@ def pay(
         grants=list(batch.grants),
         validity_days=batch.validity_days,
         price=face,
+        list_price=face if bonus is not None else None,
+        promotions=bonus.to_record() if bonus is not None else None,
     )
     debit = ledger.operator(tx, books.LIABILITY, face.currency)
     credit = ledger.operator(tx, books.SALES, face.currency)
-    order_id = new_order_id()
     reason = f"redeemed on card {card.id} via {channel.value}"
     paid_by = f"voucher {voucher.serial}"
     transfer_key = f"voucher:{voucher.serial}:redeem"
@@ -260,7 +276,7 @@ def pay(
             outcome=AttemptOutcome.REDEEMED.value,
         )
         if not won:
-            _lost_race(tx, card, voucher, now, record)
+            _lost_race(tx, card, voucher, now, record, bonus, order_id)
     else:
         if not voucher_machine.transition(
             tx,
@@ -271,7 +287,7 @@ def pay(
             redeemed_card_id=card.id,
             order_id=order_id,
         ):
-            _lost_race(tx, card, voucher, now, record)
+            _lost_race(tx, card, voucher, now, record, bonus, order_id)
         order = open_paid_order(
             tx,
             card,
@@ -296,9 +312,18 @@ def pay(
 
 
 def _lost_race(
-    tx: Tx, card: Card | SignedInCard, voucher: PinMatch, now: datetime, record: Callable[..., None]
+    tx: Tx,
+    card: Card | SignedInCard,
+    voucher: PinMatch,
+    now: datetime,
+    record: Callable[..., None],
+    bonus: Priced | None,
+    order_id: str,
 ) -> NoReturn:
-    """Another redemption of this PIN won the race (it committed first): say what it is now."""
+    """Another redemption of this PIN won the race (it committed first): say what it is now. The refusal
+    keeps its changes (the attempt), so the bonus's holds for the order never written are given back."""
+    if bonus is not None:
+        give_back(tx, bonus.campaign_ids, order_id=order_id)
     _refuse_unusable(tx, card, repository.reread(tx, voucher), now, record)
     raise AssertionError("a voucher that lost a redemption race is still active")
 
