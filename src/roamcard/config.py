@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     job_external_concurrency: int = 8
     # Jobs and idempotency (issue 9 item 16): stored Idempotency-Key answers are purged once this old.
     idempotency_key_retention_hours: int = 24
+    # Promotions: a price quote (15 minutes) is deleted once it has been expired this long.
+    quote_retention_hours: int = 24
 
     default_timezone: str = "Asia/Shanghai"
 

@@ -217,3 +217,56 @@ class TestPromoCodeMessages:
             )
             _field_error(answer, problem)
             assert answer.json()["errors"][0]["message"] == chinese
+
+
+class TestSweep:
+    """Quotes are deleted a day (ROAMCARD_QUOTE_RETENTION_HOURS) after they expired, by a worker sweeper."""
+
+    def _ids(self, database: Database) -> list[str]:
+        with database.reading() as session:
+            return sorted(session.scalars(select(Quote.id)))
+
+    def test_a_quote_a_day_past_its_expiry_is_deleted_and_a_younger_one_kept(
+        self,
+        database: Database,
+        client: TestClient,
+        auth: dict[str, str],
+        frozen_clock: clock.FrozenClock,
+    ) -> None:
+        from roamcard.jobs.sweepers import SWEEPERS, purge_expired_quotes
+
+        old = _quote(client, auth).json()["id"]
+        frozen_clock.advance(hours=1)
+        young = _quote(client, auth).json()["id"]
+        assert purge_expired_quotes in SWEEPERS
+        # `old` expired 45 minutes ago: kept (a late retry still hears `quote_expired`, not "no such quote").
+        assert purge_expired_quotes(database) == 0
+        frozen_clock.advance(hours=23, minutes=15)  # old: expired 24 h ago exactly; young: 23 h
+        assert purge_expired_quotes(database) == 0
+        frozen_clock.advance(seconds=1)
+        assert purge_expired_quotes(database) == 1
+        assert self._ids(database) == [young]
+        assert old not in self._ids(database)
+        assert purge_expired_quotes(database) == 0
+
+    def test_the_retention_is_configurable_and_purging_works_in_chunks(
+        self,
+        database: Database,
+        client: TestClient,
+        auth: dict[str, str],
+        frozen_clock: clock.FrozenClock,
+        monkeypatch: Any,
+    ) -> None:
+        from roamcard.config import get_settings
+        from roamcard.topup.service import quote as quotes
+
+        settings = get_settings().model_copy(update={"quote_retention_hours": 1})
+        monkeypatch.setattr("roamcard.topup.service.quote.get_settings", lambda: settings)
+        made = [_quote(client, auth).json()["id"] for _ in range(3)]
+        frozen_clock.advance(minutes=15 + 60, seconds=1)
+        with database.tx() as tx:
+            assert quotes.purge_expired(tx, limit=2) == 2
+        with database.tx() as tx:
+            assert quotes.purge_expired(tx, limit=2) == 1
+        assert len(made) == 3
+        assert self._ids(database) == []

@@ -16,6 +16,7 @@ from roamcard.payment import expiry as payment_expiry
 from roamcard.payment import inbox as payment_inbox
 from roamcard.reseller import auth as reseller_auth
 from roamcard.topup.service import expire
+from roamcard.topup.service import quote as quotes
 from roamcard.voucher.service import lifecycle as voucher_lifecycle
 
 
@@ -65,6 +66,11 @@ def purge_sign_in_attempts(database: Database) -> int:
         return sign_in_attempts.purge_stale(session)
 
 
+def purge_expired_quotes(database: Database) -> int:
+    with database.tx() as tx:
+        return quotes.purge_expired(tx)
+
+
 # -- payments (issue 9): nothing stays unknown, no verified notification is lost
 def final_sweep_unknown_payments(database: Database) -> int:
     with database.transaction() as session:
@@ -91,6 +97,7 @@ SWEEPERS = (
     purge_partner_calls,  # the back office's recent partner calls, kept 30 days
     purge_idempotency_keys,
     purge_sign_in_attempts,  # auth: forgotten sign-in counts
+    purge_expired_quotes,  # promotions: price quotes a day after they expired
     final_sweep_unknown_payments,
     redrive_unhandled_notifications,
     settle_stuck_sms,

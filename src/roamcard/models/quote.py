@@ -28,4 +28,5 @@ class Quote(Base):
     charge_amount: Mapped[int] = mapped_column(BigInteger)
     promotions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed for the sweeper that deletes expired quotes (`topup.service.quote.purge_expired`).
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from roamcard.auth.service import SignedInCard
 from roamcard.catalog import repository as catalog_repository
 from roamcard.catalog.repository import ProductRow
+from roamcard.config import get_settings
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.i18n import current_language
 from roamcard.kit import clock
@@ -301,6 +302,23 @@ _INSERT_QUOTE = (
     "VALUES (:id, :card_id, :channel, :product_id, :currency, :amount, :payment_method, :promo_code_hash, "
     ":list_price_amount, :charge_amount, :promotions, :created_at, :expires_at)"
 )
+_PURGE_QUOTES = (
+    "DELETE FROM quotes WHERE id IN "
+    "(SELECT id FROM quotes WHERE expires_at < :cutoff ORDER BY expires_at LIMIT :limit)"
+)
+PURGE_CHUNK = 1000
+
+
+def purge_expired(db: Session | Tx, *, limit: int = PURGE_CHUNK) -> int:
+    """Sweeper: delete up to `limit` quotes expired more than ROAMCARD_QUOTE_RETENTION_HOURS (24) ago.
+    Nothing refers to a quote once its order is placed (the order records its own price and promotions),
+    and an expired quote is refused anyway; deleting it only changes "no such quote" for a very late
+    retry. Returns how many were deleted."""
+    tx = as_tx(db)
+    cutoff = clock.now() - timedelta(hours=get_settings().quote_retention_hours)
+    return tx.run(_PURGE_QUOTES, cutoff=cutoff, limit=limit)
+
+
 _READ_QUOTE = (
     "SELECT product_id, currency, amount, payment_method, promo_code_hash, charge_amount, promotions, "
     "expires_at FROM quotes WHERE id = :id AND card_id = :card_id"
