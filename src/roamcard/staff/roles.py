@@ -63,8 +63,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_CAMPAIGNS,
         }
     ),
+    # An admin has every supervisor right (docs/operations.md: reissue is "`supervisor` or `admin`").
     Role.ADMIN: frozenset(
-        _AGENT | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.MANAGE_CAMPAIGNS}
+        _AGENT
+        | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
+        | {P.MANAGE_CAMPAIGNS}
     ),
 }
 
