@@ -206,3 +206,35 @@ class TestPreview:
         )
         assert wrong.status_code == 422
         assert not audit_entries(database, "campaign.previewed")
+
+
+class TestReceiptSms:
+    def test_the_resent_receipt_names_the_promotions_as_the_fulfilment_sms_does(
+        self, database: Database, client: TestClient, tmp_path: Path, card: Card
+    ) -> None:
+        from sqlalchemy import select
+
+        from roamcard.models import Notification
+
+        _load(database, tmp_path, TWENTY)
+        auth = card_sign_in(client, card.card_number)
+        created = client.post(
+            "/api/v1/topups",
+            json={"product_id": "data-5gb-30d", "currency": "CNY", "payment_method": "sandbox"},
+            headers={**auth, "Idempotency-Key": "k1"},
+        ).json()
+        assert created["discounts"]
+        _pay(database, client, created)
+        staff = _staff(database, client, "agent")
+        token = csrf(staff.get(f"/admin/cards/{card.card_number}").text)
+        sent = staff.post(
+            f"/admin/cards/{card.card_number}/orders/{created['id']}/receipt",
+            data={"csrf_token": token, "reason": "caller lost the SMS"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+        with database.reading() as session:
+            bodies = dict(session.execute(select(Notification.template, Notification.body)).all())  # type: ignore[arg-type]
+        language_name = "春节充值特惠 −¥21.60" if card.language == "zh-CN" else "Spring Festival offer −¥21.60"
+        assert language_name in bodies["topup_fulfilled"]
+        assert language_name in bodies["receipt"]

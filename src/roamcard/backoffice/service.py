@@ -46,6 +46,7 @@ from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notifications
 from roamcard.notification.templates import SECRET_PARAMS
 from roamcard.payment import repository as payment_repository
+from roamcard.promotion import labels as promotion_labels
 from roamcard.refund import attention as refund_attention
 from roamcard.refund import repository as refund_repository
 from roamcard.refund import service as refund_service
@@ -400,7 +401,8 @@ def resend_receipt(
             "receipt",
             key=f"receipt:{order.id}:{now.isoformat()}",
             order_id=order.id,
-            product=product_name(order, language),
+            # As the fulfilment SMS: the product and what its promotions gave (promotion/labels.py).
+            product=promotion_labels.with_summary(product_name(order, language), order.promotions, language),
             price=Money(order.price_amount, order.price_currency),
         )
         return None, {"sms_to": numbers.mask_phone(card.phone)}

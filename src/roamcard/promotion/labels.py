@@ -76,6 +76,16 @@ def summary(record: Iterable[dict[str, Any]] | None, language: str) -> str:
     return separator.join(str(line) for line in lines(record, language))
 
 
+def with_summary(product_name: str, record: Iterable[dict[str, Any]] | None, language: str) -> str:
+    """An SMS's product with what promotions gave: "5GB 流量包（春节充值特惠 −¥21.60）" or
+    "5 GB data (Spring Festival offer −¥21.60)"; the name alone when none applied. Used by the fulfilment
+    SMS and by the back office's "send receipt", so both say the same."""
+    if not record:
+        return product_name
+    given = summary(record, language)
+    return f"{product_name}（{given}）" if language == "zh-CN" else f"{product_name} ({given})"
+
+
 OFFER_PERCENT = lazy("{percent} off")  # percent = "20%": no "%" in a msgid (python-format)
 OFFER_AMOUNT = lazy("{amount} off")
 

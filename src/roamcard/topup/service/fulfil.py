@@ -156,10 +156,7 @@ def fulfil_known(db: Session | Tx, order_id: str, order: PaidOrder, *, at: datet
 def _product_text(order: PaidOrder) -> str:
     """The SMS's product: its name, and what promotions gave ("5GB 流量包（春节充值特惠 −¥21.60）")."""
     name = order.name_zh if order.language == "zh-CN" else order.name_en
-    if not order.promotions:
-        return name
-    given = promotion_labels.summary(order.promotions, order.language)
-    return f"{name}（{given}）" if order.language == "zh-CN" else f"{name} ({given})"
+    return promotion_labels.with_summary(name, order.promotions, order.language)
 
 
 def _credit(tx: Tx, order_id: str, order: PaidOrder) -> None:
