@@ -17,7 +17,8 @@ REFUNDS_FAILED = Counter("roamcard_refunds_failed_total", "Refunds the gateway d
 REFUNDS_NEEDING_ATTENTION = Gauge(
     "roamcard_refunds_needing_attention",
     "Refunds staff must look at: their job died (job_dead) or a late payment could not be refunded "
-    "(late_payment_failed). Alert when above 0.",
+    "(late_payment_failed), or a cancelled card's refund was refused or rejected (card_cancelled_unpaid). "
+    "Alert when above 0.",
     ["problem"],
 )
 # Payments (issue 9): alert on any increase of these.

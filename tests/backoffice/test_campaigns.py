@@ -235,6 +235,6 @@ class TestReceiptSms:
         assert sent.status_code == 303, sent.text
         with database.reading() as session:
             bodies = dict(session.execute(select(Notification.template, Notification.body)).all())  # type: ignore[arg-type]
-        language_name = "春节充值特惠 −¥21.60" if card.language == "zh-CN" else "Spring Festival offer −¥21.60"
-        assert language_name in bodies["topup_fulfilled"]
-        assert language_name in bodies["receipt"]
+        given = "春节充值特惠 −¥21.60" if card.language == "zh-CN" else "Spring Festival offer −¥21.60"
+        assert given in bodies["topup_fulfilled"]
+        assert given in bodies["receipt"]

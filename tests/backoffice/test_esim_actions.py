@@ -238,3 +238,92 @@ class TestProvisionalCards:
             provisional = session.scalars(select(Card).where(Card.status == "ordered")).one()
         page = client.get(f"/admin/cards/{provisional.card_number}", headers=EN).text
         assert 'data-testid="provisional"' in page
+
+
+class TestACancelledCardsRefundThatIsNotPaid:
+    """The gateway refuses a cancelled card's refund, or finance rejects it: the buyer has a closed card
+    and no money. The refund goes on finance's "needs attention" list (and its metric) with the value held
+    on the closed card, where nobody can spend it; finance retries it once, as a new refund it approves."""
+
+    def _cancelled(self, client: TestClient, database: Database) -> tuple[str, Refund, int]:
+        order, number = bought_card(client, database)
+        sign_in(client, *make_staff(database, "supervisor"))
+        assert act(client, number, "card-order/cancel", "never arrived").status_code == 303
+        client.cookies.clear()
+        with database.reading() as session:
+            stored = session.get(CardOrder, order["id"])
+            refund = session.get(Refund, stored.refund_id)  # type: ignore[union-attr]
+            card = session.scalars(select(Card).where(Card.card_number == number)).one()
+            assert refund is not None
+        return number, refund, card.id
+
+    def _value(self, database: Database, card_id: int) -> int:
+        from roamcard.ledger import service as ledger
+
+        with database.reading() as session:
+            card = session.get(Card, card_id)
+            assert card is not None
+            return ledger.wallet_account(session, card_id, card.currency).balance
+
+    def _retry_and_pay(self, client: TestClient, database: Database, refund: Refund, card_id: int) -> None:
+        from tests.payment.flows import books_balance, drain
+        from tests.refund.test_attention import attention_metric, retry
+
+        assert attention_metric(client, "card_cancelled_unpaid") == "1.0"
+        sign_in(client, *make_staff(database, "finance"))
+        page = client.get("/admin/refunds", headers=EN).text
+        assert refund.id in page
+        assert "A cancelled card&#39;s refund was refused or rejected" in page
+        assert retry(client, refund.id, "paid back after all").status_code == 303  # type: ignore[attr-defined]
+        drain(database)
+        with database.reading() as session:
+            [again] = session.scalars(select(Refund).where(Refund.retry_of == refund.id)).all()
+            assert (again.kind, again.status, again.amount) == ("card_cancelled", "succeeded", refund.amount)
+            card = session.get(Card, card_id)
+            assert card is not None
+            assert card.status == "closed"
+        assert self._value(database, card_id) == 0
+        assert attention_metric(client, "card_cancelled_unpaid") == "0.0"
+        assert refund.id not in client.get("/admin/refunds", headers=EN).text
+        assert retry(client, refund.id).status_code == 409  # type: ignore[attr-defined]  # once only
+        [entry] = audit_entries(database, "refund.retried")
+        assert entry.after == {"problem": "card_cancelled_unpaid", "refund_id": again.id}
+        assert books_balance(database)
+
+    def test_a_refund_the_gateway_refuses_is_listed_and_retried(
+        self, client: TestClient, database: Database, monkeypatch: Any
+    ) -> None:
+        from roamcard.payment import providers
+        from roamcard.payment.providers.base import RefundOutcome, RemoteRefund
+        from roamcard.refund import service as refunds
+        from tests.payment.flows import books_balance, drain
+
+        number, refund, card_id = self._cancelled(client, database)
+        value = self._value(database, card_id)
+        assert value > 0  # the starter's balance (its refund is the price paid, 7200)
+        sandbox = providers.get_provider("sandbox")
+        real = sandbox.refund
+        monkeypatch.setattr(
+            sandbox, "refund", lambda session, request: RemoteRefund(RefundOutcome.FAILED, detail="closed")
+        )
+        with database.transaction() as session:
+            refunds.approve(session, refund.id, staff_ref="staff:9", reason="never installed")
+        drain(database)
+        with database.reading() as session:
+            assert session.get(Refund, refund.id).status == "failed"  # type: ignore[union-attr]
+        assert self._value(database, card_id) == value  # held on the closed card
+        assert books_balance(database)
+        monkeypatch.setattr(sandbox, "refund", real)
+        self._retry_and_pay(client, database, refund, card_id)
+        assert number
+
+    def test_a_refund_finance_rejected_is_listed_and_retried(
+        self, client: TestClient, database: Database
+    ) -> None:
+        from roamcard.refund import service as refunds
+
+        _number, refund, card_id = self._cancelled(client, database)
+        with database.transaction() as session:
+            refunds.reject(session, refund.id, staff_ref="staff:9", reason="looks used")
+        assert self._value(database, card_id) > 0  # left on the closed card
+        self._retry_and_pay(client, database, refund, card_id)

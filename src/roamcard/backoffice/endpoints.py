@@ -409,6 +409,9 @@ def _refunds_page(
 ATTENTION_PROBLEMS = {
     "job_dead": lazy("Its gateway job stopped retrying; the value has left the card."),
     "late_payment_failed": lazy("The gateway refused to refund a late payment; the money is still with us."),
+    "card_cancelled_unpaid": lazy(
+        "A cancelled card's refund was refused or rejected: the card is closed and nothing was paid back."
+    ),
 }
 
 

@@ -474,7 +474,10 @@ def retry_refund(session: Session, context: StaffContext, refund_id: str, *, rea
 
     def run() -> tuple[Refund, dict[str, Any]]:
         retried = refund_attention.retry(
-            session, refund_id, staff_ref=f"staff:{context.staff.id}:{context.staff.email}"[:64]
+            session,
+            refund_id,
+            staff_ref=f"staff:{context.staff.id}:{context.staff.email}"[:64],
+            reason=reason or "",
         )
         after: dict[str, Any] = {"problem": retried.problem, "refund_id": retried.refund.id}
         if retried.job_id is not None:

@@ -92,6 +92,27 @@ def _failed_late_payments() -> Select[Refund]:
     )
 
 
+def _unpaid_cancelled_cards() -> Select[Refund]:
+    """A cancelled card's refund that the gateway refused or finance rejected, not retried yet: the buyer
+    has a closed card and no money back (its value is back on the closed card, where nobody can spend it)."""
+    retry = aliased(Refund)
+    return select(Refund).where(
+        Refund.kind == RefundKind.CARD_CANCELLED.value,
+        Refund.status.in_([RefundStatus.FAILED.value, RefundStatus.REJECTED.value]),
+        ~exists().where(retry.retry_of == Refund.id),
+    )
+
+
+def list_unpaid_cancelled_cards(session: Session, limit: int) -> Sequence[Refund]:
+    return session.scalars(
+        _unpaid_cancelled_cards().order_by(Refund.created_at, Refund.id).limit(limit)
+    ).all()
+
+
+def count_unpaid_cancelled_cards(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(_unpaid_cancelled_cards().subquery())) or 0)
+
+
 def list_stuck(session: Session, limit: int) -> Sequence[tuple[Refund, Job]]:
     rows = session.execute(_stuck().order_by(Refund.created_at, Refund.id).limit(limit)).all()
     return [(row[0], row[1]) for row in rows]

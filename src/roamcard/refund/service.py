@@ -302,6 +302,35 @@ def retry_late_payment(session: Session, refund_id: str, *, staff_ref: str) -> R
     return refund
 
 
+def retry_cancelled_card(session: Session, refund_id: str, *, staff_ref: str, reason: str) -> Refund:
+    """Finance retries a cancelled card's refund that the gateway refused or finance itself rejected (it
+    is on the "needs attention" list until then): a new refund of what is still refundable, pointing at
+    the old one, approved by the one retrying (its value leaves the closed card again, as at approval).
+    Once per failed or rejected refund."""
+    old = _get(session, refund_id)
+    order = _locked(session, old.order_id)
+    old = _get(session, refund_id)
+    if (
+        old.kind != RefundKind.CARD_CANCELLED.value
+        or old.status not in (RefundStatus.FAILED.value, RefundStatus.REJECTED.value)
+        or repository.get_retry_of(session, old.id) is not None
+    ):
+        raise RefundNotRetryable()
+    payment = session.get(Payment, old.payment_id)
+    assert payment is not None
+    value = policy.refundable(session, order)
+    if value.amount <= 0:
+        raise RefundNoLongerAvailable()
+    refund = _new_refund(
+        session, order, payment, kind=RefundKind.CARD_CANCELLED, amount=value.amount, reason=old.reason
+    )
+    refund.retry_of = old.id
+    session.flush()
+    refund_machine.record_creation(session, refund.id, RefundStatus.REQUESTED)
+    log.warning("refund.card_cancelled_retried", refund_id=refund.id, retry_of=old.id, staff_ref=staff_ref)
+    return approve(session, refund.id, staff_ref=staff_ref, reason=reason or "retry")
+
+
 # -- paying back (jobs) ---------------------------------------------------------------------------
 def submit(database: Database, refund_id: str) -> None:
     """The `refund.submit` job: approved -> processing, call the gateway with no transaction open,
