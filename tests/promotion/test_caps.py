@@ -90,6 +90,28 @@ class TestMaxRedemptions:
         assert _order(database, third) == 8640
 
 
+    def test_a_failed_order_frees_its_slot(
+        self, database: Database, client: TestClient, tmp_path: Path
+    ) -> None:
+        from roamcard.jobs.sweepers import build_worker
+        from tests.topup.test_api_flow import sign_in
+
+        with database.transaction() as session:
+            make_catalog(session)
+            numbers = [make_card(session).card_number for _ in range(2)]
+        _load(database, tmp_path, ("spring", TWENTY, "max_redemptions = 1"))
+        first, second = (sign_in(client, number) for number in numbers)
+        held = _topup(client, first, "k1").json()
+        assert held["price"]["amount"] == 8640
+        assert _topup(client, second, "k2").json()["price"]["amount"] == 10800  # the slot is held
+        checkout = held["payment"]["checkout_url"].removeprefix("http://testserver")
+        client.post(checkout, data={"decision": "decline"}, follow_redirects=False)
+        build_worker(database).drain()
+        with database.reading() as session:
+            assert session.get(TopupOrder, held["id"]).status == "failed"  # type: ignore[union-attr]
+        assert _topup(client, second, "k3").json()["price"]["amount"] == 8640
+
+
 class TestMaxPerCard:
     def test_parallel_orders_of_one_card_get_it_max_per_card_times(
         self, database: Database, tmp_path: Path

@@ -135,6 +135,15 @@ class TestBadFiles:
         assert f'campaign "spring-2027": {expected}' in " ".join(result.output.split())
         assert _campaigns(database) == {}
 
+    @pytest.mark.parametrize("percent", [1, 100])
+    def test_the_percent_range_includes_its_ends(self, session: Session, tmp_path: Path, percent: int) -> None:
+        make_catalog(session)
+        assert "percent = 20" in SPRING
+        load_campaigns(session, _file(tmp_path, SPRING.replace("percent = 20", f"percent = {percent}")))
+        stored = session.get(PromotionCampaign, "spring-2027")
+        assert stored is not None
+        assert stored.benefit["percent"] == percent
+
     def test_an_id_twice_in_the_file_is_refused(self, session: Session, tmp_path: Path) -> None:
         make_catalog(session)
         with pytest.raises(CampaignFileError, match='campaign "spring-2027": id: listed twice'):
