@@ -89,7 +89,6 @@ class TestMaxRedemptions:
             expire_unpaid(session)
         assert _order(database, third) == 8640
 
-
     def test_a_failed_order_frees_its_slot(
         self, database: Database, client: TestClient, tmp_path: Path
     ) -> None:

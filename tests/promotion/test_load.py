@@ -136,7 +136,9 @@ class TestBadFiles:
         assert _campaigns(database) == {}
 
     @pytest.mark.parametrize("percent", [1, 100])
-    def test_the_percent_range_includes_its_ends(self, session: Session, tmp_path: Path, percent: int) -> None:
+    def test_the_percent_range_includes_its_ends(
+        self, session: Session, tmp_path: Path, percent: int
+    ) -> None:
         make_catalog(session)
         assert "percent = 20" in SPRING
         load_campaigns(session, _file(tmp_path, SPRING.replace("percent = 20", f"percent = {percent}")))
