@@ -133,3 +133,32 @@ class TestTheQrCodes:
     def test_every_shape_of_code_round_trips_through_the_image(self, text: str) -> None:
         code = ActivationCode.parse(text)
         assert decode(install.qr_png(code)) == [code.qr_text()]
+
+
+class TestNeverLogged:
+    def test_the_activation_code_and_matching_id_appear_in_no_log(
+        self,
+        client: TestClient,
+        database: Database,
+        card_with_esim: tuple[Card, str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        import logging
+
+        from tests.logs import captured_logs
+
+        card, iccid = card_with_esim
+        with database.reading() as session:
+            matching_id = session.query(EsimProfile).filter_by(iccid=iccid).one().matching_id
+        caplog.set_level(logging.DEBUG)
+        with captured_logs() as events:
+            auth = sign_in(client, card)
+            body = client.get("/api/v1/card/esim", headers=auth).json()
+            for url in (body["qr_png_url"], body["qr_svg_url"]):
+                assert client.get(url, headers=auth).status_code == 200
+            assert client.get("/esim", headers=auth).status_code in (200, 303)
+        assert body["matching_id"] == matching_id
+        assert caplog.records  # the capture works: the requests were logged
+        logged = repr(events) + caplog.text
+        assert matching_id not in logged
+        assert body["activation_code"] not in logged

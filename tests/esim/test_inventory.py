@@ -2,6 +2,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -226,3 +227,31 @@ class TestAllocation:
             assert inventory.low_stock(session) == 2
         assert inventory.LOW_STOCK_ALERTS._value.get() == before + 1
         assert inventory.PROFILES_AVAILABLE._value.get() == 2
+
+
+class TestDemo:
+    def test_demo_imports_an_inventory_and_gives_each_demo_card_one_profile_twice_over(
+        self, database: Database, client: TestClient
+    ) -> None:
+        from roamcard.demo import DEMO_CARDS
+        from roamcard.models import Card
+
+        for _ in range(2):  # a second run changes nothing
+            assert CliRunner().invoke(app, ["demo"]).exit_code == 0
+            with database.reading() as session:
+                for demo in DEMO_CARDS:
+                    card = session.scalars(select(Card).where(Card.card_number == demo.card_number)).one()
+                    held = session.scalars(select(EsimProfile).where(EsimProfile.card_id == card.id)).all()
+                    assert [p.status for p in held] == ["allocated"]
+                available = session.scalar(
+                    select(func.count()).select_from(EsimProfile).where(EsimProfile.status == "available")
+                )
+                assert available
+        demo = DEMO_CARDS[0]
+        signed = client.post(
+            "/api/v1/sessions", json={"card_number": demo.card_number, "password": demo.password}
+        )
+        assert signed.status_code == 201, signed.text
+        esim = client.get("/api/v1/card/esim", headers={"Authorization": f"Bearer {signed.json()['token']}"})
+        assert esim.status_code == 200  # a real install page for a newcomer
+        assert esim.json()["activation_code"].startswith("1$")
