@@ -105,6 +105,34 @@ class TestDiscount:
         assert abs(books["operator:gateway:sandbox:CNY"]) == 8640
         _verify_clean(database)
 
+    def test_a_reload_that_renames_and_changes_the_campaign_never_rewrites_a_past_order(
+        self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
+    ) -> None:
+        _load(database, tmp_path, ("spring", TWENTY, ""))
+        order = _create(client, auth)
+        _pay(database, client, order)
+        shown = client.get(f"/api/v1/topups/{order['id']}", headers=auth).json()
+        path = tmp_path / "renamed.toml"
+        path.write_text(
+            CAMPAIGN.format(id="spring", benefit='{ kind = "percent_off", percent = 50 }', extra="")
+            .replace("春节充值特惠", "新名字")
+            .replace("Spring Festival offer", "New name"),
+            encoding="utf-8",
+        )
+        with database.transaction() as session:
+            assert load_campaigns(session, path).updated == 1
+        assert _create(client, auth, "k2")["price"] == {"amount": 5400, "currency": "CNY"}  # new orders
+        again = client.get(f"/api/v1/topups/{order['id']}", headers=auth).json()
+        assert again["discounts"] == shown["discounts"]
+        assert again["discounts"][0]["name"] == "春节充值特惠"
+        assert again["discounts"][0]["amount"] == {"amount": 2160, "currency": "CNY"}
+        with database.reading() as session:
+            stored = session.get(TopupOrder, order["id"])
+            assert stored is not None
+            assert stored.promotions is not None
+            assert [(p["name_zh"], p["amount"]) for p in stored.promotions] == [("春节充值特惠", 2160)]
+        _verify_clean(database)
+
     def test_a_campaign_paused_in_the_back_office_no_longer_applies(
         self, database: Database, client: TestClient, auth: dict[str, str], tmp_path: Path
     ) -> None:
