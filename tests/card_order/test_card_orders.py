@@ -200,6 +200,26 @@ class TestExpiry:
         checkout = order["payment"]["checkout_url"].removeprefix("http://testserver")
         assert client.post(checkout, data={"decision": "approve"}).status_code == 409
 
+    def test_a_declined_payment_fails_the_order_and_its_profile_goes_back_to_stock(
+        self, database: Database, client: TestClient
+    ) -> None:
+        iccids = stock(database, 1)
+        order = create(client).json()
+        checkout = order["payment"]["checkout_url"].removeprefix("http://testserver")
+        client.post(checkout, data={"decision": "decline"}, follow_redirects=False)
+        worker = build_worker(database)
+        worker.drain()
+        worker.sweep_if_due()
+        assert read(client, order).json()["status"] == "failed"
+        with database.reading() as session:
+            profile = session.scalars(select(EsimProfile).where(EsimProfile.iccid == iccids[0])).one()
+            assert (profile.status, profile.card_id) == ("available", None)
+            stored = session.get(CardOrder, order["id"])
+            assert stored is not None
+            assert session.get(Card, stored.card_id).status == "lapsed"  # type: ignore[union-attr]
+            assert session.scalar(select(func.count()).select_from(Notification)) == 0  # no card, no SMS
+        assert create(client, "again").status_code == 201  # the profile sells again
+
 
 class TestParallelPurchases:
     def test_more_buyers_than_profiles_each_profile_once_the_rest_refused_and_never_charged(
