@@ -17,7 +17,8 @@ The timed phase: C client threads (keep-alive connections), each topping up its 
 from a shared budget of N (closed loop): POST /api/v1/partner/topups with a new `external_id`, signed
 (Roamcard-Key/Timestamp/Nonce/Signature, reseller/signing.py), balance-10 in USD; a 201 `fulfilled`
 counts. The phase ends when the last answer is in (throughput: top-ups/s) and the CPU window when every
-callback has reached the receiver (so the callbacks' cost counts in the CPU per top-up). Checked: every
+callback has reached the receiver (so the callbacks' cost counts in the CPU per top-up; it is also shown
+split at the last answer: until then, and the drain of the callbacks still queued). Checked: every
 answer 201 and fulfilled, the float moved by exactly N x partner cost, every callback verified with the
 partner's secret, `roamcard ledger verify`.
 
@@ -328,9 +329,13 @@ def _run(args: argparse.Namespace, scratch: ScratchDatabases, servers: Servers, 
     before = cpu_sample()
     meter.start()
     phase = run_phase(base_url, key_id, secret, cards, args.topups, "bench", deadline)
+    during = meter.stop()  # the requests (and the callbacks the worker delivered meanwhile)
+    drain = CpuMeter(servers.pids, pg_database)
+    drain.start()
     callbacks_done = wait_callbacks(receiver, warmup + len(phase.external_ids), deadline)
-    used = meter.stop()
+    drained = drain.stop()  # the callbacks still queued when the last answer came
     after = cpu_sample()
+    used = {key: during[key] + drained[key] for key in ("server", "postgres")}
 
     status = 0
     for error in phase.errors[:10]:
@@ -394,6 +399,8 @@ def _run(args: argparse.Namespace, scratch: ScratchDatabases, servers: Servers, 
         "cpu_ms_per_topup": {
             "roamcard": used["server"] / done * 1000 if done else None,
             "postgres": used["postgres"] / done * 1000 if done else None,
+            "roamcard_until_last_answer": during["server"] / done * 1000 if done else None,
+            "roamcard_callback_drain": drained["server"] / done * 1000 if done else None,
         },
         "machine_busy_before": busy_before,
         "float_ok": float_ok,
@@ -433,6 +440,10 @@ def print_report(r: dict[str, Any]) -> None:
     print(
         f"  ms CPU per top-up roamcard (server + worker, callbacks included) {f(per['roamcard'], '.2f')} ms, "
         f"postgres backends {f(per['postgres'], '.2f')} ms"
+    )
+    print(
+        f"  of which roamcard {f(per['roamcard_until_last_answer'], '.2f')} ms until the last answer, "
+        f"{f(per['roamcard_callback_drain'], '.2f')} ms draining the callbacks still queued then"
     )
     print(f"  float             {'OK' if r['float_ok'] else 'MISMATCH'}")
     print(f"  ledger verify     exit {r['ledger_verify']['exit_code']}: {r['ledger_verify']['result']}")
