@@ -38,3 +38,10 @@ INBOX_EVENTS_REDRIVEN = Counter(
     ["source"],
 )
 DISPUTES_OPENED = Counter("roamcard_disputes_opened_total", "Chargebacks recorded.", ["provider"])
+# Signed APIs (the POS API, the partner API): refused signatures, by reason only (a label per key id would
+# let any caller grow the series without bound). The log line `<api>.rejected` names the key id.
+SIGNED_API_REFUSED = Counter(
+    "roamcard_signed_api_refused_total",
+    "Signed API requests refused with a 401 (missing, timestamp, signature, replay).",
+    ["api", "reason"],
+)

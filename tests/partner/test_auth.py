@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from roamcard.db import Database
 from roamcard.jobs.sweepers import purge_partner_calls
@@ -17,6 +18,8 @@ from roamcard.kit.clock import FrozenClock
 from roamcard.models import Card, PartnerCall, PartnerTopup, RequestNonce, TopupOrder
 from roamcard.partner.service import manage
 from roamcard.partner.states import PartnerStatus
+from tests.dealer.support import Till, make_dealer
+from tests.logs import captured_logs
 from tests.partner.support import TOPUPS, MadePartner, Platform, make_cards, make_partner, topup_body
 from tests.voucher.support import count_rows
 
@@ -180,3 +183,53 @@ class TestRecordedCalls:
         assert purge_partner_calls(database) == 0
         frozen_clock.advance(days=2)
         assert purge_partner_calls(database) == 1
+
+
+class TestRefusalsAreCounted:
+    """A 401 is counted on a metric (by API and reason only) and logged with the key id, never the secret
+    or the signature; nothing is written to the database for it."""
+
+    @staticmethod
+    def refused(api: str, reason: str) -> float:
+        value = REGISTRY.get_sample_value("roamcard_signed_api_refused_total", {"api": api, "reason": reason})
+        return value or 0.0
+
+    def test_unknown_keys_and_bad_signatures_are_counted_and_logged_without_secrets(
+        self, client: TestClient, database: Database, partner: MadePartner, card: Card
+    ) -> None:
+        unknown_before = self.refused("partner", "unknown_key")
+        bad_before = self.refused("partner", "signature")
+        with captured_logs() as events:
+            unknown = Platform(client, partner, key_id="pk_unknownunknown").post(TOPUPS, topup_body(card))
+            forged = Platform(client, partner, secret="rcs_not-the-secret").post(TOPUPS, topup_body(card))
+            odd = Platform(client, partner, key_id="pk\n<script>").post(TOPUPS, topup_body(card))
+        assert [unknown.status_code, forged.status_code, odd.status_code] == [401, 401, 401]
+        assert self.refused("partner", "unknown_key") == unknown_before + 2
+        assert self.refused("partner", "signature") == bad_before + 1
+        rejected = [e for e in events if e["event"] == "partner.rejected"]
+        assert [(e["reason"], e["key_id"], e["signer"]) for e in rejected] == [
+            ("unknown_key", "pk_unknownunknown", None),
+            ("signature", partner.api_key_id, partner.public_id),
+            ("unknown_key", "malformed", None),
+        ]
+        text = repr(events)
+        assert partner.secret not in text
+        assert "rcs_not-the-secret" not in text
+        assert "v1=" not in text
+        assert count_rows(database, PartnerCall) == 0
+        assert count_rows(database, RequestNonce) == 0
+
+    def test_the_pos_api_counts_under_its_own_name(
+        self, client: TestClient, database: Database, card: Card
+    ) -> None:
+        before = self.refused("pos", "unknown_key")
+        till = Till(client, make_dealer(database))
+        till.key_id = "dk_unknownunknown"
+        assert (
+            till.post(
+                "/api/v1/pos/topups",
+                {"external_id": "x", "card_number": card.card_number, "product_id": "balance-10"},
+            ).status_code
+            == 401
+        )
+        assert self.refused("pos", "unknown_key") == before + 1

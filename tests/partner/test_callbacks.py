@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpcore
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -121,6 +123,37 @@ class TestDelivery:
             assert attempts[2].response_head == "OK"
             assert all(a.latency_ms >= 0 and a.attempted_at is not None for a in attempts)
 
+    def test_every_attempt_shares_one_tls_context(
+        self,
+        client: TestClient,
+        database: Database,
+        receiver: Receiver,
+        frozen_clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Loading the CA bundle costs ~25 ms of CPU: made once per process, not per attempt."""
+        made: list[object] = []
+        real = httpx.create_ssl_context
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            made.append(object())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(httpx, "create_ssl_context", counting)
+        callbacks._tls.cache_clear()
+        receiver.fail_first = 1
+        partner = sandbox_partner(database, receiver)
+        card = make_cards(database, sandbox=True)
+        Platform(client, partner).post(TOPUPS, topup_body(card))
+        worker = build_worker(database)
+        worker.drain()
+        frozen_clock.advance(seconds=31)
+        worker.drain()
+        assert len(receiver.received) == 2
+        assert callback_of(database).status == "delivered"
+        assert len(made) == 1
+        callbacks._tls.cache_clear()
+
     def test_no_answer_is_retried_and_never_fails_the_top_up(
         self, client: TestClient, database: Database, frozen_clock: FrozenClock
     ) -> None:
@@ -224,3 +257,97 @@ class TestSsrf:
             assert attempt.status_code is None
             assert (attempt.error or "").startswith("refused:")
         assert receiver.received == []
+
+
+class TestDnsRebinding:
+    """The address a live callback connects to is the one that was checked: a resolver that answers a
+    public address first and a private one next (DNS rebinding) never gets the callback to the private
+    one, because the connection is made to the vetted address with `Host` and TLS for the name."""
+
+    PUBLIC = "93.184.216.34"
+
+    def test_the_connection_goes_to_the_vetted_address_not_a_second_lookup(
+        self,
+        client: TestClient,
+        database: Database,
+        frozen_clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        answers = iter([self.PUBLIC, "127.0.0.1", "127.0.0.1", "127.0.0.1"])
+        lookups: list[str] = []
+
+        def rebinding(host: str, port: int) -> list[str]:
+            lookups.append(host)
+            return [next(answers)]
+
+        connected: list[tuple[str, int]] = []
+        tls_names: list[str | None] = []
+
+        class Stream:
+            def start_tls(self, ssl_context: Any, server_hostname: str | None = None, **_: Any) -> Any:
+                tls_names.append(server_hostname)
+                raise httpcore.ConnectError("no network in tests")
+
+            def close(self) -> None:
+                pass
+
+        def connect_tcp(_backend: Any, host: str, port: int, **_: Any) -> Stream:
+            connected.append((host, port))
+            return Stream()
+
+        monkeypatch.setattr(callbacks, "_resolve", rebinding)
+        monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect_tcp)
+        partner = make_partner(database, mode="live", callback_url="https://partner.example:8443/cb?x=1")
+        card = make_cards(database)
+        Platform(client, partner).post(TOPUPS, topup_body(card))
+
+        assert callbacks.deliver(database, callback_of(database).id) == "retry"
+        assert lookups == ["partner.example"]  # looked up once, by us: httpx connected to the address
+        assert connected == [(self.PUBLIC, 8443)]
+        assert tls_names == ["partner.example"]  # SNI and certificate verification for the name
+
+        # The next attempt looks up again and is refused before connecting: the answer is now private.
+        assert callbacks.deliver(database, callback_of(database).id) == "retry"
+        assert connected == [(self.PUBLIC, 8443)]
+        with database.reading() as session:
+            errors = [
+                a.error for a in session.query(PartnerCallbackAttempt).order_by(PartnerCallbackAttempt.id)
+            ]
+        assert errors[0] == "ConnectError"
+        assert (errors[1] or "").startswith("refused:")
+
+    @pytest.mark.parametrize(
+        ("url", "address", "expected", "host"),
+        [
+            ("https://partner.example/cb?a=1", PUBLIC, f"https://{PUBLIC}/cb?a=1", "partner.example"),
+            ("https://partner.example:8443/cb", PUBLIC, f"https://{PUBLIC}:8443/cb", "partner.example:8443"),
+            (
+                "https://partner.example/cb",
+                "2606:2800:220:1::1",
+                "https://[2606:2800:220:1::1]/cb",
+                "partner.example",
+            ),
+        ],
+    )
+    def test_the_request_names_the_address_and_carries_the_host(
+        self, url: str, address: str, expected: str, host: str
+    ) -> None:
+        target, headers, extensions = callbacks.pinned_request(url, address)
+        assert target == expected
+        assert headers == {"Host": host}
+        assert extensions == {"sni_hostname": "partner.example"}
+        assert callbacks.pinned_request("https://93.184.216.34/cb", "93.184.216.34") == (
+            "https://93.184.216.34/cb",
+            {},
+            {},
+        )
+        assert callbacks.pinned_request("http://127.0.0.1:9/cb", None) == ("http://127.0.0.1:9/cb", {}, {})
+
+    def test_a_resolver_answering_public_and_private_together_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(callbacks, "_resolve", lambda host, port: [self.PUBLIC, "10.0.0.7"])
+        with pytest.raises(CallbackUrlRefused):
+            check_callback_url("https://partner.example/cb", "live")
+        monkeypatch.setattr(callbacks, "_resolve", lambda host, port: [self.PUBLIC])
+        assert check_callback_url("https://partner.example/cb", "live") == self.PUBLIC

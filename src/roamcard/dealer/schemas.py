@@ -13,16 +13,13 @@ from roamcard.kit.money import Money
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import DealerSale, TopupOrder, VoucherBatch
 from roamcard.promotion.schemas import BonusOut, DiscountOut, breakdown
+from roamcard.reseller.schemas import external_id
 from roamcard.topup.service.create import NewOrder
 
 ExternalId = Annotated[
     str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[\x21-\x7e]+$",
-        description="The till's own reference for this sale, unique per dealer: the idempotency key.",
-        examples=["till-07-000123"],
+    external_id(
+        "The till's own reference for this sale, unique per dealer: the idempotency key.", "till-07-000123"
     ),
 ]
 

@@ -1,5 +1,5 @@
-"""`roamcard partners …`: create a partner (prints its first API secret, once), rotate its key, credit its
-float, suspend, resume, show."""
+"""`roamcard partners …`: create a partner (prints its first API secret, once), change it (audited), rotate
+its key, credit its float, suspend, resume, show."""
 
 from __future__ import annotations
 
@@ -92,6 +92,52 @@ def create_partner(
     except manage.PartnerProblem as exc:
         raise _fail(exc) from None
     _print_key(made)
+
+
+@partners_app.command("update")
+def update_partner(
+    partner_id: PartnerId,
+    callback_url: Annotated[
+        str | None, typer.Option(help="Where final top-ups are POSTed (https in live mode).")
+    ] = None,
+    credit_limit: Annotated[
+        int | None, typer.Option(help="Post-paid limit in minor units (0: prepaid only).")
+    ] = None,
+    allow_ip: Annotated[
+        list[str] | None,
+        typer.Option(help="Accept requests only from this CIDR (repeat for more); replaces the list."),
+    ] = None,
+    clear_allow_ips: Annotated[
+        bool, typer.Option("--clear-allow-ips", help="Accept requests from any address.")
+    ] = False,
+    commission_bps: Annotated[int | None, typer.Option(help="Commission in basis points (500 = 5%).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (recorded in the audit log).")] = None,
+    by: By = None,
+) -> None:
+    """Change a partner's callback URL, credit limit, IP allow-list or commission, validated as at
+    creation; audited (`partner.updated`, actor `cli:<who>`). Prints what changed as JSON."""
+    from roamcard.audit.service import Actor
+
+    if allow_ip and clear_allow_ips:
+        raise _fail(manage.PartnerProblem("give --allow-ip or --clear-allow-ips, not both"))
+    actor = Actor(staff_id=None, email=f"cli:{_operator(by)}"[:254], role="operator")
+    try:
+        with get_database().transaction() as session:
+            partner = manage.get_partner(session, partner_id)
+            changes = manage.update_partner(
+                session,
+                partner,
+                actor=actor,
+                callback_url=callback_url,
+                credit_limit=credit_limit,
+                allow_ips=[] if clear_allow_ips else allow_ip,
+                commission_bps=commission_bps,
+                reason=reason,
+            )
+    except manage.PartnerProblem as exc:
+        raise _fail(exc) from None
+    changed = {name: {"before": old, "after": new} for name, (old, new) in changes.items()}
+    sys.stdout.write(json.dumps({"partner_id": partner_id, "changed": changed}) + "\n")
 
 
 @partners_app.command("rotate-key")

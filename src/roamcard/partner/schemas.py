@@ -10,15 +10,13 @@ from roamcard.kit.money import SUPPORTED_CURRENCIES, Money
 from roamcard.kit.schemas import MoneyOut
 from roamcard.models import Product
 from roamcard.reseller.floats import commission_of
+from roamcard.reseller.schemas import external_id
 
 ExternalId = Annotated[
     str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[\x21-\x7e]+$",
-        description="The partner's own reference for this top-up, unique per partner: the idempotency key.",
-        examples=["mp-20261202-000123"],
+    external_id(
+        "The partner's own reference for this top-up, unique per partner: the idempotency key.",
+        "mp-20261202-000123",
     ),
 ]
 ProductId = Annotated[str, Field(min_length=1, max_length=64, examples=["balance-10"])]

@@ -6,6 +6,7 @@ order and the nonce store are this module's alone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,12 +23,17 @@ from roamcard.errors import AppError
 from roamcard.kit import clock
 from roamcard.kit.sql import Tx
 from roamcard.lifecycle import as_tx
+from roamcard.metrics import SIGNED_API_REFUSED
 from roamcard.models import RequestNonce
 from roamcard.reseller import signing
 
 log = structlog.get_logger("roamcard.reseller")
 
 T = TypeVar("T")
+
+# What a log line may repeat of the key id a caller sent: ours look like `pk_…` / `dk_…`; anything else
+# is logged as "malformed" (it is the caller's text, not ours, and never a secret).
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 HEADERS = (signing.KEY_HEADER, signing.TIMESTAMP_HEADER, signing.NONCE_HEADER, signing.SIGNATURE_HEADER)
 
@@ -93,15 +99,14 @@ def verify(
     a savepoint): a request that fails later must not become replayable."""
     key_id, stamp, nonce, given = (headers.get(name) for name in HEADERS)
     if not (key_id and stamp and nonce and given) or not signing.NONCE.match(nonce):
-        raise refusals.missing()
+        raise _refused(refusals, "missing", key_id)
     if not stamp.isdigit() or len(stamp) > 12:
-        raise refusals.stale()
+        raise _refused(refusals, "timestamp", key_id)
     now = clock.now()
     window = get_settings().pos_signature_window_seconds
     key_id = key_id[:40]
     if abs(int(now.timestamp()) - int(stamp)) > window:
-        log.warning(f"{refusals.log_as}.rejected", reason="timestamp", key_id=key_id)
-        raise refusals.stale()
+        raise _refused(refusals, "timestamp", key_id)
     tx = as_tx(db)
     found = find(tx, key_id)
     secret = found[1].secret() if found is not None else None
@@ -110,14 +115,38 @@ def verify(
         or secret is None
         or not signing.matches(secret, method, path, stamp, nonce, body, given)
     ):
-        log.warning(f"{refusals.log_as}.rejected", reason="signature", key_id=key_id)
-        raise refusals.bad_signature()
+        raise _refused(
+            refusals,
+            "unknown_key" if found is None else "signature",
+            key_id,
+            signer=found[1].signer if found is not None else None,
+        )
     assert found is not None
     caller, signer = found
     if tx.one(_BURN_NONCE, signer=signer.signer, nonce=nonce, now=now) is None:
-        log.warning(f"{refusals.log_as}.rejected", reason="replay", signer=signer.signer)
-        raise refusals.replayed()
+        raise _refused(refusals, "replay", key_id, signer=signer.signer)
     return caller
+
+
+_ERRORS = {
+    "missing": "missing",
+    "timestamp": "stale",
+    "unknown_key": "bad_signature",
+    "signature": "bad_signature",
+    "replay": "replayed",
+}
+
+
+def _refused(refusals: Refusals, reason: str, key_id: str | None, *, signer: str | None = None) -> AppError:
+    """A 401, counted (metric `roamcard_signed_api_refused_total` by API and reason) and logged (the key
+    id as sent when it is well-formed, the signer's public id when the key is ours; never a secret, a
+    signature or a body). Nothing is written to the database: an unauthenticated caller must not be able
+    to make us write (docs/security.md)."""
+    SIGNED_API_REFUSED.labels(refusals.log_as, reason).inc()
+    shown = key_id[:40] if key_id and _KEY_ID.match(key_id[:40]) else ("malformed" if key_id else None)
+    log.warning(f"{refusals.log_as}.rejected", reason=reason, key_id=shown, signer=signer)
+    error: type[AppError] = getattr(refusals, _ERRORS[reason])
+    return error()
 
 
 def purge_old_nonces(session: Session) -> int:

@@ -13,14 +13,18 @@ replay it from the back office (audited).
 
 SSRF: in live mode the URL must be https, and every address its host resolves to must be a public one
 (private, loopback, link-local, reserved and multicast addresses are refused, checked again before each
-attempt); in sandbox mode a local receiver is allowed, for testing.
+attempt); the attempt then connects to the address that was checked, not to what the name resolves to a
+moment later (DNS rebinding: `pinned_request`), with `Host`, TLS SNI and certificate verification for the
+name; no proxy from the environment is used. In sandbox mode a local receiver is allowed, for testing.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,14 +66,23 @@ def _refused_address(address: str) -> bool:
     return not ip.is_global or ip.is_multicast or ip.is_reserved
 
 
-def check_callback_url(url: str, mode: str, *, resolve: bool = True) -> None:
+def _resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (the system resolver; tests stub it)."""
+    found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return [str(info[4][0]) for info in found]
+
+
+def check_callback_url(url: str, mode: str, *, resolve: bool = True) -> str | None:
     """Raise CallbackUrlRefused for a URL this partner's callbacks may not go to. `resolve`: also look the
-    host name up (before each attempt); without it only a literal address is checked (at creation)."""
+    host name up (before each attempt); without it only a literal address is checked (at creation).
+
+    Returns the vetted address a live callback must connect to (the literal address, or the first one the
+    name resolved to, all of them public); None in sandbox mode or without `resolve`."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise CallbackUrlRefused("the callback URL must be an http(s) URL with a host")
     if mode != PartnerMode.LIVE.value:
-        return
+        return None
     if parts.scheme != "https":
         raise CallbackUrlRefused("a live partner's callback URL must be https")
     host = parts.hostname.rstrip(".").lower()
@@ -79,16 +92,31 @@ def check_callback_url(url: str, mode: str, *, resolve: bool = True) -> None:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
         if not resolve:
-            return
+            return None
         try:
-            found = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+            addresses = _resolve(host, parts.port or 443)
         except OSError as exc:
             raise CallbackUrlRefused(f"the callback host does not resolve ({type(exc).__name__})") from None
-        addresses = [str(info[4][0]) for info in found]
-    if any(_refused_address(address) for address in addresses):
+    if not addresses or any(_refused_address(address) for address in addresses):
         raise CallbackUrlRefused(
             "a live partner's callback URL may not be a private, loopback or link-local address"
         )
+    return addresses[0]
+
+
+def pinned_request(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(URL to connect to, extra headers, httpx request extensions) so the connection goes to `address`,
+    the one `check_callback_url` vetted, and never to what a second DNS lookup might answer (DNS
+    rebinding): the URL names the address, `Host` names the partner's host, and TLS is done for the name
+    (httpcore's `sni_hostname` extension: SNI and certificate verification against the host name)."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if address is None or host is None or host == address:
+        return url, {}, {}
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal + (f":{parts.port}" if parts.port else "")
+    host_header = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl(), {"Host": host_header}, {"sni_hostname": host}
 
 
 _QUEUE = (
@@ -180,13 +208,21 @@ class Answer:
     latency_ms: int
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS settings (certifi's CAs, hostname checks), made once per process: loading the
+    CA bundle costs ~25 ms of CPU, which a new client per attempt paid every time (bench/partner.py)."""
+    return httpx.create_ssl_context()
+
+
 def _post(delivery: Delivery) -> Answer:
     """One signed POST with no transaction open. Redirects are not followed (a 3xx is a failure)."""
     started = time.monotonic()
     try:
-        check_callback_url(delivery.url, delivery.mode)
+        address = check_callback_url(delivery.url, delivery.mode)
     except CallbackUrlRefused as exc:
         return Answer(None, None, f"refused: {exc}"[:200], 0)
+    url, host, extensions = pinned_request(delivery.url, address)
     parts = urlsplit(delivery.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = signing.headers(
@@ -200,12 +236,20 @@ def _post(delivery: Delivery) -> Answer:
     )
     timeout = get_settings().partner_callback_timeout_seconds
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.post(
-                delivery.url,
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()) as client:
+            request = client.build_request(
+                "POST",
+                url,
                 content=delivery.body,
-                headers={**headers, "Content-Type": "application/json", "User-Agent": "Roamcard-Callback/1"},
+                headers={
+                    **headers,
+                    **host,
+                    "Content-Type": "application/json",
+                    "User-Agent": "Roamcard-Callback/1",
+                },
+                extensions=extensions,
             )
+            response = client.send(request)
             head = response.content[:HEAD_BYTES].decode("utf-8", "replace")
             return Answer(response.status_code, head, None, _since(started))
     except httpx.TimeoutException:

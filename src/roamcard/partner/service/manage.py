@@ -9,9 +9,10 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from roamcard.audit import service as audit
 from roamcard.config import get_settings
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
@@ -64,6 +65,25 @@ def float_account(session: Session, partner: Partner) -> LedgerAccount:
     return account
 
 
+def _check_commission(commission_bps: int) -> None:
+    if not 0 <= commission_bps <= MAX_COMMISSION_BPS:
+        raise PartnerProblem(f"--commission-bps must be between 0 and {MAX_COMMISSION_BPS} (500 = 5%)")
+
+
+def _check_credit_limit(credit_limit: int) -> None:
+    if credit_limit < 0:
+        raise PartnerProblem("--credit-limit is an amount in minor units, 0 or more")
+
+
+def _check_url(callback_url: str, mode: str) -> None:
+    """At creation and on a change: https and no private address in live mode (the literal address or
+    `localhost`; a host name is checked again, resolved, before every callback attempt)."""
+    try:
+        check_callback_url(callback_url, mode, resolve=False)
+    except CallbackUrlRefused as exc:
+        raise PartnerProblem(f"--callback-url: {exc}") from None
+
+
 def _cidrs(values: list[str]) -> list[str]:
     try:
         return [str(ipaddress.ip_network(value.strip(), strict=False)) for value in values]
@@ -101,19 +121,14 @@ def create_partner(
         raise PartnerProblem(f"--currency must be one of {', '.join(SUPPORTED_CURRENCIES)}")
     if mode not in {m.value for m in PartnerMode}:
         raise PartnerProblem("--mode is sandbox or live")
-    if not 0 <= commission_bps <= MAX_COMMISSION_BPS:
-        raise PartnerProblem(f"--commission-bps must be between 0 and {MAX_COMMISSION_BPS} (500 = 5%)")
-    if credit_limit < 0:
-        raise PartnerProblem("--credit-limit is an amount in minor units, 0 or more")
+    _check_commission(commission_bps)
+    _check_credit_limit(credit_limit)
     timezone = timezone or get_settings().default_timezone
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise PartnerProblem(f"unknown time zone {timezone!r}") from None
-    try:
-        check_callback_url(callback_url, mode, resolve=False)
-    except CallbackUrlRefused as exc:
-        raise PartnerProblem(f"--callback-url: {exc}") from None
+    _check_url(callback_url, mode)
     public_id = new_id("ptn")
     account = floats.open_float(
         session, f"partner:{public_id}:float:{currency}", currency, credit_limit=credit_limit
@@ -199,6 +214,70 @@ def set_status(session: Session, partner: Partner, status: PartnerStatus, *, act
     session.flush()
     session.refresh(partner)
     return True
+
+
+def update_partner(
+    session: Session,
+    partner: Partner,
+    *,
+    actor: audit.Actor,
+    callback_url: str | None = None,
+    credit_limit: int | None = None,
+    allow_ips: list[str] | None = None,
+    commission_bps: int | None = None,
+    reason: str | None = None,
+) -> dict[str, tuple[Any, Any]]:
+    """Change what was set at creation, validated as at creation (live: https, no private address);
+    audited (`partner.updated`, with the values before and after) in the caller's transaction. A new
+    credit limit moves the float's lower bound, refused when the partner already owes more than the new
+    limit (credit its float first). `allow_ips=[]` clears the allow-list. Returns {field: (before, after)}
+    of what changed (nothing changed: nothing audited)."""
+    before = partner.describe()
+    if callback_url is not None:
+        _check_url(callback_url, partner.mode)
+        partner.callback_url = callback_url
+    if commission_bps is not None:
+        _check_commission(commission_bps)
+        partner.commission_bps = commission_bps
+    if allow_ips is not None:
+        partner.allowed_cidrs = _cidrs(allow_ips)
+    if credit_limit is not None:
+        _check_credit_limit(credit_limit)
+        if credit_limit != partner.credit_limit_amount:
+            moved = session.execute(  # conditional: a parallel sale cannot slip below the new bound
+                update(LedgerAccount)
+                .where(LedgerAccount.id == partner.float_account_id, LedgerAccount.balance >= -credit_limit)
+                .values(lower_bound=-credit_limit)
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                balance = float_account(session, partner).balance
+                raise PartnerProblem(
+                    f"--credit-limit {credit_limit}: the float is at {balance} {partner.currency}, below "
+                    f"-{credit_limit}; credit the float first"
+                )
+        partner.credit_limit_amount = credit_limit
+    after = partner.describe()
+    changes = {
+        name: (before[name], after[name])
+        for name in ("callback_url", "credit_limit", "allowed_cidrs", "commission_bps")
+        if before[name] != after[name]
+    }
+    if not changes:
+        return {}
+    partner.updated_at = clock.now()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "partner.updated",
+        target_type="partner",
+        target_id=partner.public_id,
+        before={name: old for name, (old, _) in changes.items()},
+        after={name: new for name, (_, new) in changes.items()},
+        reason=reason,
+    )
+    return changes
 
 
 def describe(session: Session, partner: Partner) -> dict[str, Any]:
