@@ -2,7 +2,7 @@
 or deleted on the phone, or cancels a card order that was never delivered (a refund for `finance`).
 
 Each runs in a savepoint and is audited either way (`esim.reissue`, `card_order.cancel`, or `….failed`
-with the error's code), exactly like the card page's other actions (`backoffice.service._audited`)."""
+with the error's code), exactly like the card page's other actions (`backoffice.service.audited`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from roamcard.backoffice import service as console
-from roamcard.backoffice.endpoints import NOTICES, BackOfficeRoute, CsrfChecked, Reason, Staff, _act
+from roamcard.backoffice.endpoints import NOTICES, BackOfficeRoute, CsrfChecked, Reason, Staff, act
 from roamcard.card_order import cancel as card_order_cancel
 from roamcard.deps import SessionDep
 from roamcard.esim.service import reissue as esim_reissue
@@ -37,7 +37,7 @@ def reissue(session: Session, context: StaffContext, card: Card, reason: str) ->
         done = esim_reissue.reissue(session, card, reason=console.check_reason(reason))
         return done, {"old_iccid": done.old_iccid, "iccid": done.new_iccid, "reissues": done.reissues}
 
-    return console._audited(
+    return console.audited(
         session,
         context,
         Permission.REISSUE_ESIM,
@@ -58,7 +58,7 @@ def cancel(session: Session, context: StaffContext, card: Card, reason: str) -> 
         )
         return done, {"order_id": done.order_id, "refund_id": done.refund_id, "card_status": "closed"}
 
-    return console._audited(
+    return console.audited(
         session,
         context,
         Permission.CANCEL_CARD_ORDER,
@@ -76,7 +76,7 @@ def cancel(session: Session, context: StaffContext, card: Card, reason: str) -> 
 def reissue_esim(
     request: Request, session: SessionDep, context: Staff, card_number: str, reason: Reason
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,
@@ -90,7 +90,7 @@ def reissue_esim(
 def cancel_card_order(
     request: Request, session: SessionDep, context: Staff, card_number: str, reason: Reason
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,

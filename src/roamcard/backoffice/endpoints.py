@@ -259,7 +259,7 @@ def card_page(
     return _card_page(request, session, context, console.get_card(session, card_number), notice=done)
 
 
-def _act(
+def act(
     request: Request,
     session: SessionDep,
     context: StaffContext,
@@ -288,7 +288,7 @@ def payment_link(
     product_id: Annotated[str, Form(max_length=64)],
     reason: Reason,
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,
@@ -307,7 +307,7 @@ def voucher(
     pin: Annotated[str, Form(max_length=64)],
     reason: Reason,
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,
@@ -321,7 +321,7 @@ def voucher(
 def password_reset(
     request: Request, session: SessionDep, context: Staff, card_number: str, reason: Reason
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,
@@ -335,7 +335,7 @@ def password_reset(
 def suspend(
     request: Request, session: SessionDep, context: Staff, card_number: str, reason: Reason
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,
@@ -349,7 +349,7 @@ def suspend(
 def unsuspend(
     request: Request, session: SessionDep, context: Staff, card_number: str, reason: Reason
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,
@@ -363,7 +363,7 @@ def unsuspend(
 def receipt(
     request: Request, session: SessionDep, context: Staff, card_number: str, order_id: str, reason: Reason
 ) -> Response:
-    return _act(
+    return act(
         request,
         session,
         context,

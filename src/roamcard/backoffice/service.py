@@ -182,7 +182,7 @@ def check_reason(reason: str | None) -> str:
     return text
 
 
-def _audited(
+def audited(
     session: Session,
     context: StaffContext,
     permission: Permission,
@@ -212,7 +212,6 @@ def _audited(
 
 
 # For the console's other route modules (backoffice/campaigns.py): the same check, savepoint and audit entry.
-audited = _audited
 
 
 def _recorded(
@@ -272,7 +271,7 @@ def send_link(
         price = Money(link.order.price_amount, link.order.price_currency).format("en")
         return link.order, {"order_id": link.order.id, "product_id": link.order.product_id, "price": price}
 
-    return _audited(
+    return audited(
         session,
         context,
         Permission.SEND_PAYMENT_LINK,
@@ -302,7 +301,7 @@ def redeem_voucher(
         )
         return order, {"order_id": order.id, "balance": _balance(session, card)}
 
-    return _audited(
+    return audited(
         session,
         context,
         Permission.REDEEM_VOUCHER,
@@ -338,7 +337,7 @@ def reset_password(session: Session, context: StaffContext, card: Card, reason: 
         return None, {"sessions_ended": ended, "sms_to": numbers.mask_phone(card.phone), "locked": False}
 
     locked = attempts.locked_until(session, attempts.CARD, card.card_number) is not None
-    _audited(
+    audited(
         session,
         context,
         Permission.RESET_PASSWORD,
@@ -407,7 +406,7 @@ def resend_receipt(
         )
         return None, {"sms_to": numbers.mask_phone(card.phone)}
 
-    _audited(
+    audited(
         session,
         context,
         Permission.RESEND_RECEIPT,
@@ -445,7 +444,7 @@ def decide_refund(
         )
         return refund, {"status": refund.status}
 
-    return _audited(
+    return audited(
         session,
         context,
         Permission.DECIDE_REFUND,
@@ -484,7 +483,7 @@ def retry_refund(session: Session, context: StaffContext, refund_id: str, *, rea
             after["job_id"] = retried.job_id
         return retried.refund, after
 
-    return _audited(
+    return audited(
         session,
         context,
         Permission.DECIDE_REFUND,
@@ -542,7 +541,7 @@ def release_dispute_hold(
             "card_held": bool(card and card.topup_held_at),
         }
 
-    return _audited(
+    return audited(
         session,
         context,
         Permission.DECIDE_DISPUTE,
