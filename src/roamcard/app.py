@@ -29,6 +29,7 @@ from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.charging.endpoints import router as charging_router
+from roamcard.charging.endpoints import usage_router as card_usage_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
@@ -208,6 +209,7 @@ def create_app(
         topup_router,
         auth_router,
         card_router,
+        card_usage_router,
         esim_router,
         card_order_router,
         voucher_router,

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from roamcard.kit.schemas import MoneyOut
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -91,3 +93,24 @@ class ChargingDataResponse(BaseModel):
     invocationSequenceNumber: int
     invocationTimeStamp: str
     multipleUnitInformation: list[MultipleUnitInformation]
+
+
+class UsagePaidBy(BaseModel):
+    source: Literal["pack", "balance", "emergency"]
+    units: int
+    allowance_id: int | None = None
+    product_id: str | None = None
+    amount: MoneyOut | None = Field(default=None, description="What the balance paid (balance only).")
+
+
+class UsageDay(BaseModel):
+    date: str
+    kind: Literal["data", "voice", "sms"]
+    units: int = Field(description="Bytes, seconds or messages.")
+    paid_by: list[UsagePaidBy]
+
+
+class UsageOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    days: list[UsageDay]
