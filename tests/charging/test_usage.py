@@ -77,3 +77,18 @@ class TestCardUsage:
             "/api/v1/card/usage?from=2026-12-02&to=2026-12-01", headers={"Authorization": f"Bearer {token}"}
         )
         assert response.status_code == 422
+
+
+class TestCardViewDuringASession:
+    def test_the_balance_shown_leaves_out_what_a_grant_holds(self, database: Database, client: TestClient):
+        key, sub = element_key(database), subscriber(database)
+        credit_balance(database, sub.card_id, 1000, "seed")
+        created = client.post(
+            BASE,
+            json=charging_request(1, imsi=sub.imsi, units=[ask(VOICE, "time", 300)], plmn=US),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert created.status_code == 201
+        token = _token(client, database, sub.card_id)
+        card = client.get("/api/v1/card", headers={"Authorization": f"Bearer {token}"}).json()
+        assert card["balance"]["amount"] == 1000 - 5 * 25

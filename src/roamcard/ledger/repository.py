@@ -36,9 +36,10 @@ def get_transfer_by_key(session: Session, key: str) -> LedgerTransfer | None:
 def list_live_allowances(
     session: Session, card_id: int, now: datetime, asset: str | None = None
 ) -> Sequence[tuple[Allowance, int]]:
-    """Unexpired allowances with what is left, earliest expiry first (the order they are consumed in)."""
+    """Unexpired allowances with what is left to use (balance less what reservations hold), earliest expiry
+    first (the order they are consumed in)."""
     query = (
-        select(Allowance, LedgerAccount.balance)
+        select(Allowance, LedgerAccount.balance - LedgerAccount.pending)
         .join(LedgerAccount, LedgerAccount.id == Allowance.account_id)
         .where(Allowance.card_id == card_id, Allowance.expires_at > now, Allowance.expired_at.is_(None))
         .order_by(Allowance.expires_at, Allowance.id)
