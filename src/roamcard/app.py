@@ -28,6 +28,8 @@ from roamcard.backoffice.partner_endpoints import router as partner_backoffice_r
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
+from roamcard.charging.endpoints import router as charging_router
+from roamcard.charging.endpoints import usage_router as card_usage_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
@@ -202,10 +204,12 @@ def create_app(
     # come first: gateway notifications, top-ups, sign-in, the card. No two routers share a path, so the
     # order decides nothing else (tests/test_app.py: every route answers its own path).
     for router in (
+        charging_router,
         webhook_router,
         topup_router,
         auth_router,
         card_router,
+        card_usage_router,
         esim_router,
         card_order_router,
         voucher_router,

@@ -1,4 +1,5 @@
-"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger, partners (partner/cli.py)."""
+"""`roamcard …`: serve, worker, migrate, demo, cards, catalog, ledger, partners (partner/cli.py),
+network-elements (charging/cli.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from roamcard import migrate as migrations
 from roamcard import wiring
+from roamcard.charging.cli import network_elements_app
 from roamcard.config import get_settings
 from roamcard.db import get_database
 from roamcard.logging import configure_logging
@@ -34,6 +36,7 @@ app.add_typer(jobs_app, name="jobs")
 esim_app = typer.Typer(help="eSIM profiles from the SM-DP+ vendor.", no_args_is_help=True)
 app.add_typer(esim_app, name="esim")
 app.add_typer(partners_app, name="partners")
+app.add_typer(network_elements_app, name="network-elements")
 
 console = Console()
 errors = Console(stderr=True)
@@ -338,6 +341,10 @@ def verify_ledger() -> None:
         errors.print(f"[red]{code}: cached {cached}, transfers say {recomputed}[/red]")
     for code in report.below_lower_bound:
         errors.print(f"[red]{code}: below its lower bound[/red]")
+    for code, cached, held in report.mismatched_pending:
+        errors.print(f"[red]{code}: pending {cached}, its pending reservations hold {held}[/red]")
+    for key in report.unposted_reservations:
+        errors.print(f"[red]reservation {key}: posted without its posting transfer[/red]")
     if report.asset_mismatches:
         errors.print(f"[red]{report.asset_mismatches} transfers between accounts of another asset[/red]")
     if not report.ok:

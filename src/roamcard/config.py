@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     # low-stock alert (log, metric, back-office banner). The SM-DP+ notification token is required in
     # production: without it every notification is refused.
     esim_low_stock: int = 100
+
+    # -- Charging for the network (issue 15; docs/api.md "Charging API for the network"). The largest grant
+    # per request and rating group kind, and how long a grant (and its ledger reservation) is valid.
+    charging_quota_data_bytes: int = 50 * 1024 * 1024
+    charging_quota_voice_seconds: int = 300
+    charging_quota_sms: int = 1
+    charging_validity_seconds: int = 600
     smdp_notify_token: SecretStr | None = None
 
     # -- SMS (issue 10; docs/operations.md "SMS providers"). Routes by destination prefix, in order of

@@ -35,6 +35,7 @@ PURPOSES = frozenset(
         "promo-code",  # keyed hashes of single-use promo codes
         "esim-confirmation",  # eSIM confirmation codes at rest (bound to the ICCID)
         "card-order-token",  # a card order's bearer token (a MAC of its id; only its hash is stored)
+        "network-element",  # keyed hashes of network elements' charging API keys
     }
 )
 

@@ -129,23 +129,25 @@ def overview(session: Session, card: Card) -> CardOverview:
         )
         for allowance, remaining in ledger_repository.list_live_allowances(session, card.id, clock.now())
     ]
-    balance = wallet.balance if wallet is not None else 0
+    # What may be spent: charging's pending reservations are held (ledger/reservations.py).
+    balance = wallet.balance - wallet.pending if wallet is not None else 0
     msisdn = session.execute(text(_CARD_MSISDN), {"card_id": card.id}).scalar()
     return CardOverview(
         card=card, balance=Money(balance, card.currency), allowances=allowances, msisdn=msisdn
     )
 
 
-# The signed-in card, its wallet's balance (`ledger.wallet_code` built in SQL, so the unique index on the
-# code finds it) and its live allowances, earliest expiry first: one row per allowance, or one row with
-# no allowance. Put together from constants only (hence the S608 waiver).
+# The signed-in card, its wallet's balance less what reservations hold (`ledger.wallet_code` built in SQL,
+# so the unique index on the code finds it) and its live allowances, earliest expiry first: one row per
+# allowance, or one row with no allowance. Put together from constants only (hence the S608 waiver).
 _CARD_MSISDN = (
     "SELECT msisdn FROM esim_profiles WHERE card_id = :card_id AND status NOT IN ('available', 'retired') "
     "ORDER BY id DESC LIMIT 1"
 )
 _CARD_VIEW = (
-    f"SELECT {auth_service.CARD_COLUMNS}, wallet.balance, "  # noqa: S608
-    "allowances.asset, allowances.total, allowances.expires_at, allowances.product_id, pack.balance, "
+    f"SELECT {auth_service.CARD_COLUMNS}, wallet.balance - wallet.pending, "  # noqa: S608
+    "allowances.asset, allowances.total, allowances.expires_at, allowances.product_id, "
+    "pack.balance - pack.pending, "
     "esim.msisdn "
     "FROM card_sessions JOIN cards ON cards.id = card_sessions.card_id "
     # The card holds at most one profile that is neither in stock nor retired (a reissue retires the old).

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -74,9 +74,59 @@ class CatalogProduct(BaseModel):
         return self
 
 
+class CatalogRatingGroup(BaseModel):
+    """A network rating group and what it counts (`[[rating_groups]]`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rating_group: int = Field(ge=0)
+    kind: Literal["data", "voice", "sms"]
+
+
+class ZonePrice(BaseModel):
+    """The balance's price in one currency, in minor units: per MiB (2^20 bytes) of data, per started
+    minute of voice, per SMS."""
+
+    model_config = ConfigDict(extra="forbid")
+    data_per_mib: int = Field(ge=0)
+    voice_per_minute: int = Field(ge=0)
+    sms_each: int = Field(ge=0)
+
+
+class CatalogZone(BaseModel):
+    """A rating zone (`[[zones]]`): the countries it covers and its prices per currency."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    countries: list[CountryCode] = Field(min_length=1)
+    prices: dict[str, ZonePrice]
+
+    @field_validator("prices")
+    @classmethod
+    def _known_currencies(cls, value: dict[str, ZonePrice]) -> dict[str, ZonePrice]:
+        for currency in value:
+            if currency not in SUPPORTED_CURRENCIES:
+                raise ValueError(f"unsupported currency {currency}")
+        return value
+
+
 class CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     products: list[CatalogProduct]
+    rating_groups: list[CatalogRatingGroup] = Field(default_factory=list)
+    zones: list[CatalogZone] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_zone_per_country(self) -> CatalogFile:
+        seen: dict[str, str] = {}
+        for zone in self.zones:
+            for country in zone.countries:
+                if country in seen:
+                    raise ValueError(f"country {country} is in zones {seen[country]} and {zone.code}")
+                seen[country] = zone.code
+        groups = [g.rating_group for g in self.rating_groups]
+        if len(groups) != len(set(groups)):
+            raise ValueError("duplicate rating groups")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CatalogFile:

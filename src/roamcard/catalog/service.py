@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from roamcard.catalog import repository
 from roamcard.catalog.schemas import CatalogFile
 from roamcard.kit import clock
-from roamcard.models import Product
+from roamcard.models import Product, RatingGroup, RatingZone
 
 DEMO_CATALOG = Path(__file__).resolve().parent.parent / "data" / "demo_catalog.toml"
 
@@ -67,8 +68,21 @@ def load_catalog(session: Session, path: Path) -> LoadResult:
             product.active = False
             product.updated_at = now
             deactivated += 1
+    _load_rating(session, catalog)
     session.flush()
     return LoadResult(created=created, updated=updated, deactivated=deactivated)
+
+
+def _load_rating(session: Session, catalog: CatalogFile) -> None:
+    """Rating groups and zones are replaced by the file's (charging reads them per request)."""
+    now = clock.now()
+    session.execute(delete(RatingGroup))
+    session.execute(delete(RatingZone))
+    for group in catalog.rating_groups:
+        session.add(RatingGroup(rating_group=group.rating_group, kind=group.kind, updated_at=now))
+    for zone in catalog.zones:
+        prices = {currency: price.model_dump() for currency, price in zone.prices.items()}
+        session.add(RatingZone(code=zone.code, countries=list(zone.countries), prices=prices, updated_at=now))
 
 
 def products_for_currency(

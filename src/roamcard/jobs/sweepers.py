@@ -9,6 +9,7 @@ from roamcard.card_order import service as card_orders
 from roamcard.db import Database
 from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
+from roamcard.ledger import reservations
 from roamcard.ledger import service as ledger
 from roamcard.notification import service as sms_service
 from roamcard.partner.service import manage as partner_manage
@@ -29,6 +30,12 @@ def release_lapsed_card_orders(database: Database) -> int:
     """Card orders whose top-up order expired or failed unpaid: their reserved profiles back to stock."""
     with database.tx() as tx:
         return card_orders.release_lapsed(tx)
+
+
+def void_lapsed_reservations(database: Database) -> int:
+    """Ledger holds whose validity passed (a charging session that never reported back): voided."""
+    with database.tx() as tx:
+        return reservations.void_lapsed(tx)
 
 
 def expire_lapsed_packs(database: Database) -> int:
@@ -90,6 +97,7 @@ def settle_stuck_sms(database: Database) -> int:
 SWEEPERS = (
     expire_unpaid_orders,
     release_lapsed_card_orders,
+    void_lapsed_reservations,  # before packs expire: a lapsed hold is returned, then breakage
     expire_lapsed_packs,
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from roamcard.models import Allowance, LedgerAccount, LedgerTransfer
+from roamcard.models import Allowance, LedgerAccount, LedgerReservation, LedgerTransfer
 
 
 def get_account_by_code(session: Session, code: str) -> LedgerAccount | None:
@@ -14,13 +14,14 @@ def get_account_by_code(session: Session, code: str) -> LedgerAccount | None:
 
 
 def apply_guarded_delta(session: Session, account_id: int, delta: int) -> bool:
-    """`balance += delta` unless that would cross the account's lower bound."""
+    """`balance += delta` unless that would take what is not held by reservations (balance - pending)
+    across the account's lower bound."""
     result = session.execute(
         update(LedgerAccount)
         .where(
             LedgerAccount.id == account_id,
             (LedgerAccount.lower_bound.is_(None))
-            | (LedgerAccount.balance + delta >= LedgerAccount.lower_bound),
+            | (LedgerAccount.balance - LedgerAccount.pending + delta >= LedgerAccount.lower_bound),
         )
         .values(balance=LedgerAccount.balance + delta)
         .execution_options(synchronize_session=False)
@@ -35,9 +36,10 @@ def get_transfer_by_key(session: Session, key: str) -> LedgerTransfer | None:
 def list_live_allowances(
     session: Session, card_id: int, now: datetime, asset: str | None = None
 ) -> Sequence[tuple[Allowance, int]]:
-    """Unexpired allowances with what is left, earliest expiry first (the order they are consumed in)."""
+    """Unexpired allowances with what is left to use (balance less what reservations hold), earliest expiry
+    first (the order they are consumed in)."""
     query = (
-        select(Allowance, LedgerAccount.balance)
+        select(Allowance, LedgerAccount.balance - LedgerAccount.pending)
         .join(LedgerAccount, LedgerAccount.id == Allowance.account_id)
         .where(Allowance.card_id == card_id, Allowance.expires_at > now, Allowance.expired_at.is_(None))
         .order_by(Allowance.expires_at, Allowance.id)
@@ -103,3 +105,29 @@ def transfers_with_mismatched_assets(session: Session) -> int:
 
 def all_accounts(session: Session) -> Sequence[LedgerAccount]:
     return session.scalars(select(LedgerAccount).order_by(LedgerAccount.id)).all()
+
+
+def pending_holds(session: Session) -> dict[int, int]:
+    """What pending reservations hold, per account."""
+    rows = session.execute(
+        select(LedgerReservation.account_id, func.sum(LedgerReservation.amount))
+        .where(LedgerReservation.status == "pending")
+        .group_by(LedgerReservation.account_id)
+    ).all()
+    return {int(account_id): int(amount or 0) for account_id, amount in rows}
+
+
+def posted_reservations_without_transfer(session: Session) -> list[str]:
+    """Posted reservations whose `{key}:post` transfer is missing or moved another amount."""
+    posting = LedgerTransfer.__table__.alias("posting")
+    rows = session.execute(
+        select(LedgerReservation.key)
+        .outerjoin(posting, posting.c.key == LedgerReservation.key + ":post")
+        .where(
+            LedgerReservation.status == "posted",
+            (posting.c.id.is_(None))
+            | (posting.c.amount != LedgerReservation.posted_amount)
+            | (posting.c.debit_account_id != LedgerReservation.account_id),
+        )
+    ).all()
+    return [str(row[0]) for row in rows]

@@ -8,6 +8,7 @@ hot row serialises every top-up.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from roamcard.kit import clock
 from roamcard.kit.sql import Tx
 from roamcard.ledger import repository
 from roamcard.ledger.assets import AccountKind, Asset, operator_code
+from roamcard.ledger.states import ReservationStatus, reservation_machine
 from roamcard.lifecycle import as_tx
 from roamcard.models import Allowance, LedgerAccount
 
@@ -181,9 +183,10 @@ _SELECT_TRANSFER = (
     "SELECT debit_account_id, credit_account_id, asset, amount, reason FROM ledger_transfers "
     'WHERE "key" = :key'
 )
+# What pending reservations hold is not spendable: the guard is on balance - pending (ledger/reservations.py).
 _GUARDED_DELTA = (
     "UPDATE ledger_accounts SET balance = balance + :delta "
-    "WHERE id = :id AND (lower_bound IS NULL OR balance + :delta >= lower_bound)"
+    "WHERE id = :id AND (lower_bound IS NULL OR balance - pending + :delta >= lower_bound)"
 )
 
 
@@ -407,6 +410,7 @@ def expire_lapsed_allowances(session: Session, *, now: datetime | None = None, l
     for allowance in repository.list_lapsed_allowances(session, now, limit):
         if not repository.mark_allowance_expired(session, allowance.id, now):
             continue
+        _void_holds(as_tx(session), allowance.account_id, reason="pack_expired")
         account = session.get(LedgerAccount, allowance.account_id, populate_existing=True)
         assert account is not None
         if account.balance > 0:
@@ -422,6 +426,31 @@ def expire_lapsed_allowances(session: Session, *, now: datetime | None = None, l
     return expired
 
 
+_PENDING_HOLDS = (
+    "SELECT id, amount FROM ledger_reservations WHERE status = 'pending' AND account_id = :account_id"
+)
+_RELEASE_HOLD = "UPDATE ledger_accounts SET pending = pending - :amount WHERE id = :id AND pending >= :amount"
+
+
+def _void_holds(tx: Tx, account_id: int, *, reason: str) -> None:
+    """Void the pending reservations on an account whose whole balance is about to move (a pack's expiry):
+    what a session had not reported by then is not charged to the pack."""
+    for reservation_id, amount in tx.all(_PENDING_HOLDS, account_id=account_id):
+        if (
+            reservation_machine.transition(
+                tx,
+                int(reservation_id),
+                ReservationStatus.PENDING,
+                ReservationStatus.VOIDED,
+                reason=reason,
+                posted_amount=0,
+                settled_at=clock.now(),
+            )
+            and tx.run(_RELEASE_HOLD, id=account_id, amount=int(amount)) != 1
+        ):
+            raise BalanceGuardFailed(Account(account_id, str(account_id), "", True), -int(amount))
+
+
 @dataclass
 class VerifyReport:
     accounts: int
@@ -430,11 +459,17 @@ class VerifyReport:
     asset_totals: dict[str, int]
     below_lower_bound: list[str]
     asset_mismatches: int
+    # Reservations (ledger/reservations.py): accounts whose `pending` differs from their pending holds
+    # (code, cached, recomputed), and posted reservations without their posting transfer (keys).
+    mismatched_pending: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
+    unposted_reservations: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return (
             not self.mismatched_balances
+            and not self.mismatched_pending
+            and not self.unposted_reservations
             and not self.below_lower_bound
             and self.asset_mismatches == 0
             and all(total == 0 for total in self.asset_totals.values())
@@ -442,8 +477,11 @@ class VerifyReport:
 
 
 def verify(session: Session) -> VerifyReport:
-    """Recompute every balance from transfers; the books must sum to zero per asset."""
+    """Recompute every balance from transfers; the books must sum to zero per asset; each account's
+    `pending` equals its pending reservations, and what a posted reservation moved is a transfer."""
     derived = repository.derived_balances(session)
+    holds = repository.pending_holds(session)
+    mismatched_pending: list[tuple[str, int, int]] = []
     mismatched: list[tuple[str, int, int]] = []
     below: list[str] = []
     totals: dict[str, int] = {}
@@ -453,7 +491,10 @@ def verify(session: Session) -> VerifyReport:
         effective = account.balance if account.tracks_balance else recomputed
         if account.tracks_balance and account.balance != recomputed:
             mismatched.append((account.code, account.balance, recomputed))
-        if account.lower_bound is not None and effective < account.lower_bound:
+        held = holds.get(account.id, 0)
+        if account.pending != held or (account.pending and not account.tracks_balance):
+            mismatched_pending.append((account.code, account.pending, held))
+        if account.lower_bound is not None and effective - account.pending < account.lower_bound:
             below.append(account.code)
         totals[account.asset] = totals.get(account.asset, 0) + effective
     return VerifyReport(
@@ -463,4 +504,6 @@ def verify(session: Session) -> VerifyReport:
         asset_totals=totals,
         below_lower_bound=below,
         asset_mismatches=repository.transfers_with_mismatched_assets(session),
+        mismatched_pending=mismatched_pending,
+        unposted_reservations=repository.posted_reservations_without_transfer(session),
     )

@@ -7,6 +7,9 @@ from roamcard.models.card import Card
 from roamcard.models.card_order import CardOrder
 from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
+from roamcard.models.charging_grant import ChargingGrant
+from roamcard.models.charging_request import ChargingRequest
+from roamcard.models.charging_session import ChargingSession
 from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
 from roamcard.models.dispute import Dispute
@@ -17,7 +20,9 @@ from roamcard.models.inbox_event import InboxEvent
 from roamcard.models.ivr_call import IvrCall
 from roamcard.models.job import Job
 from roamcard.models.ledger_account import LedgerAccount
+from roamcard.models.ledger_reservation import LedgerReservation
 from roamcard.models.ledger_transfer import LedgerTransfer
+from roamcard.models.network_element import NetworkElement
 from roamcard.models.notification import Notification
 from roamcard.models.partner import Partner
 from roamcard.models.partner_call import PartnerCall
@@ -34,6 +39,8 @@ from roamcard.models.promotion_campaign import PromotionCampaign
 from roamcard.models.promotion_code import PromotionCode
 from roamcard.models.promotion_slot import PromotionSlot
 from roamcard.models.quote import Quote
+from roamcard.models.rating_group import RatingGroup
+from roamcard.models.rating_zone import RatingZone
 from roamcard.models.refund import Refund
 from roamcard.models.request_nonce import RequestNonce
 from roamcard.models.sandbox_card import SandboxCard
@@ -57,6 +64,9 @@ __all__ = [
     "CardOrder",
     "CardReviewFlag",
     "CardSession",
+    "ChargingGrant",
+    "ChargingRequest",
+    "ChargingSession",
     "Dealer",
     "DealerSale",
     "Dispute",
@@ -67,7 +77,9 @@ __all__ = [
     "IvrCall",
     "Job",
     "LedgerAccount",
+    "LedgerReservation",
     "LedgerTransfer",
+    "NetworkElement",
     "Notification",
     "Partner",
     "PartnerCall",
@@ -85,6 +97,8 @@ __all__ = [
     "PromotionCode",
     "PromotionSlot",
     "Quote",
+    "RatingGroup",
+    "RatingZone",
     "Refund",
     "RequestNonce",
     "SandboxCard",

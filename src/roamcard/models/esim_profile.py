@@ -21,7 +21,7 @@ class EsimProfile(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     iccid: Mapped[str] = mapped_column(String(22), unique=True)
-    imsi: Mapped[str] = mapped_column(String(15))
+    imsi: Mapped[str] = mapped_column(String(15), index=True)
     # The card's own local phone number (E.164); none for a data-only profile.
     msisdn: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)
     smdp_address: Mapped[str] = mapped_column(String(253))

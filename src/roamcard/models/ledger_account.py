@@ -22,5 +22,7 @@ class LedgerAccount(Base):
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), nullable=True, index=True)
     tracks_balance: Mapped[bool] = mapped_column(Boolean)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Held by pending reservations (ledger_reservations): what may be spent is balance - pending.
+    pending: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     lower_bound: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,231 @@
+"""One rating group's grant and its settlement.
+
+A grant is the smallest of what was requested, the rating group's default quota (settings) and what the
+card can pay for: first packs whose coverage includes the visited country (earliest expiry first; a pack
+whose product names no countries covers every country), then the balance at the zone's rate. Each slice is
+a ledger reservation (ledger/reservations.py) held until the session reports what it used; nothing is
+debited for what was only requested. An emergency call is granted zero-rated, whatever the card's status
+or balance, and its slice is kept as a zero-cost record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from roamcard.card.states import CardStatus
+from roamcard.charging import repository
+from roamcard.charging.emergency import dialled_digits, is_emergency
+from roamcard.charging.service.rating import KIND_ASSET, Rate, rate_for
+from roamcard.charging.states import GrantSource, ResultCode
+from roamcard.config import get_settings
+from roamcard.kit import clock
+from roamcard.kit.sql import Tx
+from roamcard.ledger import reservations
+from roamcard.ledger import service as ledger
+from roamcard.ledger.service import Account
+
+UNIT_FIELD = {"data": "totalVolume", "voice": "time", "sms": "serviceSpecificUnits"}
+
+
+@dataclass
+class Context:
+    """What every rating group of one request shares."""
+
+    session_id: int
+    ref: str
+    card_id: int
+    card_status: str
+    currency: str
+    country: str | None
+    called: str | None
+    sequence_number: int
+    slice_counter: list[int] = field(default_factory=lambda: [0])
+
+    def next_key(self, rating_group: int) -> str:
+        self.slice_counter[0] += 1
+        return f"chg:{self.ref}:{self.sequence_number}:{rating_group}:{self.slice_counter[0]}"
+
+
+def default_quota(kind: str) -> int:
+    settings = get_settings()
+    return {
+        "data": settings.charging_quota_data_bytes,
+        "voice": settings.charging_quota_voice_seconds,
+        "sms": settings.charging_quota_sms,
+    }[kind]
+
+
+def emergency_call(context: Context, kind: str) -> bool:
+    return kind == "voice" and is_emergency(context.country, dialled_digits(context.called))
+
+
+def _slice(
+    tx: Tx,
+    context: Context,
+    rating_group: int,
+    kind: str,
+    source: GrantSource,
+    units: int,
+    *,
+    allowance_id: int | None = None,
+    reservation_id: int | None = None,
+    rate: Rate | None = None,
+) -> None:
+    tx.run(
+        repository.INSERT_GRANT,
+        session_id=context.session_id,
+        card_id=context.card_id,
+        rating_group=rating_group,
+        kind=kind,
+        source=source.value,
+        allowance_id=allowance_id,
+        reservation_id=reservation_id,
+        country=context.country,
+        units=units,
+        price_amount=rate.price if rate is not None else None,
+        price_currency=rate.currency if rate is not None else None,
+        now=clock.now(),
+    )
+
+
+def grant(tx: Tx, context: Context, rating_group: int, kind: str, requested: int | None) -> dict[str, Any]:
+    """Reserve and answer one rating group's request (a `multipleUnitInformation` entry)."""
+    quota = default_quota(kind)
+    want = quota if not requested else min(requested, quota)
+    validity = get_settings().charging_validity_seconds
+    now = clock.now()
+    if emergency_call(context, kind):
+        _slice(tx, context, rating_group, kind, GrantSource.EMERGENCY, want)
+        return _answer(rating_group, kind, want, validity, final=False)
+    if context.card_status != CardStatus.ACTIVE:
+        return {"ratingGroup": rating_group, "resultCode": ResultCode.END_USER_SERVICE_DENIED.value}
+    asset = KIND_ASSET[kind]
+    expires_at = now + timedelta(seconds=validity)
+    usage = ledger.operator(tx, "usage", asset.value)
+    left = want
+    spare = 0  # what packs and balance could still give after this grant (0: this grant is the last)
+    for allowance_id, account_id, code, can_give, pack_expires, coverage in tx.all(
+        repository.LIVE_PACKS, card_id=context.card_id, asset=asset.value, now=now
+    ):
+        if not _covers(tx.loads(coverage) if coverage is not None else None, context.country):
+            continue
+        can_give = int(can_give)
+        take = min(can_give, left)
+        spare += can_give - take
+        if take <= 0:
+            continue
+        held_until = min(expires_at, _aware(tx, pack_expires))
+        reservation = reservations.reserve(
+            tx,
+            key=context.next_key(rating_group),
+            account=Account(id=int(account_id), code=code, asset=asset.value, tracks_balance=True),
+            counter=usage,
+            amount=take,
+            expires_at=held_until,
+            reference=context.ref,
+        )
+        _slice(
+            tx,
+            context,
+            rating_group,
+            kind,
+            GrantSource.PACK,
+            take,
+            allowance_id=int(allowance_id),
+            reservation_id=reservation.id,
+        )
+        validity = min(validity, max(1, int((held_until - now).total_seconds())))
+        left -= take
+    rate = rate_for(tx, kind, context.country, context.currency)
+    if rate is not None:
+        wallet = ledger.wallet(tx, context.card_id, context.currency)
+        money = reservations.available(tx, wallet.id)
+        units = rate.affordable(money, left) if left > 0 else 0
+        cost = rate.cost(units)
+        if units > 0:
+            if cost > 0:
+                reservation = reservations.reserve(
+                    tx,
+                    key=context.next_key(rating_group),
+                    account=wallet,
+                    counter=ledger.operator(tx, "usage", context.currency),
+                    amount=cost,
+                    expires_at=expires_at,
+                    reference=context.ref,
+                )
+                reservation_id: int | None = reservation.id
+            else:
+                reservation_id = None
+            _slice(
+                tx,
+                context,
+                rating_group,
+                kind,
+                GrantSource.BALANCE,
+                units,
+                reservation_id=reservation_id,
+                rate=rate,
+            )
+            left -= units
+        spare += rate.affordable(money - cost, quota)
+    granted = want - left
+    if granted == 0:
+        return {
+            "ratingGroup": rating_group,
+            "resultCode": ResultCode.QUOTA_LIMIT_REACHED.value,
+            "finalUnitIndication": {"finalUnitAction": "TERMINATE"},
+        }
+    return _answer(rating_group, kind, granted, validity, final=spare == 0)
+
+
+def _covers(coverage: list[str] | None, country: str | None) -> bool:
+    if not coverage:
+        return True  # a product that names no countries is valid everywhere
+    return country is not None and country in coverage
+
+
+def _aware(tx: Tx, value: Any) -> datetime:
+    moment = tx.dt(value)
+    assert moment is not None
+    return moment
+
+
+def _answer(rating_group: int, kind: str, units: int, validity: int, *, final: bool) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "ratingGroup": rating_group,
+        "resultCode": ResultCode.SUCCESS.value,
+        "grantedUnit": {UNIT_FIELD[kind]: units},
+        "validityTime": validity,
+    }
+    if final:
+        answer["finalUnitIndication"] = {"finalUnitAction": "TERMINATE"}
+    return answer
+
+
+def settle(tx: Tx, session_id: int, rating_group: int, used: int) -> None:
+    """Apportion what the session used of this rating group over its open slices, in the order they were
+    granted (packs first, then balance), post that much of each reservation and void the rest. Usage beyond
+    what was granted is not charged: the network enforces the grant."""
+    remaining = max(0, used)
+    now = clock.now()
+    for grant_id, source, reservation_id, granted, price, kind in tx.all(
+        repository.OPEN_GRANTS, session_id=session_id, rating_group=rating_group
+    ):
+        units = min(remaining, int(granted))
+        remaining -= units
+        charged: int | None = None
+        if source == GrantSource.PACK and reservation_id is not None:
+            reservations.settle(tx, int(reservation_id), units)
+        elif source == GrantSource.BALANCE:
+            cost = Rate(kind, int(price or 0), "").cost(units)
+            charged = reservations.settle(tx, int(reservation_id), cost) if reservation_id is not None else 0
+        elif source == GrantSource.EMERGENCY:
+            charged = 0
+        tx.run(repository.SETTLE_GRANT, id=grant_id, used=units, charged=charged, now=now)
+
+
+def settle_all(tx: Tx, session_id: int) -> None:
+    """Release: whatever is still open is voided."""
+    for (rating_group,) in tx.all(repository.OPEN_GRANTS_OF_SESSION, session_id=session_id):
+        settle(tx, session_id, int(rating_group), 0)
