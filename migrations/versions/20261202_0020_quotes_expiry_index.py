@@ -1,7 +1,7 @@
 """quotes.expires_at indexed: a sweeper deletes quotes a day after they expired (`purge_expired_quotes`)
 
-Revision ID: 0021
-Revises: 0017
+Revision ID: 0020
+Revises: 0018
 Create Date: 2026-12-02
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0017"
+revision: str = "0020"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
