@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from roamcard.cli import app
 from roamcard.db import Database
-from roamcard.models import Dealer, LedgerAccount, StateTransition
+from roamcard.models import AuditEntry, Dealer, LedgerAccount, StateTransition
 from tests.dealer.support import MadeDealer, Till
 from tests.voucher.support import assert_books_balance
 
@@ -103,6 +103,12 @@ class TestDealerCommands:
             ("suspended", "active", "by cli:carol"),
         ]
         assert {r.entity_id for r in rows} == {dealer_id}  # the history names the dealer by its public id
+        with database.reading() as session:
+            audited = session.scalars(select(AuditEntry).where(AuditEntry.target_id == dealer_id)).all()
+        assert [(a.action, a.staff_email, a.before, a.after) for a in audited] == [
+            ("dealer.suspended", "cli:carol", {"status": "active"}, {"status": "suspended"}),
+            ("dealer.resumed", "cli:carol", {"status": "suspended"}, {"status": "active"}),
+        ]  # a repeated suspend changed nothing and is not audited
 
     def test_bad_input_exits_2(self, database: Database) -> None:
         bad = [

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from roamcard.cli import app
 from roamcard.db import Database
-from roamcard.models import LedgerAccount, Partner, PartnerKey, SandboxCard
+from roamcard.models import AuditEntry, LedgerAccount, Partner, PartnerKey, SandboxCard
 from tests.partner.support import TOPUPS, MadePartner, Platform, make_cards, topup_body
 from tests.voucher.support import assert_books_balance
 
@@ -91,9 +91,15 @@ class TestPartnerCommands:
         assert new.post(TOPUPS, topup_body(card)).status_code == 201
         invoke("partners", "suspend", partner_id, "--by", "ops@example.com")
         assert new.post(TOPUPS, topup_body(card, "second")).status_code == 403
-        invoke("partners", "resume", partner_id)
+        invoke("partners", "resume", partner_id, "--by", "ops@example.com")
         assert new.post(TOPUPS, topup_body(card, "second")).status_code == 201
         assert_books_balance(database)
+        with database.reading() as session:
+            audited = session.scalars(select(AuditEntry).where(AuditEntry.target_id == partner_id)).all()
+        assert [(a.action, a.staff_email) for a in audited] == [
+            ("partner.suspended", "cli:ops@example.com"),
+            ("partner.resumed", "cli:ops@example.com"),
+        ]
 
     def test_cards_create_sandbox_makes_a_sandbox_card(self, database: Database) -> None:
         printed = json.loads(invoke("cards", "create", "--phone", "+8613800138000", "--sandbox"))
