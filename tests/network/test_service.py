@@ -60,7 +60,8 @@ class TestSeen:
             assert service.seen(session, card.id, "234", "15", AT)
         with database.reading() as session:
             last = service.last_network(session, card.id)
-        assert last is not None and last.country == "GB"
+        assert last is not None
+        assert last.country == "GB"
 
     def test_parallel_reports_keep_the_newest(self, database: Database, card: Card) -> None:
         times = [AT + timedelta(minutes=minutes) for minutes in (5, 1, 9, 3, 7, 2, 8, 4)]
@@ -83,7 +84,8 @@ class TestSeen:
         assert errors == []
         with database.tx() as tx:
             last = service.last_network(tx, card.id)
-        assert last is not None and (last.mnc, last.seen_at) == ("09", AT + timedelta(minutes=9))
+        assert last is not None
+        assert (last.mnc, last.seen_at) == ("09", AT + timedelta(minutes=9))
 
 
 class TestCardApi:

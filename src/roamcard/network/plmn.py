@@ -65,7 +65,7 @@ def lookup(mcc: str | int, mnc: str | int) -> Network:
 
 
 def country_name(country: str, language: str) -> str:
-    """The country's name in "zh-CN" or "en" (CLDR names as shipped by `phonenumbers`); the code if unknown."""
+    """The country's name in "zh-CN" or "en" (CLDR names, as `phonenumbers` ships them); else the code."""
     names = LOCALE_DATA.get(country.upper())
     if not names:
         return country
