@@ -1,4 +1,4 @@
-"""Emergency service and network status: card_networks, emergency_contacts, sos_alerts
+"""Emergency service and network status: card_networks, emergency_contacts, emergency_profiles, sos_alerts
 
 Revision ID: 0019
 Revises: 0017
@@ -45,6 +45,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_emergency_contacts_card_id"), "emergency_contacts", ["card_id"], unique=False)
     op.create_table(
+        "emergency_profiles",
+        sa.Column("card_id", _ID, nullable=False),
+        sa.Column("holder_name", sa.String(length=60), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["card_id"], ["cards.id"], name=op.f("fk_emergency_profiles_card_id_cards")),
+        sa.PrimaryKeyConstraint("card_id", name=op.f("pk_emergency_profiles")),
+    )
+    op.create_table(
         "sos_alerts",
         sa.Column("id", _ID, nullable=False),
         sa.Column("public_id", sa.String(length=32), nullable=False),
@@ -65,6 +73,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_sos_alerts_card_id_created_at", table_name="sos_alerts")
     op.drop_table("sos_alerts")
+    op.drop_table("emergency_profiles")
     op.drop_index(op.f("ix_emergency_contacts_card_id"), table_name="emergency_contacts")
     op.drop_table("emergency_contacts")
     op.drop_table("card_networks")

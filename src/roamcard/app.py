@@ -31,6 +31,7 @@ from roamcard.catalog.endpoints import router as catalog_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
+from roamcard.emergency.endpoints import router as emergency_router
 from roamcard.errors import AppError
 from roamcard.esim.endpoints import router as esim_router
 from roamcard.esim.endpoints import webhook_router as smdp_webhook_router
@@ -206,6 +207,7 @@ def create_app(
         topup_router,
         auth_router,
         card_router,
+        emergency_router,
         esim_router,
         card_order_router,
         voucher_router,

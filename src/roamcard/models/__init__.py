@@ -12,6 +12,7 @@ from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
 from roamcard.models.dispute import Dispute
 from roamcard.models.emergency_contact import EmergencyContact
+from roamcard.models.emergency_profile import EmergencyProfile
 from roamcard.models.esim_event import EsimEvent
 from roamcard.models.esim_profile import EsimProfile
 from roamcard.models.idempotency_key import IdempotencyKey
@@ -65,6 +66,7 @@ __all__ = [
     "DealerSale",
     "Dispute",
     "EmergencyContact",
+    "EmergencyProfile",
     "EsimEvent",
     "EsimProfile",
     "IdempotencyKey",
