@@ -46,6 +46,7 @@ from roamcard.partner.endpoints import router as partner_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.card_order import router as portal_card_order_router
+from roamcard.portal.emergency import router as portal_emergency_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
 from roamcard.refund import attention as refund_attention
@@ -220,6 +221,7 @@ def create_app(
         sms_webhook_router,
         smdp_webhook_router,
         portal_card_order_router,
+        portal_emergency_router,
         portal_router,
         portal_static_router,
         ivr_router,
