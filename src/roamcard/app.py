@@ -23,6 +23,7 @@ from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
+from roamcard.backoffice.emergency import router as backoffice_emergency_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
 from roamcard.card.endpoints import router as card_router
@@ -227,6 +228,7 @@ def create_app(
         ivr_router,
         backoffice_router,
         backoffice_esim_router,
+        backoffice_emergency_router,
         partner_backoffice_router,
         campaigns_router,
     ):
