@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from roamcard.db import Database
-from roamcard.models import Card
+from roamcard.models import Card, Notification
 from roamcard.network import service
 from tests.factories import DEFAULT_PASSWORD, make_card
 
@@ -112,3 +113,70 @@ class TestCardApi:
             "operator": "T-Mobile",
             "seen_at": "2026-12-02T10:00:00Z",
         }
+
+
+def _welcomes(database: Database, card: Card) -> list[Notification]:
+    with database.reading() as session:
+        query = select(Notification).where(
+            Notification.card_id == card.id, Notification.template == "welcome_country"
+        )
+        return list(session.scalars(query.order_by(Notification.id)))
+
+
+class TestWelcomeToANewCountry:
+    def test_the_first_network_in_a_country_sends_the_welcome_sms(
+        self, database: Database, card: Card
+    ) -> None:
+        with database.tx() as tx:
+            service.seen(tx, card.id, "310", "260", AT)
+        (sms,) = _welcomes(database, card)
+        assert sms.phone == card.phone
+        assert sms.body.startswith("【远游卡】欢迎来到美国。紧急电话免费：请拨 911。资费和套餐：http")
+        assert sms.body.endswith("/recharge")
+
+    def test_in_english_for_an_english_card(self, database: Database) -> None:
+        with database.transaction() as session:
+            card = make_card(session, language="en", phone="+14155550123")
+        with database.tx() as tx:
+            service.seen(tx, card.id, "234", "15", AT)
+        (sms,) = _welcomes(database, card)
+        assert sms.body.startswith(
+            "[Roamcard] Welcome to United Kingdom. Emergency calls are free: dial 999. Rates and packs: "
+        )
+
+    def test_once_per_country_even_when_coming_back(self, database: Database, card: Card) -> None:
+        with database.tx() as tx:
+            service.seen(tx, card.id, "310", "260", AT)
+            service.seen(tx, card.id, "310", "410", AT + timedelta(minutes=1))  # another US network
+            service.seen(tx, card.id, "302", "610", AT + timedelta(minutes=2))  # Canada
+            service.seen(tx, card.id, "311", "480", AT + timedelta(minutes=3))  # back in the US
+        assert [sms.params["country"] for sms in _welcomes(database, card) if sms.params] == [
+            "美国",
+            "加拿大",
+        ]
+
+    def test_an_unknown_country_sends_nothing(self, database: Database, card: Card) -> None:
+        with database.tx() as tx:
+            service.seen(tx, card.id, "999", "01", AT)
+        assert _welcomes(database, card) == []
+
+    def test_exactly_once_under_parallel_reports(self, database: Database, card: Card) -> None:
+        reports = 8
+        barrier = threading.Barrier(reports)
+        errors: list[BaseException] = []
+
+        def report(index: int) -> None:
+            try:
+                barrier.wait()
+                with database.tx() as tx:
+                    service.seen(tx, card.id, "440", "10", AT + timedelta(seconds=index))
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=report, args=(index,)) for index in range(reports)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(_welcomes(database, card)) == 1

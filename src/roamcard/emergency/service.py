@@ -88,15 +88,6 @@ class EmergencyCard:
     contacts: list[Contact]
 
 
-@dataclass(frozen=True)
-class _ContactRecipient:
-    """An SMS recipient (`notification_service.Recipient`) that is a contact of the card, not its phone."""
-
-    id: int
-    phone: str
-    language: str
-
-
 # -- contacts ------------------------------------------------------------------------------------------
 def emergency_card(session: Session, card_id: int) -> EmergencyCard:
     profile = repository.get_profile(session, card_id)
@@ -238,7 +229,7 @@ def raise_sos(session: Session, card: CardLike, *, channel: str) -> SosAlert:
         language = contact.language
         notification_service.queue_sms(
             session,
-            _ContactRecipient(card.id, contact.phone, language),
+            notification_service.CardRecipient(card.id, contact.phone, language),
             "sos_alert",
             key=f"{alert.public_id}:{contact.position}",
             name=profile.holder_name or gettext(NO_NAME, language, card_tail=card.card_number[-4:]),

@@ -57,6 +57,10 @@ TEMPLATES: dict[str, str] = {
         "[Roamcard] SOS from {name}, who asked for help. Last network: {country}, {time}. "
         "Local emergency number: {number}."
     ),
+    # The first network seen in a country the card had not been in (network/service.py), once per country.
+    "welcome_country": lazy(
+        "[Roamcard] Welcome to {country}. Emergency calls are free: dial {number}. Rates and packs: {url}"
+    ),
     # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
     "card_issued": lazy(
         "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."
