@@ -23,6 +23,7 @@ from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
+from roamcard.backoffice.emergency import router as backoffice_emergency_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
 from roamcard.card.endpoints import router as card_router
@@ -33,6 +34,7 @@ from roamcard.charging.endpoints import usage_router as card_usage_router
 from roamcard.config import Settings, get_settings
 from roamcard.db import HTTP_THREADS, Database, get_database, set_database
 from roamcard.dealer.endpoints import router as pos_router
+from roamcard.emergency.endpoints import router as emergency_router
 from roamcard.errors import AppError
 from roamcard.esim.endpoints import router as esim_router
 from roamcard.esim.endpoints import webhook_router as smdp_webhook_router
@@ -47,6 +49,7 @@ from roamcard.partner.endpoints import router as partner_router
 from roamcard.payment.endpoints import pay_router
 from roamcard.payment.endpoints import router as webhook_router
 from roamcard.portal.card_order import router as portal_card_order_router
+from roamcard.portal.emergency import router as portal_emergency_router
 from roamcard.portal.endpoints import router as portal_router
 from roamcard.portal.endpoints import static_router as portal_static_router
 from roamcard.refund import attention as refund_attention
@@ -210,6 +213,7 @@ def create_app(
         auth_router,
         card_router,
         card_usage_router,
+        emergency_router,
         esim_router,
         card_order_router,
         voucher_router,
@@ -222,11 +226,13 @@ def create_app(
         sms_webhook_router,
         smdp_webhook_router,
         portal_card_order_router,
+        portal_emergency_router,
         portal_router,
         portal_static_router,
         ivr_router,
         backoffice_router,
         backoffice_esim_router,
+        backoffice_emergency_router,
         partner_backoffice_router,
         campaigns_router,
     ):

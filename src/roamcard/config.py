@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     # Where "0: speak to an agent" transfers the call (E.164); unset: the IVR says no agent is available.
     agent_phone: str | None = None
+    # The portal's emergency page lists this hotline first, for Chinese citizens abroad (the Ministry of
+    # Foreign Affairs' consular protection hotline by default). An empty value hides the entry.
+    consular_hotline: str = "+86-10-12308"
     ivr_voice_zh: str = "Polly.Zhiyu"
     ivr_voice_en: str = "Polly.Joanna"
     # Seconds the caller has to start typing; then the IVR treats the line as silent.

@@ -20,6 +20,7 @@ from roamcard.card.numbers import mask_phone
 from roamcard.card.states import CardStatus
 from roamcard.db import get_database
 from roamcard.deps import ClientIP, SessionDep
+from roamcard.emergency import service as emergency_service
 from roamcard.errors import AppError, ValidationFailed
 from roamcard.esim.service import inventory as esim_inventory
 from roamcard.esim.service import staff as esim_staff
@@ -209,6 +210,7 @@ NOTICES = {
     "suspended": lazy("The card is suspended."),
     "unsuspended": lazy("The card is active again."),
     "receipt": lazy("The receipt was sent by SMS to {phone}."),
+    "emergency": lazy("The emergency contacts were saved."),
 }
 REFUND_NOTICES = {
     "approved": lazy("The refund was approved."),
@@ -242,6 +244,8 @@ def _card_page(
         status_code=error.status_code if error else 200,
         file=file,
         esim_profiles=esim_staff.profiles_of_card(session, card.id),
+        emergency=emergency_service.emergency_card(session, card.id),
+        sos_alerts=emergency_service.recent_sos(session, card.id),
         notice=page._(NOTICES[notice], phone=mask_phone(card.phone)) if notice in NOTICES else None,
         error=_describe(error) if error else None,
     )

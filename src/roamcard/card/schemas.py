@@ -17,6 +17,16 @@ class AllowanceOut(Schema):
     product_id: str | None
 
 
+class NetworkOut(Schema):
+    """The last visited network a charging request named for the card."""
+
+    mcc: str
+    mnc: str
+    country: str | None = Field(description="ISO 3166-1 alpha-2; null for an MCC Roamcard does not know")
+    operator: str | None = Field(description="The operator's brand; null for an MNC Roamcard does not know")
+    seen_at: datetime
+
+
 class CardOut(Schema):
     card_number: str
     status: str
@@ -26,6 +36,8 @@ class CardOut(Schema):
     language: str
     balance: MoneyOut
     allowances: list[AllowanceOut]
+    # The last network the card was seen on (null until a network reports it).
+    network: NetworkOut | None = None
 
     @classmethod
     def of(cls, view: CardOverview) -> CardOut:
@@ -37,6 +49,7 @@ class CardOut(Schema):
             language=view.card.language,
             balance=MoneyOut.of(view.balance),
             allowances=[AllowanceOut.model_validate(a) for a in view.allowances],
+            network=NetworkOut.model_validate(view.network) if view.network is not None else None,
         )
 
 

@@ -21,6 +21,8 @@ from roamcard.ledger import repository as ledger_repository
 from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import ALLOWANCE_KIND, Asset
 from roamcard.models import Card
+from roamcard.network import service as network_service
+from roamcard.network.service import LastNetwork
 
 
 class CardNumberTaken(AppError):
@@ -114,6 +116,8 @@ class CardOverview:
     allowances: list[AllowanceView]
     # The card's own local number, from its eSIM profile (none for a data-only profile or no profile).
     msisdn: str | None = None
+    # The last visited network a charging request named (none until the card is first used abroad).
+    network: LastNetwork | None = None
 
 
 def overview(session: Session, card: Card) -> CardOverview:
@@ -133,7 +137,11 @@ def overview(session: Session, card: Card) -> CardOverview:
     balance = wallet.balance - wallet.pending if wallet is not None else 0
     msisdn = session.execute(text(_CARD_MSISDN), {"card_id": card.id}).scalar()
     return CardOverview(
-        card=card, balance=Money(balance, card.currency), allowances=allowances, msisdn=msisdn
+        card=card,
+        balance=Money(balance, card.currency),
+        allowances=allowances,
+        msisdn=msisdn,
+        network=network_service.last_network(session, card.id),
     )
 
 
@@ -148,8 +156,9 @@ _CARD_VIEW = (
     f"SELECT {auth_service.CARD_COLUMNS}, wallet.balance - wallet.pending, "  # noqa: S608
     "allowances.asset, allowances.total, allowances.expires_at, allowances.product_id, "
     "pack.balance - pack.pending, "
-    "esim.msisdn "
+    "esim.msisdn, net.mcc, net.mnc, net.country, net.operator, net.seen_at "
     "FROM card_sessions JOIN cards ON cards.id = card_sessions.card_id "
+    "LEFT JOIN card_networks AS net ON net.card_id = cards.id "
     # The card holds at most one profile that is neither in stock nor retired (a reissue retires the old).
     "LEFT JOIN esim_profiles AS esim ON esim.card_id = cards.id "
     "AND esim.status NOT IN ('available', 'retired') "
@@ -170,7 +179,7 @@ def card_view(tx: Tx, token: str) -> CardOverview:
         raise auth_service.SessionExpired()
     card = auth_service.card_of(tx, rows[0])
     allowances = []
-    for *_, asset, total, expires_at, product_id, remaining, _msisdn in rows:
+    for *_, asset, total, expires_at, product_id, remaining, _msisdn, _mcc, _mnc, _c, _op, _at in rows:
         if asset is None:  # the card has no live allowance
             continue
         at = tx.dt(expires_at)
@@ -178,6 +187,13 @@ def card_view(tx: Tx, token: str) -> CardOverview:
         allowances.append(
             AllowanceView(ALLOWANCE_KIND[Asset(asset)], asset, remaining, total, at, product_id)
         )
+    msisdn, mcc, mnc, country, operator, seen_at = rows[0][-6:]
+    at = tx.dt(seen_at)
+    network = LastNetwork(mcc, mnc, country, operator, at) if mcc is not None and at is not None else None
     return CardOverview(
-        card=card, balance=Money(rows[0][7] or 0, card.currency), allowances=allowances, msisdn=rows[0][-1]
+        card=card,
+        balance=Money(rows[0][7] or 0, card.currency),
+        allowances=allowances,
+        msisdn=msisdn,
+        network=network,
     )

@@ -14,11 +14,22 @@ ENTER_CARD_NUMBER = lazy(
 CARD_NUMBER_INVALID = lazy("That card number is not valid.")
 ENTER_PASSWORD = lazy("Please enter your service password, then press the pound key.")
 SIGN_IN_AGAIN = lazy("Let us try again.")
+# Said at the password step only when the call comes from the card's bound phone (emergency/service.py).
+SOS_WITHOUT_PASSWORD = lazy("In an emergency, press 8 instead to alert your emergency contacts.")
+SOS_NEEDS_SIGN_IN = lazy(
+    "This phone is not the one bound to the card. To send an SOS, enter the service password first."
+)
+SOS_SENT = lazy(
+    "Your emergency contacts are being told by text message. The local emergency number is {number}."
+)
+SOS_NO_CONTACTS = lazy(
+    "This card has no emergency contacts. Add them on our website. The local emergency number is {number}."
+)
 
 MENU = lazy(
     "To hear your balance and packs, press 1. To recharge with a recharge card PIN, press 2. "
     "To get a payment link by text message, press 3. To speak to an agent, press 0. "
-    "To hear these options again, press 9."
+    "In an emergency, to alert your emergency contacts, press 8. To hear these options again, press 9."
 )
 NOT_AN_OPTION = lazy("Sorry, that is not an option.")
 NO_INPUT = lazy("Sorry, we did not hear anything.")

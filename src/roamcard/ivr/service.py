@@ -10,6 +10,10 @@ The caller's number (`From`) is chosen by the caller, so it is no identity: wron
 per card number (as on the website) and per call (the call is the client key, and MAX_TRIES sign-ins end
 it). A typed password is checked before the step's write transaction opens (`answer`), so argon2 never
 runs while the call row and SQLite's writer lock are held.
+
+SOS (8): at the menu once signed in; or at the password step, with no password, when the call comes from
+the phone bound to the card number just typed (the caller may be in trouble). Caller ID can be forged, so
+this path only ever sends the SOS to the card's own contacts (at most 3 an hour) and signs nothing in.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from sqlalchemy.orm import Session
 
 from roamcard.auth import service as auth_service
 from roamcard.card import numbers
+from roamcard.card import repository as card_repository
 from roamcard.card import service as card_service
 from roamcard.card.states import CardStatus
 from roamcard.config import get_settings
 from roamcard.db import Database, attempt, insert_ignoring_conflict
+from roamcard.emergency import service as emergency_service
 from roamcard.errors import AppError, TooManyRequests, ValidationFailed
 from roamcard.i18n import gettext
 from roamcard.ivr import prompts, repository, speech
@@ -44,6 +50,7 @@ from roamcard.ivr.states import (
     PAYMENT_LINK_BY_SMS,
     RECHARGE_WITH_PIN,
     REPEAT,
+    SOS,
     SPEAK_TO_AGENT,
     Outcome,
     Step,
@@ -51,6 +58,8 @@ from roamcard.ivr.states import (
 from roamcard.ivr.twiml import Reply
 from roamcard.kit import clock
 from roamcard.models import Card, IvrCall
+from roamcard.network import emergency as emergency_numbers
+from roamcard.network import service as network_service
 from roamcard.topup.service.create import CardNotActive
 from roamcard.topup.states import Channel
 
@@ -122,7 +131,7 @@ def answer(database: Database, turn: Turn) -> Reply:
 
 def _check_password(database: Database, turn: Turn) -> SignInCheck | None:
     digits = (turn.digits or "").strip()
-    if turn.step is not Step.PASSWORD or not digits:
+    if turn.step is not Step.PASSWORD or not digits or digits == SOS:  # 8 is never a password (6 to 12)
         return None
     with database.reading() as session:
         call = repository.get(session, turn.call_sid)
@@ -152,7 +161,9 @@ def _answer(session: Session, turn: Turn, checked: SignInCheck | None) -> Reply:
     digits = (turn.digits or "").strip()
     if not digits:
         return _retry(session, call, reply, prompts.NO_INPUT)
-    if call.step == Step.PASSWORD.value:
+    if call.step == Step.PASSWORD.value and digits == SOS:
+        result = _sos_from_bound_phone(session, call, reply)
+    elif call.step == Step.PASSWORD.value:
         if checked is None or checked.card_number != call.card_number:
             return _prompt(session, call, reply)  # the call moved on while the password was checked
         result = _password(session, call, reply, checked)
@@ -216,7 +227,10 @@ def _prompt(session: Session, call: IvrCall, reply: Reply) -> Reply:
     if step is Step.CARD_NUMBER:
         return reply.gather(step, [(prompts.ENTER_CARD_NUMBER, {})], entry=True)
     if step is Step.PASSWORD:
-        return reply.gather(step, [(prompts.ENTER_PASSWORD, {})], entry=True)
+        asked: list[tuple[str, dict[str, object]]] = [(prompts.ENTER_PASSWORD, {})]
+        if _bound_card(session, call) is not None:
+            asked.append((prompts.SOS_WITHOUT_PASSWORD, {}))
+        return reply.gather(step, asked, entry=True)
     if step is Step.MENU:
         return reply.gather(step, [(prompts.MENU, {})], entry=False)
     if step is Step.PIN:
@@ -330,9 +344,50 @@ def _menu(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
             reply.say(prompts.NO_AGENT)
             return _go(session, call, Step.MENU, reply)
         return _to_agent(call, reply)
+    if digits == SOS:
+        _send_sos(session, card, reply)
+        return _go(session, call, Step.MENU, reply)
     if digits == REPEAT:
         return _go(session, call, Step.MENU, reply)
     return _retry(session, call, reply, prompts.NOT_AN_OPTION)
+
+
+def _bound_card(session: Session, call: IvrCall) -> Card | None:
+    """The card whose number was typed, when this call comes from its bound phone."""
+    if call.card_number is None:
+        return None
+    card = card_repository.get_by_card_number(session, call.card_number)
+    if card is None or card.phone != call.caller.strip():
+        return None
+    return card
+
+
+def _sos_from_bound_phone(session: Session, call: IvrCall, reply: Reply) -> Reply:
+    card = _bound_card(session, call)
+    if card is None:  # another phone (or no such card: the same answer, so card numbers cannot be probed)
+        reply.say(prompts.SOS_NEEDS_SIGN_IN)
+        call.tries += 1
+        if call.tries >= MAX_TRIES:
+            return _end(call, reply, Outcome.GAVE_UP, prompts.GAVE_UP)
+        return _prompt(session, call, reply)
+    log.info("ivr.sos_without_password", call_sid=call.call_sid, card_id=card.id)
+    _send_sos(session, card, reply)
+    return _end(call, reply, Outcome.SOS, prompts.GOODBYE)
+
+
+def _send_sos(session: Session, card: Card, reply: Reply) -> None:
+    """Raise the SOS (whatever the card's status) and tell the caller what happened and whom to call."""
+    try:
+        alert = _guarded(session, lambda: emergency_service.raise_sos(session, card, channel="ivr"))
+    except emergency_service.NoEmergencyContacts:
+        network = network_service.last_network(session, card.id)
+        number = emergency_numbers.local_number(network.country if network else None)
+        reply.say(prompts.SOS_NO_CONTACTS, number=speech.digits(number))
+        return
+    except TooManyRequests as error:
+        reply.say_text(error.detail(reply.language))
+        return
+    reply.say(prompts.SOS_SENT, number=speech.digits(alert.emergency_number))
 
 
 def _say_overview(session: Session, card: Card, reply: Reply) -> None:

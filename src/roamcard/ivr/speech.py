@@ -39,3 +39,8 @@ def date(moment: datetime, language: str) -> str:
 
 def money_of(amount_minor: int, currency: str, language: str) -> str:
     return money(Money(amount_minor, currency), language)
+
+
+def digits(number: str) -> str:
+    """A short number said digit by digit ("9 1 1", not "nine hundred and eleven")."""
+    return " ".join(number)

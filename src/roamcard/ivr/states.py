@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     LOCKED = "locked"
     TRANSFERRED = "transferred"
     HUNG_UP = "hung_up"
+    SOS = "sos"  # an SOS from the bound phone without signing in, then goodbye
 
 
 # Tries for each entry (a wrong or silent answer uses one), then a polite goodbye.
@@ -31,5 +32,7 @@ HEAR_BALANCE = "1"
 RECHARGE_WITH_PIN = "2"
 PAYMENT_LINK_BY_SMS = "3"
 SPEAK_TO_AGENT = "0"
+# At the menu; also at the password step when the call comes from the card's bound phone (no password).
+SOS = "8"
 REPEAT = "9"
 BACK = "*"

@@ -4,6 +4,7 @@ from roamcard.models.allowance import Allowance
 from roamcard.models.audit_entry import AuditEntry
 from roamcard.models.base import Base
 from roamcard.models.card import Card
+from roamcard.models.card_network import CardNetwork
 from roamcard.models.card_order import CardOrder
 from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
@@ -13,6 +14,8 @@ from roamcard.models.charging_session import ChargingSession
 from roamcard.models.dealer import Dealer
 from roamcard.models.dealer_sale import DealerSale
 from roamcard.models.dispute import Dispute
+from roamcard.models.emergency_contact import EmergencyContact
+from roamcard.models.emergency_profile import EmergencyProfile
 from roamcard.models.esim_event import EsimEvent
 from roamcard.models.esim_profile import EsimProfile
 from roamcard.models.idempotency_key import IdempotencyKey
@@ -47,6 +50,7 @@ from roamcard.models.sandbox_card import SandboxCard
 from roamcard.models.sandbox_charge import SandboxCharge
 from roamcard.models.sign_in_attempt import SignInAttempt
 from roamcard.models.signed_link import SignedLink
+from roamcard.models.sos_alert import SosAlert
 from roamcard.models.staff_member import StaffMember
 from roamcard.models.staff_session import StaffSession
 from roamcard.models.state_transition import StateTransition
@@ -61,6 +65,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Card",
+    "CardNetwork",
     "CardOrder",
     "CardReviewFlag",
     "CardSession",
@@ -70,6 +75,8 @@ __all__ = [
     "Dealer",
     "DealerSale",
     "Dispute",
+    "EmergencyContact",
+    "EmergencyProfile",
     "EsimEvent",
     "EsimProfile",
     "IdempotencyKey",
@@ -105,6 +112,7 @@ __all__ = [
     "SandboxCharge",
     "SignInAttempt",
     "SignedLink",
+    "SosAlert",
     "StaffMember",
     "StaffSession",
     "StateTransition",

@@ -75,6 +75,14 @@ class Recipient(Protocol):
     def language(self) -> str: ...
 
 
+class CardRecipient(NamedTuple):
+    """A `Recipient` read on the lean path (id, phone, language), or a card's contact at another number."""
+
+    id: int
+    phone: str
+    language: str
+
+
 class Tracked(NamedTuple):
     """A message as a check reads it (lean, `repository.TRACKED`): the attributes of `Notification` that
     `apply_report`, `full_text` and the give-up rule read."""

@@ -52,6 +52,15 @@ TEMPLATES: dict[str, str] = {
     ),
     # A supervisor reissued the card's eSIM: the card number stays, the install page has the new QR.
     "esim_reissued": lazy("[Roamcard] A new eSIM for travel card {card_number} is ready. Install it: {url}"),
+    # SOS (emergency/service.py): to each emergency contact, in the contact's language; the time is UTC.
+    "sos_alert": lazy(
+        "[Roamcard] SOS from {name}, who asked for help. Last network: {country}, {time}. "
+        "Local emergency number: {number}."
+    ),
+    # The first network seen in a country the card had not been in (network/service.py), once per country.
+    "welcome_country": lazy(
+        "[Roamcard] Welcome to {country}. Emergency calls are free: dial {number}. Rates and packs: {url}"
+    ),
     # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
     "card_issued": lazy(
         "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."

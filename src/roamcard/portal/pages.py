@@ -28,6 +28,7 @@ from roamcard.notification import repository as notification_repository
 from roamcard.notification import service as notification_service
 from roamcard.payment import qr
 from roamcard.payment.states import PaymentStatus
+from roamcard.portal import emergency as portal_emergency
 from roamcard.portal import recharge
 from roamcard.portal.history import STATUS_CHOICES, HistoryQuery
 from roamcard.portal.views import View, render
@@ -123,6 +124,7 @@ def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
         phone=numbers.mask_phone(card.phone),
         esim=esim,
         esim_state=view._(ESIM_STATE_LABELS[esim.install_state]) if esim else "",
+        network=portal_emergency.network_status(view, overview.network),
         offers=offers_for(session, view, card),
     )
 

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     # supervisors and admins pause, resume and end them.
     VIEW_CAMPAIGNS = "view_campaigns"
     MANAGE_CAMPAIGNS = "manage_campaigns"
+    # Emergency (issue 15): an agent sets a caller's emergency contacts (audited); SOS are shown to VIEW_CARD.
+    EDIT_EMERGENCY_CONTACTS = "edit_emergency_contacts"
 
 
 P = Permission
@@ -44,6 +46,7 @@ _AGENT = {
     P.SUSPEND_CARD,
     P.RESEND_RECEIPT,
     P.VIEW_CAMPAIGNS,
+    P.EDIT_EMERGENCY_CONTACTS,
 }
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: frozenset(_AGENT),
