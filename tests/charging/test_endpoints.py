@@ -12,7 +12,14 @@ from roamcard.charging.service import network_elements
 from roamcard.db import Database
 from roamcard.kit import clock
 from roamcard.ledger.assets import Asset
-from roamcard.models import ChargingGrant, ChargingSession, LedgerReservation, LedgerTransfer, NetworkElement
+from roamcard.models import (
+    CardNetwork,
+    ChargingGrant,
+    ChargingSession,
+    LedgerReservation,
+    LedgerTransfer,
+    NetworkElement,
+)
 from tests.charging.helpers import (
     BASE,
     DATA,
@@ -347,6 +354,51 @@ class TestSuspendedAndEmergency:
         assert [tuple(r) for r in records] == [("emergency", 95, 0)] * 3
         assert _count(database, LedgerReservation) == 0
         verify_ok(database)
+
+    def test_a_countrys_own_number_is_an_emergency_there_and_only_there(
+        self, database: Database, client: TestClient
+    ):
+        key, sub = element_key(database), subscriber(database)  # zero balance
+        uk, cn = {"mcc": "234", "mnc": "10"}, {"mcc": "460", "mnc": "00"}
+        answers = {}
+        for number, plmn in (("tel:999", uk), ("tel:120", cn), ("tel:999", US), ("tel:+1911", US)):
+            _ref, body = _create(
+                client,
+                key,
+                charging_request(1, imsi=sub.imsi, units=[ask(VOICE, "time", 60)], plmn=plmn, called=number),
+            )
+            answers[(number, plmn["mcc"])] = _unit(body)["resultCode"]
+        assert answers == {
+            ("tel:999", "234"): "SUCCESS",
+            ("tel:120", "460"): "SUCCESS",
+            ("tel:999", "310"): "QUOTA_LIMIT_REACHED",  # 999 is the UK's, not the US's
+            ("tel:+1911", "310"): "QUOTA_LIMIT_REACHED",  # a number with a country code is not a short code
+        }
+
+
+class TestNetworkStatus:
+    def test_each_request_naming_a_plmn_records_the_cards_last_network(
+        self, database: Database, client: TestClient
+    ):
+        key, sub = element_key(database), subscriber(database)
+        credit_balance(database, sub.card_id, 1000, "seed")
+        ref, _body = _create(
+            client, key, charging_request(1, imsi=sub.imsi, units=[ask(VOICE, "time", 60)], plmn=US)
+        )
+        with database.reading() as session:
+            seen = session.get(CardNetwork, sub.card_id)
+            assert seen is not None
+            assert (seen.mcc, seen.mnc, seen.country) == ("310", "260", "US")
+        moved = client.post(
+            f"{BASE}/{ref}/update",
+            json=charging_request(2, units=[ask(VOICE, "time", 60, used=30)], plmn=FR),
+            headers=_auth(key),
+        )
+        assert moved.status_code == 200
+        with database.reading() as session:
+            seen = session.get(CardNetwork, sub.card_id)
+            assert seen is not None
+            assert (seen.mcc, seen.country) == ("208", "FR")
 
 
 class TestLapsedReservations:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from roamcard.backoffice import service as console
-from roamcard.backoffice.endpoints import BackOfficeRoute, CsrfChecked, Reason, Staff, _act
+from roamcard.backoffice.endpoints import BackOfficeRoute, CsrfChecked, Reason, Staff, act
 from roamcard.deps import SessionDep
 from roamcard.emergency import service as emergency_service
 from roamcard.models import Card
@@ -51,4 +51,4 @@ def save_contacts(
             reason=console.check_reason(reason),
         )
 
-    return _act(request, session, context, card_number, "emergency", save)
+    return act(request, session, context, card_number, "emergency", save)

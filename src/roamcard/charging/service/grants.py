@@ -15,7 +15,6 @@ from typing import Any
 
 from roamcard.card.states import CardStatus
 from roamcard.charging import repository
-from roamcard.charging.emergency import dialled_digits, is_emergency
 from roamcard.charging.service.rating import KIND_ASSET, Rate, rate_for
 from roamcard.charging.states import GrantSource, ResultCode
 from roamcard.config import get_settings
@@ -24,6 +23,7 @@ from roamcard.kit.sql import Tx
 from roamcard.ledger import reservations
 from roamcard.ledger import service as ledger
 from roamcard.ledger.service import Account
+from roamcard.network.emergency import is_emergency
 
 UNIT_FIELD = {"data": "totalVolume", "voice": "time", "sms": "serviceSpecificUnits"}
 
@@ -57,7 +57,7 @@ def default_quota(kind: str) -> int:
 
 
 def emergency_call(context: Context, kind: str) -> bool:
-    return kind == "voice" and is_emergency(context.country, dialled_digits(context.called))
+    return kind == "voice" and context.called is not None and is_emergency(context.country, context.called)
 
 
 def _slice(

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from roamcard.charging import repository
-from roamcard.charging.countries import country_of_mcc
 from roamcard.charging.schemas import ChargingDataRequest, MultipleUnitUsage
 from roamcard.charging.service import grants
 from roamcard.charging.service.grants import UNIT_FIELD, Context
@@ -19,6 +18,8 @@ from roamcard.charging.states import ChargingSessionStatus, ResultCode, charging
 from roamcard.errors import NotFound
 from roamcard.kit import clock, ids
 from roamcard.kit.sql import Tx
+from roamcard.network import plmn as plmn_table
+from roamcard.network import service as network
 
 
 class UserUnknown(NotFound):
@@ -66,7 +67,7 @@ def _where(request: ChargingDataRequest) -> tuple[str | None, str | None, str | 
     plmn = request.plmn()
     if plmn is None:
         return None, None, None
-    return country_of_mcc(plmn.mcc), plmn.mcc, plmn.mnc
+    return plmn_table.lookup(plmn.mcc, plmn.mnc).country, plmn.mcc, plmn.mnc
 
 
 def _used(usage: MultipleUnitUsage, kind: str) -> int:
@@ -108,6 +109,8 @@ def create(tx: Tx, element_id: int, request: ChargingDataRequest) -> Answer:
     status = _lock_card(tx, card_id)
     country, mcc, mnc = _where(request)
     now = clock.now()
+    if mcc is not None and mnc is not None:
+        network.seen(tx, card_id, mcc, mnc, now)  # the card's last network, for the dashboard and alerts
     ref = ids.new_id("chg")
     session_id = int(
         tx.value(
@@ -178,6 +181,8 @@ def _follow_up(tx: Tx, element_id: int, ref: str, request: ChargingDataRequest, 
     if mcc is not None:
         country = moved_to
         tx.run(repository.MOVE_SESSION, id=session_id, country=country, mcc=mcc, mnc=mnc, now=now)
+        if mnc is not None:
+            network.seen(tx, int(card_id), mcc, mnc, now)
     context = Context(
         int(session_id),
         ref,
