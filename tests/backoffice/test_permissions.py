@@ -116,6 +116,7 @@ EXPECTED = {
     "cancel_card_order": {"supervisor", "admin"},
     "view_campaigns": {"agent", "supervisor", "finance", "admin"},
     "manage_campaigns": {"supervisor", "admin"},
+    "edit_emergency_contacts": {"agent", "supervisor", "admin"},
 }
 
 
