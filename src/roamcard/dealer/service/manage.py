@@ -15,7 +15,7 @@ from roamcard.kit.ids import new_id
 from roamcard.kit.money import SUPPORTED_CURRENCIES, Money
 from roamcard.models import Dealer, LedgerAccount
 from roamcard.reseller import floats, signing
-from roamcard.reseller.status import audit_status_change
+from roamcard.reseller import status as seller_status
 
 MAX_COMMISSION_BPS = 5_000  # 50%: anything above is a typing mistake
 DEPOSITS = "dealer_deposits"  # where a dealer's payments for float come from (bank transfer, cash)
@@ -108,10 +108,4 @@ def credit_float(session: Session, dealer: Dealer, amount: int, *, reference: st
 
 def set_status(session: Session, dealer: Dealer, status: DealerStatus, *, actor: str) -> bool:
     """Suspend or resume; recorded with who and when, and audited. False when it already had that status."""
-    source = DealerStatus.SUSPENDED if status is DealerStatus.ACTIVE else DealerStatus.ACTIVE
-    if not dealer_machine.transition(session, dealer.public_id, source, status, reason=f"by {actor}"[:200]):
-        return False
-    audit_status_change(session, "dealer", dealer.public_id, source.value, status.value, actor)
-    session.flush()
-    session.refresh(dealer)
-    return True
+    return seller_status.set_status(session, dealer_machine, "dealer", dealer, status, actor=actor)

@@ -22,7 +22,7 @@ from roamcard.partner import repository
 from roamcard.partner.service.callbacks import CallbackUrlRefused, check_callback_url
 from roamcard.partner.states import PartnerMode, PartnerStatus, partner_machine
 from roamcard.reseller import floats, signing
-from roamcard.reseller.status import audit_status_change
+from roamcard.reseller import status as seller_status
 
 MAX_COMMISSION_BPS = 5_000  # 50%: anything above is a typing mistake
 DEFAULT_OVERLAP = timedelta(hours=24)
@@ -209,13 +209,7 @@ def credit_float(session: Session, partner: Partner, amount: int, *, reference: 
 
 def set_status(session: Session, partner: Partner, status: PartnerStatus, *, actor: str) -> bool:
     """Suspend or resume; recorded with who and when, and audited. False when it already had that status."""
-    source = PartnerStatus.SUSPENDED if status is PartnerStatus.ACTIVE else PartnerStatus.ACTIVE
-    if not partner_machine.transition(session, partner.public_id, source, status, reason=f"by {actor}"[:200]):
-        return False
-    audit_status_change(session, "partner", partner.public_id, source.value, status.value, actor)
-    session.flush()
-    session.refresh(partner)
-    return True
+    return seller_status.set_status(session, partner_machine, "partner", partner, status, actor=actor)
 
 
 def update_partner(
