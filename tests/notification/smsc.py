@@ -173,12 +173,12 @@ class FakeSmsc:
             accepted = Accepted(
                 message_id, destination, pdu.short_message, int(pdu.data_coding), int(pdu.esm_class)
             )
+            with self.changed:  # recorded before the answer, so a caller never sees an id it cannot find
+                self.accepted.append(accepted)
+                self.changed.notify_all()
             reply = smpp.make_pdu("submit_sm_resp", client=sequences, message_id=message_id)
             reply.sequence = pdu.sequence
             send(reply)
-            with self.changed:
-                self.accepted.append(accepted)
-                self.changed.notify_all()
             if self.receipts:
                 self._receipt(accepted, send, sequences)
             return True
