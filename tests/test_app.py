@@ -34,7 +34,16 @@ class TestServiceEndpoints:
             "/webhooks/sandbox",
         ):
             assert path in paths
-        assert client.get("/docs").status_code == 200
+
+    @pytest.mark.parametrize("page", ["/docs", "/redoc"])
+    def test_api_docs_load_without_any_cdn(self, client: TestClient, page: str) -> None:
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"|url: *[\'"]([^\'"]+)', html)
+        addresses = [a or b for a, b in assets]
+        assert addresses
+        assert not [a for a in addresses if "//" in a]
+        for address in addresses:
+            assert client.get(address).status_code == 200, address
 
     def test_unknown_route_is_problem_json_in_the_asked_language(self, client: TestClient) -> None:
         response = client.get("/api/v1/nothing-here", headers={"Accept-Language": "en"})

@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
@@ -128,7 +129,8 @@ def create_app(
         if worker is not None:
             worker.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets shipped in the wheel: no page of ours loads from a CDN.
+    app = FastAPIOffline(
         title="Roamcard API",
         version="1",
         description="Recharge travel eSIM cards: cards, catalogue, top-ups, payments.",
