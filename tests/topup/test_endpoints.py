@@ -43,8 +43,11 @@ class TestCatalogue:
         assert products["balance-custom"]["price"] is None
         assert products["balance-custom"]["custom_amount"] == {"min": 500, "max": 50000, "currency": "USD"}
 
-    def test_bad_currency_query_is_a_field_error(self, client: TestClient, auth: dict[str, str]) -> None:
-        response = client.get("/api/v1/products?currency=usd")
+    @pytest.mark.parametrize("currency", ["usd", "XYZ", "EUR"])
+    def test_bad_or_unsold_currency_query_is_a_field_error(
+        self, client: TestClient, auth: dict[str, str], currency: str
+    ) -> None:
+        response = client.get(f"/api/v1/products?currency={currency}")
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "currency"
 

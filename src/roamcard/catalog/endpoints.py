@@ -8,6 +8,7 @@ from roamcard.catalog import service
 from roamcard.catalog.schemas import ProductOut
 from roamcard.catalog.views import product_out
 from roamcard.deps import ReadSessionDep
+from roamcard.kit.money import SUPPORTED_CURRENCIES
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
@@ -15,7 +16,10 @@ router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 @router.get("/products", response_model=list[ProductOut])
 def list_products(
     session: ReadSessionDep,
-    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. CNY")] = None,
+    currency: Annotated[
+        str | None,
+        Query(pattern="^(" + "|".join(SUPPORTED_CURRENCIES) + ")$", description="ISO 4217: USD or CNY"),
+    ] = None,
     kind: Annotated[
         str | None, Query(pattern=r"^starter$", description="starter: a new card's products (card orders)")
     ] = None,
