@@ -5,7 +5,9 @@ FastAPI documents its own 422 as `application/json` with its `HTTPValidationErro
 `responses={401: {"description": ...}}` with no body at all; the fuzzer (tests/fuzz) holds every response
 to the document, so the document says what is sent: a `Problem` body for every 4xx and 5xx, 400 where a
 JSON body can be unreadable, 401 where a bearer token or a reseller signature is required, 404 where a
-path names something that may not exist."""
+path names something that may not exist. A `201` that creates a resource links (OpenAPI links) to the
+operations that read it back by its `id` (create a top-up, then read it, its receipt, its refunds), which
+the stateful fuzzer follows."""
 
 from __future__ import annotations
 
@@ -66,7 +68,36 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
             for status, response in responses.items():
                 if status[:1] in ("4", "5"):
                     _problem(response)
+    _link_reads(schema)
     return schema
+
+
+def _pointer(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")
+
+
+def _link_reads(schema: dict[str, Any]) -> None:
+    """POST /x answering 201 with an `id` -> GET /x/{x_id}... (one path parameter, named *_id)."""
+    paths = schema.get("paths", {})
+    for path, operations in paths.items():
+        created = operations.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links: dict[str, Any] = {}
+        for other, other_operations in paths.items():
+            read = other_operations.get("get")
+            if read is None or not other.startswith(path + "/{"):
+                continue
+            names = [p["name"] for p in read.get("parameters", []) if p["in"] == "path"]
+            # by *our* id (a reseller's external_id is its own, sent in the request, not answered)
+            if len(names) != 1 or not names[0].endswith("_id") or names[0] == "external_id":
+                continue
+            links[read.get("operationId", other)] = {
+                "operationRef": f"#/paths/{_pointer(other)}/get",
+                "parameters": {names[0]: "$response.body#/id"},
+            }
+        if links:
+            created["links"] = links
 
 
 def install(app: FastAPI) -> None:
