@@ -13,7 +13,7 @@ run: export ROAMCARD_ENVIRONMENT = development
 run: export ROAMCARD_DATABASE_URL ?= sqlite:///./roamcard.db
 run: export ROAMCARD_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test lint typecheck unit install install-dev browser-deps clean
+.PHONY: run test fuzz lint typecheck unit install install-dev browser-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: $(DEV_STAMP) browser-deps
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+## make fuzz: a long schemathesis campaign (FUZZ_EXAMPLES per operation; `make test` runs 10).
+FUZZ_EXAMPLES ?= 500
+fuzz: $(DEV_STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
 
 ## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 browser-deps:

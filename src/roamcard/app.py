@@ -20,7 +20,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roamcard import i18n, startup, wiring
+from roamcard import i18n, openapi, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
@@ -241,4 +241,5 @@ def create_app(
         app.include_router(router)
     if settings.sandbox_enabled:
         app.include_router(sandbox_router)
+    openapi.install(app)  # errors documented as problem+json, as sent (roamcard/openapi.py)
     return app
