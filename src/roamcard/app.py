@@ -25,6 +25,7 @@ from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
 from roamcard.backoffice.emergency import router as backoffice_emergency_router
 from roamcard.backoffice.endpoints import router as backoffice_router
+from roamcard.backoffice.jobs import router as backoffice_jobs_router
 from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
@@ -235,6 +236,7 @@ def create_app(
         backoffice_emergency_router,
         partner_backoffice_router,
         campaigns_router,
+        backoffice_jobs_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

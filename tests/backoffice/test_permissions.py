@@ -117,6 +117,8 @@ EXPECTED = {
     "view_campaigns": {"agent", "supervisor", "finance", "admin"},
     "manage_campaigns": {"supervisor", "admin"},
     "edit_emergency_contacts": {"agent", "supervisor", "admin"},
+    "view_jobs": {"supervisor", "admin"},
+    "manage_jobs": {"admin"},
 }
 
 

@@ -34,6 +34,10 @@ class Permission(StrEnum):
     MANAGE_CAMPAIGNS = "manage_campaigns"
     # Emergency (issue 15): an agent sets a caller's emergency contacts (audited); SOS are shown to VIEW_CARD.
     EDIT_EMERGENCY_CONTACTS = "edit_emergency_contacts"
+    # Jobs (issue 16): supervisors and admins see the queue with last errors; only an admin retries or
+    # discards a dead job (it re-runs work that may move money or send SMS).
+    VIEW_JOBS = "view_jobs"
+    MANAGE_JOBS = "manage_jobs"
 
 
 P = Permission
@@ -53,7 +57,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
-        | {P.MANAGE_CAMPAIGNS}
+        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS}
     ),
     # Money decisions stay with finance (separation of duties): not even an admin approves a refund.
     Role.FINANCE: frozenset(
@@ -70,7 +74,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
-        | {P.MANAGE_CAMPAIGNS}
+        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS}
     ),
 }
 
