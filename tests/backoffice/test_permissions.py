@@ -119,6 +119,7 @@ EXPECTED = {
     "edit_emergency_contacts": {"agent", "supervisor", "admin"},
     "view_jobs": {"supervisor", "admin"},
     "manage_jobs": {"admin"},
+    "view_refunds": {"finance", "admin"},
 }
 
 

@@ -38,6 +38,8 @@ class Permission(StrEnum):
     # discards a dead job (it re-runs work that may move money or send SMS).
     VIEW_JOBS = "view_jobs"
     MANAGE_JOBS = "manage_jobs"
+    # Refunds history (issue 16): finance and admin read every refund; deciding stays DECIDE_REFUND.
+    VIEW_REFUNDS = "view_refunds"
 
 
 P = Permission
@@ -68,13 +70,14 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_PAYMENT_ISSUES,
             P.DECIDE_DISPUTE,
             P.VIEW_CAMPAIGNS,
+            P.VIEW_REFUNDS,
         }
     ),
     # An admin has every supervisor right (docs/operations.md: reissue is "`supervisor` or `admin`").
     Role.ADMIN: frozenset(
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
-        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS}
+        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS, P.VIEW_REFUNDS}
     ),
 }
 
