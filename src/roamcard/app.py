@@ -28,6 +28,7 @@ from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.backoffice.jobs import router as backoffice_jobs_router
 from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
 from roamcard.backoffice.refund_history import router as refund_history_router
+from roamcard.backoffice.staff_accounts import router as staff_accounts_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
@@ -239,6 +240,7 @@ def create_app(
         campaigns_router,
         backoffice_jobs_router,
         refund_history_router,
+        staff_accounts_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

@@ -120,6 +120,7 @@ EXPECTED = {
     "view_jobs": {"supervisor", "admin"},
     "manage_jobs": {"admin"},
     "view_refunds": {"finance", "admin"},
+    "manage_staff": {"admin"},
 }
 
 

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     MANAGE_JOBS = "manage_jobs"
     # Refunds history (issue 16): finance and admin read every refund; deciding stays DECIDE_REFUND.
     VIEW_REFUNDS = "view_refunds"
+    # Staff accounts (issue 16, was CLI only): an admin creates accounts, changes roles, resets TOTP.
+    MANAGE_STAFF = "manage_staff"
 
 
 P = Permission
@@ -77,7 +79,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
-        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS, P.VIEW_REFUNDS}
+        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS, P.VIEW_REFUNDS, P.MANAGE_STAFF}
     ),
 }
 
