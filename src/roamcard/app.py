@@ -23,6 +23,7 @@ from roamcard import i18n, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
+from roamcard.backoffice.dealers import router as dealers_router
 from roamcard.backoffice.emergency import router as backoffice_emergency_router
 from roamcard.backoffice.endpoints import router as backoffice_router
 from roamcard.backoffice.jobs import router as backoffice_jobs_router
@@ -241,6 +242,7 @@ def create_app(
         backoffice_jobs_router,
         refund_history_router,
         staff_accounts_router,
+        dealers_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

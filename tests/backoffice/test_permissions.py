@@ -121,6 +121,9 @@ EXPECTED = {
     "manage_jobs": {"admin"},
     "view_refunds": {"finance", "admin"},
     "manage_staff": {"admin"},
+    "view_dealers": {"finance", "admin"},
+    "manage_dealers": {"admin"},
+    "credit_dealer_float": {"finance"},
 }
 
 

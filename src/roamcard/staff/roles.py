@@ -42,6 +42,11 @@ class Permission(StrEnum):
     VIEW_REFUNDS = "view_refunds"
     # Staff accounts (issue 16, was CLI only): an admin creates accounts, changes roles, resets TOTP.
     MANAGE_STAFF = "manage_staff"
+    # Dealers (issue 16, was CLI only): finance and admin see them; an admin creates, suspends, resumes
+    # and rotates keys; crediting a float records money received, so it stays with finance.
+    VIEW_DEALERS = "view_dealers"
+    MANAGE_DEALERS = "manage_dealers"
+    CREDIT_DEALER_FLOAT = "credit_dealer_float"
 
 
 P = Permission
@@ -73,6 +78,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DECIDE_DISPUTE,
             P.VIEW_CAMPAIGNS,
             P.VIEW_REFUNDS,
+            P.VIEW_DEALERS,
+            P.CREDIT_DEALER_FLOAT,
         }
     ),
     # An admin has every supervisor right (docs/operations.md: reissue is "`supervisor` or `admin`").
@@ -80,6 +87,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
         | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS, P.VIEW_REFUNDS, P.MANAGE_STAFF}
+        | {P.VIEW_DEALERS, P.MANAGE_DEALERS}
     ),
 }
 
