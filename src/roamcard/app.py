@@ -24,9 +24,13 @@ from roamcard import i18n, openapi, startup, wiring
 from roamcard.auth.endpoints import router as auth_router
 from roamcard.backoffice.campaigns import router as campaigns_router
 from roamcard.backoffice.card_issue import router as backoffice_esim_router
+from roamcard.backoffice.dealers import router as dealers_router
 from roamcard.backoffice.emergency import router as backoffice_emergency_router
 from roamcard.backoffice.endpoints import router as backoffice_router
+from roamcard.backoffice.jobs import router as backoffice_jobs_router
 from roamcard.backoffice.partner_endpoints import router as partner_backoffice_router
+from roamcard.backoffice.refund_history import router as refund_history_router
+from roamcard.backoffice.staff_accounts import router as staff_accounts_router
 from roamcard.card.endpoints import router as card_router
 from roamcard.card_order.endpoints import router as card_order_router
 from roamcard.catalog.endpoints import router as catalog_router
@@ -237,6 +241,10 @@ def create_app(
         backoffice_emergency_router,
         partner_backoffice_router,
         campaigns_router,
+        backoffice_jobs_router,
+        refund_history_router,
+        staff_accounts_router,
+        dealers_router,
     ):
         app.include_router(router)
     if settings.sandbox_enabled:

@@ -117,6 +117,13 @@ EXPECTED = {
     "view_campaigns": {"agent", "supervisor", "finance", "admin"},
     "manage_campaigns": {"supervisor", "admin"},
     "edit_emergency_contacts": {"agent", "supervisor", "admin"},
+    "view_jobs": {"supervisor", "admin"},
+    "manage_jobs": {"admin"},
+    "view_refunds": {"finance", "admin"},
+    "manage_staff": {"admin"},
+    "view_dealers": {"finance", "admin"},
+    "manage_dealers": {"admin"},
+    "credit_dealer_float": {"finance"},
 }
 
 

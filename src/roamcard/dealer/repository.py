@@ -97,3 +97,7 @@ def voucher_for_sale(tx: Tx, serial: str) -> tuple[str, SaleBatch] | None:
 
 def voucher_status(tx: Tx, serial: str) -> str | None:
     return tx.value(_VOUCHER_STATUS, serial=serial)
+
+
+def list_all(session: Session) -> Sequence[Dealer]:
+    return session.scalars(select(Dealer).order_by(Dealer.created_at.desc(), Dealer.id.desc())).all()

@@ -17,6 +17,8 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 DEAD = "dead"
+# A dead job a staff member chose not to run again (back office, audited with the reason): terminal.
+DISCARDED = "discarded"
 
 _wakeups: list[Callable[[], None]] = []
 

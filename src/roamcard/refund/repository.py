@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
@@ -139,3 +141,32 @@ def dead_job_of(session: Session, refund_id: str) -> Job | None:
         .order_by(Job.id.desc())
         .limit(1)
     ).first()
+
+
+@dataclass(frozen=True)
+class RefundFilter:
+    """The refunds history's filters; `None` means any. `since` inclusive, `until` exclusive (created)."""
+
+    status: str | None = None
+    card_ids: Sequence[int] | None = None
+    channel: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def search(session: Session, filters: RefundFilter, *, offset: int, limit: int) -> Sequence[Refund]:
+    """Every refund matching, newest first, with its order's channel as the channel filter."""
+    query = select(Refund).order_by(Refund.created_at.desc(), Refund.id.desc()).offset(offset).limit(limit)
+    if filters.status:
+        query = query.where(Refund.status == filters.status)
+    if filters.card_ids is not None:
+        query = query.where(Refund.card_id.in_(list(filters.card_ids)))
+    if filters.channel:
+        query = query.join(TopupOrder, TopupOrder.id == Refund.order_id).where(
+            TopupOrder.channel == filters.channel
+        )
+    if filters.since is not None:
+        query = query.where(Refund.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Refund.created_at < filters.until)
+    return session.scalars(query).all()

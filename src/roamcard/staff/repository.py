@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from roamcard.models import StaffMember, StaffSession
@@ -42,4 +42,16 @@ def revoke_sessions(session: Session, staff_id: int, now: datetime) -> None:
         .where(StaffSession.staff_id == staff_id, StaffSession.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
+    )
+
+
+def count_admins(session: Session) -> int:
+    """Enabled accounts with the admin role."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(StaffMember)
+            .where(StaffMember.role == "admin", StaffMember.disabled_at.is_(None))
+        )
+        or 0
     )

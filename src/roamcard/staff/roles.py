@@ -34,6 +34,19 @@ class Permission(StrEnum):
     MANAGE_CAMPAIGNS = "manage_campaigns"
     # Emergency (issue 15): an agent sets a caller's emergency contacts (audited); SOS are shown to VIEW_CARD.
     EDIT_EMERGENCY_CONTACTS = "edit_emergency_contacts"
+    # Jobs (issue 16): supervisors and admins see the queue with last errors; only an admin retries or
+    # discards a dead job (it re-runs work that may move money or send SMS).
+    VIEW_JOBS = "view_jobs"
+    MANAGE_JOBS = "manage_jobs"
+    # Refunds history (issue 16): finance and admin read every refund; deciding stays DECIDE_REFUND.
+    VIEW_REFUNDS = "view_refunds"
+    # Staff accounts (issue 16, was CLI only): an admin creates accounts, changes roles, resets TOTP.
+    MANAGE_STAFF = "manage_staff"
+    # Dealers (issue 16, was CLI only): finance and admin see them; an admin creates, suspends, resumes
+    # and rotates keys; crediting a float records money received, so it stays with finance.
+    VIEW_DEALERS = "view_dealers"
+    MANAGE_DEALERS = "manage_dealers"
+    CREDIT_DEALER_FLOAT = "credit_dealer_float"
 
 
 P = Permission
@@ -53,7 +66,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
-        | {P.MANAGE_CAMPAIGNS}
+        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS}
     ),
     # Money decisions stay with finance (separation of duties): not even an admin approves a refund.
     Role.FINANCE: frozenset(
@@ -64,13 +77,17 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_PAYMENT_ISSUES,
             P.DECIDE_DISPUTE,
             P.VIEW_CAMPAIGNS,
+            P.VIEW_REFUNDS,
+            P.VIEW_DEALERS,
+            P.CREDIT_DEALER_FLOAT,
         }
     ),
     # An admin has every supervisor right (docs/operations.md: reissue is "`supervisor` or `admin`").
     Role.ADMIN: frozenset(
         _AGENT
         | {P.UNSUSPEND_CARD, P.VIEW_AUDIT, P.VIEW_PAYMENT_ISSUES, P.REISSUE_ESIM, P.CANCEL_CARD_ORDER}
-        | {P.MANAGE_CAMPAIGNS}
+        | {P.MANAGE_CAMPAIGNS, P.VIEW_JOBS, P.MANAGE_JOBS, P.VIEW_REFUNDS, P.MANAGE_STAFF}
+        | {P.VIEW_DEALERS, P.MANAGE_DEALERS}
     ),
 }
 

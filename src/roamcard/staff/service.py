@@ -150,6 +150,31 @@ def reset_totp(session: Session, member: StaffMember) -> None:
     session.flush()
 
 
+class LastAdmin(AppError):
+    status_code = 409
+    code = "staff_last_admin"
+    message = "This is the last admin account: give another account the admin role first."
+
+
+def change_role(session: Session, member: StaffMember, role: str) -> StaffMember:
+    """Give an account another role; it applies from the account's next request (roles are read per
+    request). The last enabled admin keeps the role, so the back office never loses its admins."""
+    try:
+        new_role = Role(role).value
+    except ValueError:
+        raise InvalidStaffAccount(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if member.role == Role.ADMIN and new_role != Role.ADMIN and repository.count_admins(session) <= 1:
+        raise LastAdmin()
+    member.role = new_role
+    session.flush()
+    return member
+
+
+def new_initial_password() -> str:
+    """A first password for an account made in the back office, shown once to the admin making it."""
+    return secrets.token_urlsafe(15)  # 20 characters
+
+
 # -- signing in ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IssuedStaffSession:

@@ -109,3 +109,22 @@ def credit_float(session: Session, dealer: Dealer, amount: int, *, reference: st
 def set_status(session: Session, dealer: Dealer, status: DealerStatus, *, actor: str) -> bool:
     """Suspend or resume; recorded with who and when, and audited. False when it already had that status."""
     return seller_status.set_status(session, dealer_machine, "dealer", dealer, status, actor=actor)
+
+
+@dataclass(frozen=True)
+class RotatedKey:
+    old_key_id: str
+    api_key_id: str
+    api_secret: str  # shown once; stored only encrypted
+
+
+def rotate_key(session: Session, dealer: Dealer) -> RotatedKey:
+    """A new POS key id and secret; the old pair stops working at once (requests are looked up by key
+    id). The secret is returned once, to hand to the dealer's till, and stored only encrypted."""
+    old_key_id = dealer.api_key_id
+    api_key_id, api_secret = new_id("dk"), signing.new_secret()
+    dealer.api_key_id = api_key_id
+    dealer.api_secret_encrypted = signing.seal(api_key_id, api_secret)
+    dealer.updated_at = clock.now()
+    session.flush()
+    return RotatedKey(old_key_id, api_key_id, api_secret)
