@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     charging_quota_voice_seconds: int = 300
     charging_quota_sms: int = 1
     charging_validity_seconds: int = 600
+    # -- Usage alerts (issue 15; docs/operations.md "Usage alerts"). An SMS (and a dashboard banner) when the
+    # card's balance falls below this many minor units of its currency; a currency not named has no
+    # low-balance alert. JSON in the environment: ROAMCARD_ALERT_LOW_BALANCE='{"USD": 200, "CNY": 1000}'.
+    alert_low_balance: dict[str, int] = {"USD": 200, "CNY": 1000}
     smdp_notify_token: SecretStr | None = None
 
     # -- SMS (issue 10; docs/operations.md "SMS providers"). Routes by destination prefix, in order of

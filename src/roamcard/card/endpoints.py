@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 
 from roamcard.card import password_reset, service, settings
 from roamcard.card.schemas import (
+    AlertPreferencesBody,
     CardOut,
     PasswordResetAccepted,
     PasswordResetConfirm,
@@ -17,7 +18,15 @@ from roamcard.card.schemas import (
     PhoneOut,
 )
 from roamcard.db import Database, get_database
-from roamcard.deps import ActiveCard, ActiveCardForUpdate, BearerToken, ClientIP, SessionDep
+from roamcard.deps import (
+    ActiveCard,
+    ActiveCardForUpdate,
+    BearerToken,
+    ClientIP,
+    CurrentCard,
+    ReadSessionDep,
+    SessionDep,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["card"])
 
@@ -59,6 +68,27 @@ def confirm_phone_change(
 ) -> PhoneOut:
     """Bind the new number when the code matches; the old number is told."""
     return PhoneOut(phone=settings.confirm_phone_change(session, card, code=body.code))
+
+
+@router.get(
+    "/card/alerts", response_model=AlertPreferencesBody, responses={401: {"description": "Not signed in"}}
+)
+def get_alert_preferences(card: CurrentCard, session: ReadSessionDep) -> AlertPreferencesBody:
+    """Which optional alerts the card holder gets."""
+    return AlertPreferencesBody.model_validate(settings.alert_preferences(session, card.id))
+
+
+@router.put(
+    "/card/alerts",
+    response_model=AlertPreferencesBody,
+    responses={401: {"description": "Not signed in"}, 403: {"description": "The card is suspended"}},
+)
+def put_alert_preferences(
+    body: AlertPreferencesBody, card: ActiveCardForUpdate, session: SessionDep
+) -> AlertPreferencesBody:
+    """Switch the optional alerts on or off (all four fields); an alert switched off is not sent."""
+    chosen = settings.AlertPreferences(**body.model_dump())
+    return AlertPreferencesBody.model_validate(settings.set_alert_preferences(session, card.id, chosen))
 
 
 @router.post(

@@ -89,3 +89,12 @@ class PasswordResetConfirm(Schema):
 class PasswordResetAccepted(Schema):
     # The same answer whether or not the card exists.
     status: str = "code_sent_if_the_card_exists"
+
+
+class AlertPreferencesBody(Schema):
+    """The optional alerts, each on (true) or off; emergency messages are never optional."""
+
+    pack_usage: bool = Field(description="SMS at 80 % and 100 % of a pack used")
+    low_balance: bool = Field(description="SMS when the balance falls below the currency's threshold")
+    pack_expiry: bool = Field(description="SMS 3 days and 1 day before a pack with something left expires")
+    new_country: bool = Field(description="The welcome SMS on the first network in a new country")

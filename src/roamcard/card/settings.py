@@ -1,6 +1,6 @@
 """What a card holder changes on their own card: the service password (current one required), the bound
-phone (current password required, then proven by a 6-digit code sent by SMS to the new number) and the
-language of their messages.
+phone (current password required, then proven by a 6-digit code sent by SMS to the new number), the
+language of their messages and which optional alerts they get (`AlertPreferences`).
 
 Services never commit, except the two that check the current password (`change_password`,
 `start_phone_change`): they take the `Database`, because argon2 must run with no write transaction open
@@ -152,6 +152,36 @@ def set_language(session: Session, card: Card, language: str) -> None:
     if card.language != language:
         repository.set_language(session, card.id, language)
         session.refresh(card)
+
+
+# -- alerts -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AlertPreferences:
+    """The optional SMS a card holder may switch off (all on by default; charging/service/alerts.py and
+    the new-country welcome in network/service.py read them). Emergency messages (SOS to the contacts,
+    the emergency service itself) are never optional and have no switch."""
+
+    pack_usage: bool = True  # 80 % and 100 % of a pack used
+    low_balance: bool = True  # the balance fell below the currency's threshold
+    pack_expiry: bool = True  # 3 days and 1 day before a pack expires
+    new_country: bool = True  # the welcome SMS on the first network in a new country
+
+
+def alert_preferences(session: Session, card_id: int) -> AlertPreferences:
+    switches = repository.get_alert_switches(session, card_id)
+    return AlertPreferences(*switches) if switches is not None else AlertPreferences()
+
+
+def set_alert_preferences(session: Session, card_id: int, preferences: AlertPreferences) -> AlertPreferences:
+    repository.set_alert_switches(
+        session,
+        card_id,
+        pack_usage=preferences.pack_usage,
+        low_balance=preferences.low_balance,
+        pack_expiry=preferences.pack_expiry,
+        new_country=preferences.new_country,
+    )
+    return preferences
 
 
 # -- bound phone ------------------------------------------------------------------------------------

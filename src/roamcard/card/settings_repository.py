@@ -1,4 +1,4 @@
-"""Queries behind the card holder's own settings (password, bound phone, language)."""
+"""Queries behind the card holder's own settings (password, bound phone, language, alert switches)."""
 
 from __future__ import annotations
 
@@ -105,3 +105,38 @@ def mark_phone_change_confirmed(session: Session, change_id: int, max_attempts: 
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+ALERT_COLUMNS = (
+    Card.alert_pack_usage,
+    Card.alert_low_balance,
+    Card.alert_pack_expiry,
+    Card.alert_new_country,
+)
+
+
+def get_alert_switches(session: Session, card_id: int) -> tuple[bool, bool, bool, bool] | None:
+    row = session.execute(select(*ALERT_COLUMNS).where(Card.id == card_id)).first()
+    return (bool(row[0]), bool(row[1]), bool(row[2]), bool(row[3])) if row is not None else None
+
+
+def set_alert_switches(
+    session: Session,
+    card_id: int,
+    *,
+    pack_usage: bool,
+    low_balance: bool,
+    pack_expiry: bool,
+    new_country: bool,
+) -> None:
+    session.execute(
+        update(Card)
+        .where(Card.id == card_id)
+        .values(
+            alert_pack_usage=pack_usage,
+            alert_low_balance=low_balance,
+            alert_pack_expiry=pack_expiry,
+            alert_new_country=new_country,
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -67,7 +67,8 @@ INSERT_GRANT = (
     ":units, :price_amount, :price_currency, :now)"
 )
 OPEN_GRANTS = (
-    "SELECT id, source, reservation_id, units_granted, price_amount, kind FROM charging_grants "
+    "SELECT id, source, reservation_id, units_granted, price_amount, kind, card_id, allowance_id, "
+    "price_currency FROM charging_grants "
     "WHERE session_id = :session_id AND rating_group = :rating_group AND settled_at IS NULL ORDER BY id"
 )
 OPEN_GRANTS_OF_SESSION = (
@@ -76,4 +77,37 @@ OPEN_GRANTS_OF_SESSION = (
 SETTLE_GRANT = (
     "UPDATE charging_grants SET units_used = :used, charged_amount = :charged, settled_at = :now "
     "WHERE id = :id AND settled_at IS NULL"
+)
+
+# -- usage alerts (service/alerts.py) -----------------------------------------------------------------------
+# The one statement the charging path adds per posting: the pack's size and what its account holds now
+# (this transaction has just moved it, so the row is ours until commit).
+PACK_USE = (
+    "SELECT a.total, acc.balance FROM allowances a JOIN ledger_accounts acc ON acc.id = a.account_id "
+    "WHERE a.id = :id"
+)
+RESERVED_ACCOUNT_BALANCE = (
+    "SELECT acc.balance FROM ledger_reservations r JOIN ledger_accounts acc ON acc.id = r.account_id "
+    "WHERE r.id = :id"
+)
+PACK_NAME = (
+    "SELECT a.asset, p.name_zh, p.name_en FROM allowances a LEFT JOIN products p ON p.id = a.product_id "
+    "WHERE a.id = :id"
+)
+_RECIPIENT = "SELECT id, phone, language, {column} FROM cards WHERE id = :card_id"
+ALERT_RECIPIENT = {
+    switch: _RECIPIENT.format(column=f"alert_{switch}")
+    for switch in ("pack_usage", "low_balance", "pack_expiry", "new_country")
+}
+# Packs with something left expiring in (lower, upper] whose reminder `suffix` is not queued yet, of active
+# cards whose holder wants reminders. The outbox key is built in SQL (`||` on both engines).
+EXPIRING_PACKS = (
+    "SELECT a.card_id, a.id, a.asset, a.expires_at, p.name_zh, p.name_en, c.phone, c.language "
+    "FROM allowances a JOIN ledger_accounts acc ON acc.id = a.account_id "
+    "JOIN cards c ON c.id = a.card_id LEFT JOIN products p ON p.id = a.product_id "
+    "WHERE a.expired_at IS NULL AND a.expires_at > :lower AND a.expires_at <= :upper "
+    "AND a.expires_at > :now AND acc.balance > 0 AND c.status = 'active' AND c.alert_pack_expiry "
+    'AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n."key" = '
+    "CAST(a.card_id AS VARCHAR(20)) || ':pack:' || CAST(a.id AS VARCHAR(20)) || ':expiry:' || :suffix) "
+    "ORDER BY a.expires_at, a.id LIMIT :limit"
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from roamcard import tasks, wiring
 from roamcard.auth import attempts as sign_in_attempts
 from roamcard.card_order import service as card_orders
+from roamcard.charging.service import alerts as usage_alerts
 from roamcard.db import Database
 from roamcard.idempotency import service as idempotency
 from roamcard.jobs.worker import Worker
@@ -36,6 +37,12 @@ def void_lapsed_reservations(database: Database) -> int:
     """Ledger holds whose validity passed (a charging session that never reported back): voided."""
     with database.tx() as tx:
         return reservations.void_lapsed(tx)
+
+
+def remind_expiring_packs(database: Database) -> int:
+    """Packs with something left 3 days and 1 day before they expire: one SMS each (charging/alerts)."""
+    with database.tx() as tx:
+        return usage_alerts.remind_expiring_packs(tx)
 
 
 def expire_lapsed_packs(database: Database) -> int:
@@ -99,6 +106,7 @@ SWEEPERS = (
     release_lapsed_card_orders,
     void_lapsed_reservations,  # before packs expire: a lapsed hold is returned, then breakage
     expire_lapsed_packs,
+    remind_expiring_packs,  # charging: SMS 3 days and 1 day before a pack expires
     requeue_stuck_fulfilment,
     expire_lapsed_vouchers,
     purge_request_nonces,

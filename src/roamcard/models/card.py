@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roamcard.models.base import Base, BigIntPK, UTCDateTime
@@ -21,3 +21,10 @@ class Card(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Top-ups paused while a chargeback is reviewed (not a suspension: the card keeps working).
     topup_held_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Optional alerts the card holder may switch off (card/settings.py; emergency messages are never
+    # optional): 80 % / 100 % of a pack used, balance below the currency's threshold, a pack about to
+    # expire, the welcome SMS in a new country.
+    alert_pack_usage: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alert_low_balance: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alert_pack_expiry: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alert_new_country: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

@@ -26,4 +26,5 @@ RECORD_SEEN = (
 
 LAST_SEEN = "SELECT mcc, mnc, country, operator, seen_at FROM card_networks WHERE card_id = :card_id"
 
-CARD_RECIPIENT = "SELECT id, phone, language FROM cards WHERE id = :card_id"
+# With the holder's switch for the welcome SMS (an optional alert, card/settings.py).
+CARD_RECIPIENT = "SELECT id, phone, language, alert_new_country FROM cards WHERE id = :card_id"

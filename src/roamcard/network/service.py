@@ -57,8 +57,8 @@ def seen(db: Session | Tx, card_id: int, mcc: str | int, mnc: str | int, at: dat
 
 def _welcome(tx: Tx, card_id: int, country: str) -> None:
     row = tx.one(repository.CARD_RECIPIENT, card_id=card_id)
-    if row is None:
-        return
+    if row is None or not row[3]:
+        return  # no card, or its holder switched the welcome SMS off
     recipient = notification_service.CardRecipient(row[0], row[1], row[2])
     notification_service.queue_sms(
         tx,

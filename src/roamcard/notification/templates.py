@@ -61,6 +61,14 @@ TEMPLATES: dict[str, str] = {
     "welcome_country": lazy(
         "[Roamcard] Welcome to {country}. Emergency calls are free: dial {number}. Rates and packs: {url}"
     ),
+    # Usage alerts (charging/service/alerts.py), once per pack and threshold; each links to the recharge page.
+    "pack_used_80": lazy("[Roamcard] You have used 80% of your {pack}. Recharge or buy a pack: {url}"),
+    "pack_used_100": lazy(
+        "[Roamcard] Your {pack} is used up; usage is now paid from your balance. "
+        "Recharge or buy a pack: {url}"
+    ),
+    "low_balance": lazy("[Roamcard] Your balance is low: {balance}. Recharge: {url}"),
+    "pack_expiring": lazy("[Roamcard] Your {pack} expires on {date} (UTC). Recharge or buy a pack: {url}"),
     # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
     "card_issued": lazy(
         "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."

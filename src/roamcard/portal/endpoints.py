@@ -16,6 +16,7 @@ from roamcard.deps import ClientIP, ReadSessionDep, SessionDep
 from roamcard.errors import AppError, NotFound
 from roamcard.payment.client import client_context
 from roamcard.portal import forms, pages, recharge, security
+from roamcard.portal import usage as portal_usage
 from roamcard.portal.history import export_csv, parse_query
 from roamcard.portal.routing import (
     ActiveSignedIn,
@@ -95,6 +96,13 @@ def choose_language(request: Request, form: FormDep, session: SessionDep) -> Res
 @router.get("/account", response_class=HTMLResponse)
 def dashboard(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
     return pages.dashboard(session, view, signed.card)
+
+
+@router.get("/usage", response_class=HTMLResponse)
+def usage(request: Request, signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    """Usage per day and kind with what paid for it (any card status: a suspended card may still look)."""
+    params = {k: v for k, v in request.query_params.items() if k in ("from", "to")}
+    return portal_usage.usage_page(session, view, signed.card, params)
 
 
 @router.get("/esim", response_class=HTMLResponse)
@@ -217,6 +225,7 @@ def settings(request: Request, signed: SignedInDep, view: ViewDep, session: Read
         "phone": view._("Your bound phone number has been changed."),
         "timezone": view._("Times are now shown in your chosen time zone."),
         "language": view._("Language saved."),
+        "alerts": view._("Your alert choices are saved."),
     }
     notice = notices.get(request.query_params.get("saved", ""))
     return pages.settings_page(session, view, signed.card, values={}, errors={}, notice=notice)
@@ -263,6 +272,24 @@ def phone_code(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> R
 def confirm_phone_change(signed: ActiveSignedInForUpdate, form: FormDep, session: SessionDep) -> Response:
     card_settings.confirm_phone_change(session, signed.card, code=forms.parse(forms.CodeForm, form).code)
     return see_other("/settings?saved=phone")
+
+
+@router.post("/settings/alerts")
+@error_page(pages.settings_page)
+def choose_alerts(signed: ActiveSignedIn, form: FormDep, session: SessionDep) -> Response:
+    """The optional alerts: a ticked box is on, an unticked one off (emergency messages have no switch)."""
+    chosen = forms.parse(forms.AlertsForm, form)
+    card_settings.set_alert_preferences(
+        session,
+        signed.card.id,
+        card_settings.AlertPreferences(
+            pack_usage=chosen.pack_usage,
+            low_balance=chosen.low_balance,
+            pack_expiry=chosen.pack_expiry,
+            new_country=chosen.new_country,
+        ),
+    )
+    return see_other("/settings?saved=alerts")
 
 
 @router.post("/settings/timezone")

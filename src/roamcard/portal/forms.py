@@ -202,6 +202,15 @@ class LanguageForm(Form):
     next: str = ""
 
 
+class AlertsForm(Form):
+    """The optional alerts' check boxes: a box not ticked is not sent, so each defaults to off."""
+
+    pack_usage: bool = False
+    low_balance: bool = False
+    pack_expiry: bool = False
+    new_country: bool = False
+
+
 class TimezoneForm(Form):
     timezone: Annotated[str, Field(max_length=64)]
 

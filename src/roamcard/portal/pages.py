@@ -18,6 +18,7 @@ from roamcard.card import settings as card_settings
 from roamcard.card.states import CardStatus
 from roamcard.catalog import repository as catalog_repository
 from roamcard.catalog.views import product_name
+from roamcard.charging.service import alerts as usage_alerts
 from roamcard.config import get_settings
 from roamcard.esim.service import install as esim_install
 from roamcard.i18n import lazy
@@ -96,6 +97,7 @@ def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
         esim = None
     packs = []
     coverage: list[str] = []
+    states: list[tuple[usage_alerts.PackState, str]] = []
     for allowance in overview.allowances:
         product = (
             catalog_repository.get_active(session, allowance.product_id) if allowance.product_id else None
@@ -113,9 +115,15 @@ def dashboard(session: Session, view: View, card: Card) -> HTMLResponse:
                 expires_at=allowance.expires_at,
             )
         )
+        state = usage_alerts.PackState(
+            allowance.asset, allowance.remaining, allowance.total, allowance.expires_at, allowance.product_id
+        )
+        states.append((state, packs[-1].name or view._(ALLOWANCE_LABELS.get(allowance.kind, allowance.kind))))
     return render(
         view,
         "dashboard.html",
+        # Usage alerts, shown while the situation lasts (charging/service/alerts.py `banners`).
+        alerts=usage_alerts.banners(states, overview.balance, view.language, view.when),
         card=card,
         balance=overview.balance.format(view.language),
         packs=packs,
@@ -413,6 +421,7 @@ def settings_page(
     return render(
         view,
         "settings.html",
+        alerts=card_settings.alert_preferences(session, card.id),
         card=card,
         phone=numbers.mask_phone(card.phone),
         pending=card_settings.pending_phone_change(session, card),

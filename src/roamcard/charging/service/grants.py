@@ -15,6 +15,7 @@ from typing import Any
 
 from roamcard.card.states import CardStatus
 from roamcard.charging import repository
+from roamcard.charging.service import alerts
 from roamcard.charging.service.rating import KIND_ASSET, Rate, rate_for
 from roamcard.charging.states import GrantSource, ResultCode
 from roamcard.config import get_settings
@@ -206,20 +207,25 @@ def _answer(rating_group: int, kind: str, units: int, validity: int, *, final: b
 def settle(tx: Tx, session_id: int, rating_group: int, used: int) -> None:
     """Apportion what the session used of this rating group over its open slices, in the order they were
     granted (packs first, then balance), post that much of each reservation and void the rest. Usage beyond
-    what was granted is not charged: the network enforces the grant."""
+    what was granted is not charged: the network enforces the grant. A posting that takes a pack to 80 % or
+    100 %, or the balance below its threshold, queues that alert (service/alerts.py)."""
     remaining = max(0, used)
     now = clock.now()
-    for grant_id, source, reservation_id, granted, price, kind in tx.all(
+    for grant_id, source, reservation_id, granted, price, kind, card_id, allowance_id, currency in tx.all(
         repository.OPEN_GRANTS, session_id=session_id, rating_group=rating_group
     ):
         units = min(remaining, int(granted))
         remaining -= units
         charged: int | None = None
         if source == GrantSource.PACK and reservation_id is not None:
-            reservations.settle(tx, int(reservation_id), units)
+            posted = reservations.settle(tx, int(reservation_id), units)
+            if posted > 0 and allowance_id is not None:  # 80 % / 100 % of the pack (one cheap statement)
+                alerts.pack_used(tx, int(card_id), int(allowance_id), posted)
         elif source == GrantSource.BALANCE:
             cost = Rate(kind, int(price or 0), "").cost(units)
             charged = reservations.settle(tx, int(reservation_id), cost) if reservation_id is not None else 0
+            if charged > 0 and reservation_id is not None and currency:  # below the low-balance threshold
+                alerts.balance_charged(tx, int(card_id), currency, charged, int(reservation_id))
         elif source == GrantSource.EMERGENCY:
             charged = 0
         tx.run(repository.SETTLE_GRANT, id=grant_id, used=units, charged=charged, now=now)
