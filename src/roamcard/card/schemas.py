@@ -89,3 +89,23 @@ class PasswordResetConfirm(Schema):
 class PasswordResetAccepted(Schema):
     # The same answer whether or not the card exists.
     status: str = "code_sent_if_the_card_exists"
+
+
+class CardCloseRequest(BaseModel):
+    """Close the card for good: the service password and an explicit confirmation."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: LoginPassword
+    confirm: bool = Field(description="Must be true: closing is final")
+
+
+class RefundOut(Schema):
+    refund_id: str
+    amount: MoneyOut
+
+
+class CardClosedOut(Schema):
+    status: str
+    refunds: list[RefundOut]
+    breakage: list[MoneyOut]
+    packs_expired: int

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roamcard.models.base import Base, BigIntPK, UTCDateTime
@@ -10,6 +10,8 @@ from roamcard.models.base import Base, BigIntPK, UTCDateTime
 
 class Card(Base):
     __tablename__ = "cards"
+    # The validity sweeper (card/validity.py) reads cards by status and validity date.
+    __table_args__ = (Index("ix_cards_status_valid_until", "status", "valid_until"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     card_number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -21,3 +23,9 @@ class Card(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Top-ups paused while a chargeback is reviewed (not a suspension: the card keeps working).
     topup_held_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Until when the line stays alive (保号): every recharge extends it (card/validity.py). NULL: not dated
+    # yet (a card from before validity existed, or a card order's card until its starter recharge).
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The smallest reminder (days before `valid_until`) already sent for the current validity; a recharge
+    # clears it.
+    validity_reminded: Mapped[int | None] = mapped_column(Integer, nullable=True)
