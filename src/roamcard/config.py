@@ -159,6 +159,18 @@ class Settings(BaseSettings):
     alert_low_balance: dict[str, int] = {"USD": 200, "CNY": 1000}
     smdp_notify_token: SecretStr | None = None
 
+    # -- The card's own lifecycle (issue 15; docs/operations.md "Card validity"). A new card is valid for
+    # card_initial_validity_days; each recharge extends it from the later of now and its validity date by
+    # the product's validity_days_per_recharge (this default when the catalogue names none). SMS reminders
+    # go out the given days before it lapses; after it lapses the card is `expired` (emergency only, sign-in
+    # and recharge still work) for grace_days, then `closed` (balance to breakage) and its number is held
+    # for msisdn_quarantine_days before another card may get it.
+    card_initial_validity_days: int = 180
+    validity_days_per_recharge: int = 180
+    validity_reminder_days: tuple[int, ...] = (7, 1)
+    grace_days: int = 30
+    msisdn_quarantine_days: int = 90
+
     # -- SMS (issue 10; docs/operations.md "SMS providers"). Routes by destination prefix, in order of
     # preference: "+86=aliyun,twilio; *=twilio,smpp". Providers: aliyun, twilio, smpp, console.
     sms_routes: str = "*=console"

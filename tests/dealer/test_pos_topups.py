@@ -257,5 +257,5 @@ class TestOnTheLeanPath:
 # A top-up at the till: the dealer and the nonce, the savepoint, the key's claim; the sale (external id,
 # card, product, the live campaigns (POS promotions), float, two transfers, the paid order, the sale row);
 # the fulfilment; the key's answer.
-PG_SALE = 22
-SQLITE_SALE = 26
+PG_SALE = 23
+SQLITE_SALE = 27

@@ -359,9 +359,9 @@ class TestParallelRedemption:
 # Per redemption once the operator accounts are known (the first redemption of a process looks them up):
 # the token, the per-card lock (PostgreSQL), limits and PIN, the live campaigns (a recharge card's bonus),
 # the write, then the fulfilment (transition, wallet, transfer and its balance update, the SMS with its
-# history and job, the balance for the SMS).
-PG_STATEMENTS = 11
-SQLITE_STATEMENTS = 19
+# history and job, the balance for the SMS), and the card's validity (one UPDATE, card/validity.py).
+PG_STATEMENTS = 12
+SQLITE_STATEMENTS = 20
 
 
 def redemption_history(database: Database, serial: str, order_id: str) -> list[tuple[str, str | None, str]]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.auth import attempts, repository
 from roamcard.card import passwords
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import AppError, TooManyRequests, Unauthorized
@@ -142,7 +142,7 @@ def signed_in_card(tx: Tx, token: str) -> SignedInCard:
 
 def require_active_card(card: SignedInCard) -> SignedInCard:
     """`require_active` for the lean path's card."""
-    if card.status != CardStatus.ACTIVE.value:
+    if card.status not in RECHARGEABLE:  # an expired card signs in and recharges during its grace
         raise CardSuspended()
     return card
 
@@ -239,7 +239,7 @@ def check_password(database: Database, *, card_number: str, password: str, clien
             raise LoginLocked(checked.retry_after_seconds)
         raise InvalidCredentials()
     card = checked.card
-    if card.status != CardStatus.ACTIVE.value:
+    if card.status not in RECHARGEABLE:  # an expired card signs in and recharges during its grace
         with _one_statement(database) as tx:
             signed_in(tx, card)
         raise CardSuspended()
@@ -297,7 +297,7 @@ def card_for_token(session: Session, token: str) -> Card:
 def require_active(card: Card) -> Card:
     """Refuse a card that is not active (sign-in, settings, top-ups, refunds). Never used for emergency
     help: SOS, emergency contacts and emergency numbers must stay open to a suspended card."""
-    if card.status != CardStatus.ACTIVE.value:
+    if card.status not in RECHARGEABLE:  # an expired card signs in and recharges during its grace
         raise CardSuspended()
     return card
 

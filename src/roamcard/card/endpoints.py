@@ -5,9 +5,11 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from roamcard.card import password_reset, service, settings
+from roamcard.card import closure, password_reset, service, settings
 from roamcard.card.schemas import (
     AlertPreferencesBody,
+    CardClosedOut,
+    CardCloseRequest,
     CardOut,
     PasswordResetAccepted,
     PasswordResetConfirm,
@@ -16,6 +18,7 @@ from roamcard.card.schemas import (
     PhoneChangeCreate,
     PhoneChangeOut,
     PhoneOut,
+    RefundOut,
 )
 from roamcard.db import Database, get_database
 from roamcard.deps import (
@@ -27,6 +30,8 @@ from roamcard.deps import (
     ReadSessionDep,
     SessionDep,
 )
+from roamcard.errors import ValidationFailed
+from roamcard.kit.schemas import MoneyOut
 
 router = APIRouter(prefix="/api/v1", tags=["card"])
 
@@ -116,4 +121,31 @@ def request_password_reset(
 def confirm_password_reset(body: PasswordResetConfirm, session: SessionDep, ip: ClientIP) -> None:
     password_reset.confirm_reset(
         session, card_number=body.card_number, code=body.code, new_password=body.new_password, client_ip=ip
+    )
+
+
+@router.post(
+    "/card/close",
+    response_model=CardClosedOut,
+    responses={
+        401: {"description": "Not signed in"},
+        403: {"description": "The card is suspended (card_suspended)"},
+        409: {"description": "The card cannot be closed now (card_not_closable)"},
+        422: {"description": "Wrong current password, or `confirm` not true"},
+        429: {"description": "Too many wrong passwords; see Retry-After"},
+    },
+)
+def close_card(body: CardCloseRequest, card: ActiveCard, ip: ClientIP) -> CardClosedOut:
+    """Close the card: the refundable part of each recharge goes back to its payment (refund policy), the
+    rest of the balance and the packs are forfeited, the card's number is quarantined. Final."""
+    if not body.confirm:
+        raise ValidationFailed("confirm", "Tick the box to confirm that you want to close the card.")
+    database = get_database()
+    settings.check_current_password(database, card, body.current_password)
+    closed = closure.close_card_by_id(database, card.id, client_ip=ip)
+    return CardClosedOut(
+        status="closed",
+        refunds=[RefundOut(refund_id=rid, amount=MoneyOut.of(money)) for rid, money in closed.refunds],
+        breakage=[MoneyOut.of(money) for money in closed.breakage],
+        packs_expired=closed.packs_expired,
     )

@@ -98,3 +98,23 @@ class AlertPreferencesBody(Schema):
     low_balance: bool = Field(description="SMS when the balance falls below the currency's threshold")
     pack_expiry: bool = Field(description="SMS 3 days and 1 day before a pack with something left expires")
     new_country: bool = Field(description="The welcome SMS on the first network in a new country")
+
+
+class CardCloseRequest(BaseModel):
+    """Close the card for good: the service password and an explicit confirmation."""
+
+    model_config = ConfigDict(extra="forbid")
+    current_password: LoginPassword
+    confirm: bool = Field(description="Must be true: closing is final")
+
+
+class RefundOut(Schema):
+    refund_id: str
+    amount: MoneyOut
+
+
+class CardClosedOut(Schema):
+    status: str
+    refunds: list[RefundOut]
+    breakage: list[MoneyOut]
+    packs_expired: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -62,6 +62,8 @@ def issue_card(
         language=language,
         currency=currency,
         created_at=clock.now(),
+        # A new card is valid for a first period; each recharge extends it (card/validity.py).
+        valid_until=clock.now() + timedelta(days=get_settings().card_initial_validity_days),
     )
     session.add(card)
     session.flush()

@@ -115,6 +115,11 @@ def _check_current_password(database: Database, card: Card, password: str) -> No
         raise WrongCurrentPassword()
 
 
+def check_current_password(database: Database, card: Card, password: str) -> None:
+    """Proof that the holder is asking (closing the card): the same counted check as a password change."""
+    _check_current_password(database, card, password)
+
+
 def change_password(
     database: Database, card: Card, *, current_password: str, new_password: str, keep_token: str | None = None
 ) -> None:

@@ -33,6 +33,8 @@ class CatalogProduct(BaseModel):
     custom_max: int | None = Field(default=None, gt=0)
     unit_prices: dict[str, int] = Field(default_factory=dict)
     validity_days: int | None = Field(default=None, gt=0, le=3650)
+    # Days each recharge of it keeps the card alive (保号); unset: ROAMCARD_VALIDITY_DAYS_PER_RECHARGE.
+    validity_days_per_recharge: int | None = Field(default=None, gt=0, le=3650)
     coverage: list[CountryCode] = Field(default_factory=list)
     sort_order: int = 0
 

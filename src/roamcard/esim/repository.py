@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+from roamcard.lifecycle import as_tx
 from roamcard.models import EsimProfile
 
 # PostgreSQL: the first available profile no other transaction has locked (SKIP LOCKED, so parallel
@@ -51,8 +52,21 @@ def known_iccids(session: Session, iccids: Iterable[str]) -> set[str]:
     return _known(session, "iccid", iccids)
 
 
-def known_msisdns(session: Session, msisdns: Iterable[str]) -> set[str]:
-    return _known(session, "msisdn", msisdns)
+_RELEASE_QUARANTINED = (
+    "UPDATE esim_profiles SET released_msisdn = msisdn, msisdn = NULL "
+    "WHERE msisdn = :msisdn AND msisdn_quarantine_until IS NOT NULL AND msisdn_quarantine_until <= :now"
+)
+
+
+def known_msisdns(session: Session, msisdns: Iterable[str], *, now: datetime) -> set[str]:
+    """Numbers already taken. A closed card's number is taken until its quarantine ends; then it is
+    released from the old profile (kept as `released_msisdn`) and free again."""
+    wanted = list(msisdns)
+    known = _known(session, "msisdn", wanted)
+    for msisdn in sorted(known):
+        if as_tx(session).run(_RELEASE_QUARANTINED, msisdn=msisdn, now=now):
+            known.discard(msisdn)
+    return known
 
 
 def _known(session: Session, name: str, values: Iterable[str]) -> set[str]:

@@ -29,7 +29,7 @@ from roamcard.auth import service as auth_service
 from roamcard.card import numbers
 from roamcard.card import repository as card_repository
 from roamcard.card import service as card_service
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE, CardStatus
 from roamcard.config import get_settings
 from roamcard.db import Database, attempt, insert_ignoring_conflict
 from roamcard.emergency import service as emergency_service
@@ -327,7 +327,7 @@ def _menu(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
         _say_overview(session, card, reply)
         return _go(session, call, Step.MENU, reply)
     if digits == RECHARGE_WITH_PIN:
-        if card.status != CardStatus.ACTIVE:
+        if card.status not in RECHARGEABLE:
             reply.say(prompts.CARD_SUSPENDED)
             return _go(session, call, Step.MENU, reply)
         return _go(session, call, Step.PIN, reply)

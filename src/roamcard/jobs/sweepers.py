@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from roamcard import tasks, wiring
 from roamcard.auth import attempts as sign_in_attempts
+from roamcard.card import closure as card_closure
 from roamcard.card_order import service as card_orders
 from roamcard.charging.service import alerts as usage_alerts
 from roamcard.db import Database
@@ -85,6 +86,12 @@ def purge_expired_quotes(database: Database) -> int:
         return quotes.purge_expired(tx)
 
 
+def sweep_card_validity(database: Database) -> int:
+    """The card's own lifecycle (card/closure.py): validity reminders, expiry, closure after grace."""
+    with database.transaction() as session:
+        return card_closure.sweep(session)
+
+
 # -- payments (issue 9): nothing stays unknown, no verified notification is lost
 def final_sweep_unknown_payments(database: Database) -> int:
     with database.transaction() as session:
@@ -114,6 +121,7 @@ SWEEPERS = (
     purge_idempotency_keys,
     purge_sign_in_attempts,  # auth: forgotten sign-in counts
     purge_expired_quotes,  # promotions: price quotes a day after they expired
+    sweep_card_validity,  # 保号: reminders, expired, closed after the grace period
     final_sweep_unknown_payments,
     redrive_unhandled_notifications,
     settle_stuck_sms,

@@ -58,6 +58,15 @@ def list_lapsed_allowances(session: Session, now: datetime, limit: int) -> Seque
     ).all()
 
 
+def list_live_allowances_of_card(session: Session, card_id: int) -> Sequence[Allowance]:
+    """Packs of the card not yet expired (whatever their date), earliest expiry first."""
+    return session.scalars(
+        select(Allowance)
+        .where(Allowance.card_id == card_id, Allowance.expired_at.is_(None))
+        .order_by(Allowance.expires_at, Allowance.id)
+    ).all()
+
+
 def mark_allowance_expired(session: Session, allowance_id: int, now: datetime) -> bool:
     result = session.execute(
         update(Allowance)

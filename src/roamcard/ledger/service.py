@@ -408,22 +408,44 @@ def expire_lapsed_allowances(session: Session, *, now: datetime | None = None, l
     now = now or clock.now()
     expired = 0
     for allowance in repository.list_lapsed_allowances(session, now, limit):
-        if not repository.mark_allowance_expired(session, allowance.id, now):
-            continue
-        _void_holds(as_tx(session), allowance.account_id, reason="pack_expired")
-        account = session.get(LedgerAccount, allowance.account_id, populate_existing=True)
-        assert account is not None
-        if account.balance > 0:
-            transfer(
-                session,
-                key=f"allowance:{allowance.id}:expire",
-                debit=account,
-                credit=operator_account(session, "expired", allowance.asset),
-                amount=account.balance,
-                reason="expiry",
-            )
-        expired += 1
+        if _expire_allowance(session, allowance, now):
+            expired += 1
     return expired
+
+
+def expire_card_allowances(session: Session, card_id: int, *, reason: str = "card_closed") -> int:
+    """Every live pack of a card that is closing: what is left goes to breakage, as at a pack's expiry."""
+    now = clock.now()
+    return sum(
+        1
+        for allowance in repository.list_live_allowances_of_card(session, card_id)
+        if _expire_allowance(session, allowance, now, reason=reason)
+    )
+
+
+def _expire_allowance(
+    session: Session, allowance: Allowance, now: datetime, *, reason: str = "pack_expired"
+) -> bool:
+    if not repository.mark_allowance_expired(session, allowance.id, now):
+        return False
+    _void_holds(as_tx(session), allowance.account_id, reason=reason)
+    account = session.get(LedgerAccount, allowance.account_id, populate_existing=True)
+    assert account is not None
+    if account.balance > 0:
+        transfer(
+            session,
+            key=f"allowance:{allowance.id}:expire",
+            debit=account,
+            credit=operator_account(session, "expired", allowance.asset),
+            amount=account.balance,
+            reason="expiry",
+        )
+    return True
+
+
+def void_holds(tx: Tx, account_id: int, *, reason: str) -> None:
+    """Void every pending reservation on the account (its whole balance is about to move)."""
+    _void_holds(tx, account_id, reason=reason)
 
 
 _PENDING_HOLDS = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, true
+from sqlalchemy import Boolean, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from roamcard.models.base import Base, BigIntPK, UTCDateTime
@@ -10,6 +10,8 @@ from roamcard.models.base import Base, BigIntPK, UTCDateTime
 
 class Card(Base):
     __tablename__ = "cards"
+    # The validity sweeper (card/validity.py) reads cards by status and validity date.
+    __table_args__ = (Index("ix_cards_status_valid_until", "status", "valid_until"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     card_number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -28,3 +30,9 @@ class Card(Base):
     alert_low_balance: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     alert_pack_expiry: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     alert_new_country: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Until when the line stays alive (保号): every recharge extends it (card/validity.py). NULL: not dated
+    # yet (a card from before validity existed, or a card order's card until its starter recharge).
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The smallest reminder (days before `valid_until`) already sent for the current validity; a recharge
+    # clears it.
+    validity_reminded: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -37,6 +37,10 @@ class EsimProfile(Base):
     # The SM-DP+ timestamp of the last event applied: an older event never moves the profile.
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A closed card's number is held until then (ROAMCARD_MSISDN_QUARANTINE_DAYS): no other profile may
+    # take it; once it has passed, an import of that number moves it to `released_msisdn` and takes it.
+    msisdn_quarantine_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    released_msisdn: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # A reissued profile names the one it replaced; unique, so a profile is replaced at most once.
     replaces_profile_id: Mapped[int | None] = mapped_column(
         ForeignKey("esim_profiles.id"), unique=True, nullable=True

@@ -28,6 +28,8 @@ class Product(Base):
     custom_max: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     unit_prices: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     validity_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # How far each recharge of this product extends the card's validity (保号); NULL: the setting's default.
+    validity_days_per_recharge: Mapped[int | None] = mapped_column(Integer, nullable=True)
     coverage: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)

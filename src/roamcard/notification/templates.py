@@ -69,6 +69,10 @@ TEMPLATES: dict[str, str] = {
     ),
     "low_balance": lazy("[Roamcard] Your balance is low: {balance}. Recharge: {url}"),
     "pack_expiring": lazy("[Roamcard] Your {pack} expires on {date} (UTC). Recharge or buy a pack: {url}"),
+    # The card's validity (card/closure.py `sweep`): ROAMCARD_VALIDITY_REMINDER_DAYS before it lapses.
+    "validity_reminder": lazy(
+        "[Roamcard] Your card stays valid until {date}. Recharge before then to keep its number: {url}"
+    ),
     # A newly issued card's service password (`roamcard cards create --sms`, later the eSIM order).
     "card_issued": lazy(
         "[Roamcard] Card {card_number} is ready. Service password: {password}. Never share it."

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from roamcard.auth import service as auth_service
+from roamcard.card import closure as card_closure
 from roamcard.card import password_reset as card_password_reset
 from roamcard.card import settings as card_settings
 from roamcard.db import get_database
@@ -50,6 +51,8 @@ def landing(request: Request, card: MaybeSignedIn, view: ViewDep, session: ReadS
     values = {"next": security.safe_next(request.query_params.get("next"))}
     ended = request.query_params.get("ended") == "1" and card is None
     errors = {"form": view._("Your session has ended. Sign in again.")} if ended else {}
+    if request.query_params.get("closed") == "1" and card is None:
+        errors = {"form": view._("Your card is closed. Thank you for travelling with Roamcard.")}
     if request.query_params.get("reset") == "1" and card is None:
         errors = {"form": view._("Your service password has been reset. Sign in with the new one.")}
     return pages.landing(session, view, card, values=values, errors=errors)
@@ -301,6 +304,27 @@ def choose_timezone(signed: SignedInDep, form: FormDep) -> Response:
     security.set_cookie(
         response, security.TIMEZONE_COOKIE, zone, max_age=security.YEAR_SECONDS, http_only=False
     )
+    return response
+
+
+@router.get("/settings/close", response_class=HTMLResponse)
+def close_card(signed: SignedInDep, view: ViewDep, session: ReadSessionDep) -> Response:
+    return pages.close_card_page(session, view, signed.card, values={}, errors={})
+
+
+@router.post("/settings/close")
+@error_page(pages.close_card_page)
+def confirm_close_card(signed: ActiveSignedIn, form: FormDep, ip: ClientIP) -> Response:
+    """The holder confirmed with the box and their service password: refunds, breakage, closed, signed out."""
+    asked = forms.parse(forms.CloseCardForm, form)
+    database = get_database()
+    try:
+        card_settings.check_current_password(database, signed.card, asked.current_password)
+    except card_settings.WrongCurrentPassword as error:
+        raise forms.FormInvalid({"current_password": error.detail()}) from error
+    card_closure.close_card_by_id(database, signed.card.id, client_ip=ip)
+    response = see_other("/?closed=1")
+    security.end_session(response)
     return response
 
 

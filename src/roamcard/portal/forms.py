@@ -175,6 +175,25 @@ class PhoneForm(Form):
         return _required(value)
 
 
+class CloseCardForm(Form):
+    current_password: Annotated[str, Field(max_length=64)]
+    confirm: str = ""
+
+    @field_validator("current_password")
+    @classmethod
+    def _password_given(cls, value: str) -> str:
+        return _required(value)
+
+    @field_validator("confirm")
+    @classmethod
+    def _confirmed(cls, value: str) -> str:
+        if value != "yes":
+            raise PydanticCustomError(
+                "confirm_missing", "Tick the box to confirm that you want to close the card."
+            )
+        return value
+
+
 class CodeForm(Form):
     code: Annotated[str, Field(max_length=12)]
 

@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from roamcard.card import closure as card_closure
 from roamcard.card import numbers
 from roamcard.card import password_reset as card_password_reset
 from roamcard.card import service as card_service
 from roamcard.card import settings as card_settings
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE, CardStatus
 from roamcard.catalog import repository as catalog_repository
 from roamcard.catalog.views import product_name
 from roamcard.charging.service import alerts as usage_alerts
@@ -429,6 +430,27 @@ def settings_page(
         errors=errors,
         notice=notice,
         timezones=zones,
+    )
+
+
+def close_card_page(
+    session: Session, view: View, card: Card | None, *, values: dict[str, str], errors: dict[str, str]
+) -> HTMLResponse:
+    """Closing the card: what would be refunded (the refund policy) and what would be lost."""
+    assert card is not None
+    refunds = card_closure.refundable_now(session, card)
+    overview = card_service.overview(session, card)
+    refunded = sum(m.amount for _o, m in refunds if m.currency == overview.balance.currency)
+    return render(
+        view,
+        "close_card.html",
+        card=card,
+        refunds=[(order.id, money.format(view.language)) for order, money in refunds],
+        balance=overview.balance.format(view.language),
+        values=values,
+        errors=errors,
+        closable=card.status in RECHARGEABLE,
+        refunded_any=refunded > 0,
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE
 from roamcard.dealer import repository
 from roamcard.dealer.repository import PosDealer, SaleBatch
 from roamcard.dealer.service.manage import COMMISSION
@@ -152,7 +152,7 @@ def topup(
     card = reseller_repository.card_by_number(tx, card_number)
     if card is None:
         raise PosCardNotFound()
-    if card.status != CardStatus.ACTIVE.value:
+    if card.status not in RECHARGEABLE:
         raise CardNotActive()
     order_id = new_order_id()
     # The one quote step, with the campaigns for the POS channel: caps and budget held for this order.

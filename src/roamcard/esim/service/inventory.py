@@ -214,8 +214,8 @@ def import_file(
 
 def _load(session: Session, batch: list[tuple[int, dict[str, Any]]], report: ImportReport) -> None:
     known_iccids = repository.known_iccids(session, (values["iccid"] for _, values in batch))
-    known_msisdns = repository.known_msisdns(session, (v["msisdn"] for _, v in batch if v["msisdn"]))
     now = clock.now()
+    known_msisdns = repository.known_msisdns(session, (v["msisdn"] for _, v in batch if v["msisdn"]), now=now)
     rows = []
     for line, values in batch:
         if values["iccid"] in known_iccids:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from roamcard.auth.service import SignedInCard
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE
 from roamcard.catalog import service as catalog
 from roamcard.errors import Conflict, NotFound, ValidationFailed
 from roamcard.kit import clock
@@ -61,7 +61,7 @@ def _card(tx: Tx, partner: ApiPartner, card_number: str) -> SignedInCard:
     card = reseller_repository.card_by_number(tx, card_number)
     if card is None:
         raise ValidationFailed("card_number", "There is no card with this number.")
-    if card.status != CardStatus.ACTIVE.value or card.topup_held_at is not None:
+    if card.status not in RECHARGEABLE or card.topup_held_at is not None:
         raise ValidationFailed("card_number", "This card cannot receive a top-up now.")
     if partner.mode == PartnerMode.SANDBOX.value and not repository.is_sandbox_card(tx, card.id):
         raise ValidationFailed("card_number", "A sandbox partner can only top up sandbox cards.")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from roamcard.auth import service as auth_service
 from roamcard.auth.service import SignedInCard
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE, CardStatus
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import AppError
@@ -157,7 +157,7 @@ def _open(
 ) -> tuple[NewOrder, NewPayment]:
     """The checks, the price, and the payment (its in-process checkout open); the order is not written.
     `starter`: a card order's (`card_order`), for its provisional card in status `ordered`."""
-    if card.status != (CardStatus.ORDERED if starter else CardStatus.ACTIVE).value:
+    if (card.status != CardStatus.ORDERED.value) if starter else (card.status not in RECHARGEABLE):
         raise CardNotActive()
     if card.topup_held_at is not None:  # a chargeback: staff decide (dispute/service.py)
         raise CardTopupHeld()

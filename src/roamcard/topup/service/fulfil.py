@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from roamcard.card import validity
 from roamcard.kit import clock
 from roamcard.kit.money import Money
 from roamcard.kit.sql import Tx
@@ -161,6 +162,8 @@ def _product_text(order: PaidOrder) -> str:
 
 def _credit(tx: Tx, order_id: str, order: PaidOrder) -> None:
     card_id, currency, validity_days = order.card_id, order.currency, order.validity_days
+    # Every channel's recharge keeps the line alive (保号): the card row before ledger rows (lock order).
+    validity.extend(tx, card_id, order.product_id)
     wallet = ledger.wallet(tx, card_id, currency)
     for index, grant in enumerate(order.grants):
         key = f"{order_id}:fulfil:{index}"

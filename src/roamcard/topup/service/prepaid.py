@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from roamcard.auth.service import SignedInCard
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE
 from roamcard.kit import clock
 from roamcard.kit.ids import new_id
 from roamcard.kit.money import Money
@@ -132,7 +132,7 @@ def open_paid_order(
 ) -> NewOrder:
     """A new order for `card`, already paid by `paid_by` (recorded as the reason of the paid step), as
     written. `order_id` lets the caller key its source transfer before the order exists."""
-    if card.status != CardStatus.ACTIVE.value:
+    if card.status not in RECHARGEABLE:
         raise CardNotActive()
     tx = as_tx(db)
     order, params = paid_order(

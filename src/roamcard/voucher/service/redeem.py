@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from roamcard.auth.service import SignedInCard, require_active_card, signed_in_card
-from roamcard.card.states import CardStatus
+from roamcard.card.states import RECHARGEABLE
 from roamcard.config import get_settings
 from roamcard.db import Database
 from roamcard.errors import AppError, Conflict, TooManyRequests, ValidationFailed
@@ -187,7 +187,7 @@ def pay(
 ) -> NewOrder:
     """The redemption up to a paid order: limits, PIN, voucher active -> redeemed, its face value from the
     liability to sales, the attempt recorded. Returns the order as written; the caller fulfils it."""
-    if card.status != CardStatus.ACTIVE.value:
+    if card.status not in RECHARGEABLE:
         raise CardNotActive()
     digits = codes.normalise_pin(pin)
     if digits is None:
