@@ -265,3 +265,22 @@ class TestUsage:
             {"source": "balance", "units": 70, "amount": {"amount": 60, "currency": "USD"}},
             {"source": "emergency", "units": 30},
         ]
+
+
+class TestParallelImport:
+    def test_several_workers_rate_like_one_and_still_reject_a_reused_record_id(self, database: Database):
+        """On PostgreSQL the records are split by IMSI over threads (SQLite: one thread)."""
+        subs = [subscriber(database, catalog=i == 0) for i in range(3)]
+        for i, sub in enumerate(subs):
+            credit_balance(database, sub.card_id, 1000, f"seed-{i}")
+        rows = [f"r{i},{subs[i % 3].imsi},{_when()},sms,1,,310,260" for i in range(30)]
+        rows.append(f"r0,{subs[1].imsi},{_when()},sms,1,,310,260")  # r0 was the first card's
+        report = cdr.import_rows(
+            database, cdr.read_rows(io.StringIO("\n".join([HEADER, *rows]) + "\n")), batch_size=4, workers=3
+        )
+        assert report.rated == 30
+        assert [(r.line, r.field) for r in report.rejected] == [(32, "record_id")]
+        assert [available(database, sub.card_id)["USD"] for sub in subs] == [1000 - 10 * 10] * 3
+        again = _report(database, rows[:30])
+        assert (again.rated, again.unchanged) == (0, 30)
+        verify_ok(database)

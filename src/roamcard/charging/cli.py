@@ -75,6 +75,7 @@ def import_cdrs(
             get_database(),
             cdr.read_rows(stream),
             batch_size=batch_size,
+            workers=workers,
             on_progress=lambda rows: progress.advance(task, rows),
         )
     if report.rejected:

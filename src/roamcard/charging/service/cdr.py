@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO
@@ -33,6 +36,7 @@ from roamcard.db import Database
 from roamcard.kit import clock
 from roamcard.kit.sql import Tx
 from roamcard.ledger import service as ledger
+from roamcard.ledger.service import Account
 from roamcard.network import plmn as plmn_table
 from roamcard.network.emergency import is_emergency
 
@@ -40,6 +44,7 @@ COLUMNS = ("record_id", "imsi", "started_at", "kind", "units", "called", "mcc", 
 KINDS = {"voice": "voice", "call": "voice", "sms": "sms", "data": "data"}
 OFFLINE_RATING_GROUP = 0  # slices of a CDR name no rating group of a session
 BATCH_SIZE = 500
+WORKERS = 4  # threads on PostgreSQL (docs/performance.md)
 
 _INSERT_RECORD = (
     "INSERT INTO cdr_records (record_id, fingerprint, card_id, imsi, started_at, kind, units, called, mcc, "
@@ -180,6 +185,19 @@ class Rater:
     cards: dict[str, tuple[int, str] | None] = field(default_factory=dict)
     rates: dict[tuple[str, str | None, str], Rate | None] = field(default_factory=dict)
     countries: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    wallets: dict[int, Account] = field(default_factory=dict)
+    locked: set[int] = field(default_factory=set)  # cards locked by the current transaction
+
+    def begin(self) -> None:
+        """A new transaction: it holds no card lock yet."""
+        self.locked.clear()
+
+    def wallet(self, tx: Tx, card_id: int, currency: str) -> Account:
+        known = self.wallets.get(card_id)
+        if known is None:
+            known = ledger.wallet(tx, card_id, currency)
+            tx.after_commit(lambda: self.wallets.__setitem__(card_id, known))  # a rolled-back one may vanish
+        return known
 
     def card(self, tx: Tx, imsi: str) -> tuple[int, str] | None:
         if imsi not in self.cards:
@@ -252,8 +270,11 @@ class Rater:
             return _Outcome("rated", currency=currency, emergency=True)
         if row.units == 0:
             return _Outcome("rated", currency=currency)
-        if not tx.is_sqlite:  # lock order: the card before its ledger rows (online charging locks it too)
+        if not tx.is_sqlite and card_id not in self.locked:
+            # Lock order: the card before its ledger rows (as online charging); held until the batch commits.
             tx.run(repository.LOCK_CARD, card_id=card_id)
+            self.locked.add(card_id)
+        rate = self.rate(tx, row.kind, country, currency)
         allocation = allocate(
             tx,
             card_id=card_id,
@@ -262,7 +283,8 @@ class Rater:
             currency=currency,
             units=row.units,
             at=row.started_at,
-            rate=self.rate(tx, row.kind, country, currency),
+            rate=rate,
+            wallet=self.wallet(tx, card_id, currency) if rate is not None else None,
         )
         for pack in allocation.packs:
             ledger.transfer(
@@ -318,10 +340,56 @@ def import_rows(
     rows: Iterable[CdrRow | Rejection],
     *,
     batch_size: int = BATCH_SIZE,
+    workers: int = 1,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """The use case of `roamcard cdr import` (it commits, one lean transaction per batch of records)."""
+    """The use case of `roamcard cdr import` (it commits, one lean transaction per batch of records).
+
+    With `workers` > 1 on PostgreSQL the records are rated by that many threads, each on its own connection:
+    the records are split by IMSI, so one card's records stay in one thread, in file order, and two threads
+    never wait for the same card's lock; a record_id met again goes to the thread that had it first, so the
+    reused-key check sees the first one in the same transaction order. SQLite has one writer: one thread."""
     report = ImportReport()
+    lanes = 1 if database.is_sqlite else max(1, workers)
+    progress_lock = threading.Lock()
+
+    def advance(count: int) -> None:
+        if on_progress is not None:
+            with progress_lock:
+                on_progress(count)
+
+    if lanes == 1:
+        _rate_lane(database, rows, batch_size, report, advance)
+    else:
+        split: list[list[CdrRow]] = [[] for _ in range(lanes)]
+        lane_of_record: dict[str, int] = {}
+        for row in rows:
+            if isinstance(row, Rejection):
+                report.rejected.append(row)
+                advance(1)
+                continue
+            lane = lane_of_record.setdefault(row.record_id, zlib.crc32(row.imsi.encode()) % lanes)
+            split[lane].append(row)
+        reports = [ImportReport() for _ in range(lanes)]
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="cdr") as pool:
+            for done in [
+                pool.submit(_rate_lane, database, split[i], batch_size, reports[i], advance)
+                for i in range(lanes)
+            ]:
+                done.result()
+        for part in reports:
+            _merge(report, part)
+    report.rejected.sort(key=lambda rejection: rejection.line)
+    return report
+
+
+def _rate_lane(
+    database: Database,
+    rows: Iterable[CdrRow | Rejection],
+    batch_size: int,
+    report: ImportReport,
+    advance: Callable[[int], None],
+) -> None:
     rater = Rater()
     batch: list[CdrRow] = []
 
@@ -329,25 +397,34 @@ def import_rows(
         if not batch:
             return
         with database.tx() as tx:
+            rater.begin()
             outcomes = [rater.rate_record(tx, row) for row in batch]
         for outcome in outcomes:
             _count(report, outcome)
-        if on_progress is not None:
-            on_progress(len(batch))
+        advance(len(batch))
         batch.clear()
 
     for row in rows:
         if isinstance(row, Rejection):
             report.rejected.append(row)
-            if on_progress is not None:
-                on_progress(1)
+            advance(1)
             continue
         batch.append(row)
         if len(batch) >= batch_size:
             flush()
     flush()
-    report.rejected.sort(key=lambda rejection: rejection.line)
-    return report
+
+
+def _merge(report: ImportReport, part: ImportReport) -> None:
+    report.rated += part.rated
+    report.unchanged += part.unchanged
+    report.emergency += part.emergency
+    report.short += part.short
+    report.rejected.extend(part.rejected)
+    for kind, units in part.units_unpaid.items():
+        report.units_unpaid[kind] = report.units_unpaid.get(kind, 0) + units
+    for currency, amount in part.charged.items():
+        report.charged[currency] = report.charged.get(currency, 0) + amount
 
 
 def _count(report: ImportReport, outcome: _Outcome) -> None:

@@ -124,12 +124,13 @@ def allocate(
     at: datetime,
     spare_limit: int = 0,
     rate: Rate | Unset | None = UNSET,
+    wallet: Account | None = None,
 ) -> Allocation:
     """The one rating rule of online grants and offline records: what of `units` the card's packs live at
     `at` whose coverage includes `country` give (earliest expiry first; a pack is worth balance - pending),
     then what the wallet's available money buys at the zone's rate (a charge rounded up to a whole minor
-    unit). Reads only; the caller reserves (online) or debits (offline) each share. `rate` may be passed
-    by a caller that has looked it up already (a CDR import rates many records per zone)."""
+    unit). Reads only; the caller reserves (online) or debits (offline) each share. `rate` and `wallet` may be
+    passed by a caller that has looked them up already (a CDR import rates many records per zone and card)."""
     asset = KIND_ASSET[kind]
     left = max(0, units)
     spare = 0
@@ -153,7 +154,8 @@ def allocate(
         rate = rate_for(tx, kind, country, currency)
     share: BalanceShare | None = None
     if rate is not None and (left > 0 or spare_limit > 0):
-        wallet = ledger.wallet(tx, card_id, currency)
+        if wallet is None:
+            wallet = ledger.wallet(tx, card_id, currency)
         money = reservations.available(tx, wallet.id)
         paid = rate.affordable(money, left) if left > 0 else 0
         cost = rate.cost(paid)
