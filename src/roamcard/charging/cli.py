@@ -54,6 +54,9 @@ def import_cdrs(
     batch_size: Annotated[
         int, typer.Option(help="Records per transaction.", min=1, max=10000)
     ] = cdr.BATCH_SIZE,
+    workers: Annotated[
+        int, typer.Option(help="Threads rating at once on PostgreSQL (SQLite: always 1).", min=1, max=16)
+    ] = cdr.WORKERS,
 ) -> None:
     """Rate a CSV of call, SMS and data records (record_id,imsi,started_at,kind,units,called,mcc,mnc) like
     online charging. Importing a file again changes nothing; rejected rows are listed and the command exits
