@@ -16,7 +16,7 @@ from rich.table import Table
 
 from roamcard import migrate as migrations
 from roamcard import wiring
-from roamcard.charging.cli import network_elements_app
+from roamcard.charging.cli import cdr_app, network_elements_app
 from roamcard.config import get_settings
 from roamcard.db import get_database
 from roamcard.logging import configure_logging
@@ -37,6 +37,7 @@ esim_app = typer.Typer(help="eSIM profiles from the SM-DP+ vendor.", no_args_is_
 app.add_typer(esim_app, name="esim")
 app.add_typer(partners_app, name="partners")
 app.add_typer(network_elements_app, name="network-elements")
+app.add_typer(cdr_app, name="cdr")
 
 console = Console()
 errors = Console(stderr=True)

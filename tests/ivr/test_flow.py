@@ -329,17 +329,21 @@ class TestPaymentLinkBySms:
 
 
 class TestSuspendedCards:
-    def test_the_right_password_hears_the_websites_message_then_an_agent(
+    def test_the_right_password_hears_the_websites_message_then_the_emergency_options_or_an_agent(
         self, phone: Phone, card: Card, database: Database, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(get_settings(), "agent_phone", "+18005550100")
         with database.transaction() as session:
             card_service.suspend(session, session.get(Card, card.id), reason="lost")  # type: ignore[arg-type]
         turn = phone.sign_in(card.card_number, PASSWORD)
-        assert turn.said[0] == ("cmn-CN", zh("This card is suspended. Call customer service."))
-        assert turn.said[1] == ("cmn-CN", zh(prompts.TRANSFERRING))
+        assert turn.said == [
+            ("cmn-CN", zh("This card is suspended. Call customer service.")),
+            ("cmn-CN", zh(prompts.EMERGENCY_MENU)),
+        ]
+        assert (_call(database, phone).card_id, _call(database, phone).step) == (card.id, "emergency")
+        turn = phone.press("0")
+        assert turn.said[0] == ("cmn-CN", zh(prompts.TRANSFERRING))
         assert turn.dial == "+18005550100"
-        assert _call(database, phone).card_id is None
 
     def test_a_wrong_password_is_just_wrong(self, phone: Phone, card: Card, database: Database) -> None:
         with database.transaction() as session:

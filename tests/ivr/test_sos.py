@@ -6,11 +6,15 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from roamcard.card import service as card_service
 from roamcard.db import Database
 from roamcard.emergency import service as emergency_service
 from roamcard.i18n import gettext
-from roamcard.ivr import prompts
+from roamcard.ivr import prompts, speech
+from roamcard.kit import clock
 from roamcard.models import AuditEntry, Card, IvrCall, Notification, SosAlert
+from roamcard.network import emergency as emergency_numbers
+from roamcard.network import service as network_service
 from tests.ivr.conftest import PASSWORD
 from tests.ivr.phone import Phone
 
@@ -140,3 +144,51 @@ class TestFromAnotherPhone:
         turn = phone.press("8")
         assert turn.said[0] == ("cmn-CN", emergency_service.SosLimitReached(3600).detail("zh-CN"))
         assert len(_alerts(database)) == 3
+
+
+class TestSuspendedCardFromAnotherPhone:
+    """A suspended card keeps all of the emergency service: signing in from another phone reaches the
+    emergency options (SOS, the local emergency numbers), nothing else."""
+
+    def _signed_in(self, database: Database, client: TestClient, card: Card) -> Phone:
+        _contacts(database, card)
+        with database.transaction() as session:
+            card_service.suspend(session, session.get(Card, card.id), reason="lost")  # type: ignore[arg-type]
+        phone = Phone(client, caller="+8613700000000")
+        turn = phone.sign_in(card.card_number, PASSWORD)
+        assert turn.said[-1] == ("cmn-CN", zh(prompts.EMERGENCY_MENU))
+        return phone
+
+    def test_option_8_sends_the_sos(self, database: Database, client: TestClient, card: Card) -> None:
+        phone = self._signed_in(database, client, card)
+        turn = phone.press("8")
+        assert turn.said == [
+            ("cmn-CN", zh(prompts.SOS_SENT, number="1 1 2")),
+            ("cmn-CN", zh(prompts.EMERGENCY_MENU)),
+        ]
+        (alert,) = _alerts(database)
+        assert (alert.card_id, alert.channel) == (card.id, "ivr")
+        assert _sms_phones(database) == ["+8613900139000", "+14155550188"]
+
+    def test_option_1_says_the_local_emergency_numbers_of_the_last_network(
+        self, database: Database, client: TestClient, card: Card
+    ) -> None:
+        phone = self._signed_in(database, client, card)
+        with database.tx() as tx:
+            network_service.seen(tx, card.id, "440", "10", clock.now())  # Japan: 110, 119, 118
+        turn = phone.press("1")
+        spoken = ", ".join(speech.digits(entry.number) for entry in emergency_numbers.numbers_for("JP"))
+        assert turn.said[0] == ("cmn-CN", zh(prompts.EMERGENCY_NUMBERS, numbers=spoken))
+        assert _alerts(database) == []
+
+    def test_recharge_balance_and_links_are_not_offered(
+        self, database: Database, client: TestClient, card: Card
+    ) -> None:
+        phone = self._signed_in(database, client, card)
+        for key in ("2", "3"):
+            turn = phone.press(key)
+            assert turn.said[0] == ("cmn-CN", zh(prompts.NOT_AN_OPTION))
+        with database.reading() as session:
+            call = session.scalars(select(IvrCall).where(IvrCall.call_sid == phone.call_sid)).one()
+            assert call.step == "emergency"
+        assert _alerts(database) == []

@@ -31,6 +31,13 @@ MENU = lazy(
     "To get a payment link by text message, press 3. To speak to an agent, press 0. "
     "In an emergency, to alert your emergency contacts, press 8. To hear these options again, press 9."
 )
+# A suspended (or expired) card signed in with its password: the emergency service stays open, nothing else.
+EMERGENCY_MENU = lazy(
+    "Only the emergency service is open for this card. To alert your emergency contacts, press 8. "
+    "To hear the local emergency numbers, press 1. To speak to an agent, press 0. "
+    "To hear these options again, press 9."
+)
+EMERGENCY_NUMBERS = lazy("The local emergency numbers are: {numbers}.")
 NOT_AN_OPTION = lazy("Sorry, that is not an option.")
 NO_INPUT = lazy("Sorry, we did not hear anything.")
 

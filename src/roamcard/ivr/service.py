@@ -45,6 +45,7 @@ from roamcard.ivr.payment_link import (
 )
 from roamcard.ivr.states import (
     BACK,
+    EMERGENCY_NUMBERS,
     HEAR_BALANCE,
     MAX_TRIES,
     PAYMENT_LINK_BY_SMS,
@@ -233,6 +234,8 @@ def _prompt(session: Session, call: IvrCall, reply: Reply) -> Reply:
         return reply.gather(step, asked, entry=True)
     if step is Step.MENU:
         return reply.gather(step, [(prompts.MENU, {})], entry=False)
+    if step is Step.EMERGENCY:
+        return reply.gather(step, [(prompts.EMERGENCY_MENU, {})], entry=False)
     if step is Step.PIN:
         return reply.gather(step, [(prompts.ENTER_PIN, {})], entry=True)
     if step is Step.PRODUCT:
@@ -290,9 +293,17 @@ def _password(session: Session, call: IvrCall, reply: Reply, checked: SignInChec
     if isinstance(error, TooManyRequests):  # the card (or this call) is locked out, as on the website
         reply.say_text(error.detail(reply.language))
         return _end(call, reply, Outcome.LOCKED, prompts.GOODBYE)
-    if isinstance(error, auth_service.CardSuspended):  # the right password: say so, then an agent helps
+    if isinstance(error, auth_service.CardSuspended):
+        # The right password on a card that is not active: say so, then the emergency options only (SOS,
+        # the local emergency numbers, an agent), which a card's status never takes away.
         reply.say_text(error.detail(reply.language))
-        return _to_agent(call, reply)
+        card = card_repository.get_by_card_number(session, call.card_number) if call.card_number else None
+        if card is None:
+            return _to_agent(call, reply)
+        call.card_id = card.id
+        call.sign_in_failures = 0
+        log.info("ivr.signed_in_for_emergency", call_sid=call.call_sid, card_id=card.id, status=card.status)
+        return _go(session, call, Step.EMERGENCY, reply)
     if error is not None or checked.card is None:
         call.sign_in_failures += 1
         if error is not None:
@@ -349,6 +360,28 @@ def _menu(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
         return _go(session, call, Step.MENU, reply)
     if digits == REPEAT:
         return _go(session, call, Step.MENU, reply)
+    return _retry(session, call, reply, prompts.NOT_AN_OPTION)
+
+
+def _emergency(session: Session, call: IvrCall, reply: Reply, digits: str) -> Reply:
+    """The menu of a signed-in card that is not active: SOS, the local emergency numbers, an agent."""
+    card = _card(session, call)
+    if digits == SOS:
+        _send_sos(session, card, reply)
+        return _go(session, call, Step.EMERGENCY, reply)
+    if digits == EMERGENCY_NUMBERS:
+        network = network_service.last_network(session, card.id)
+        numbers = emergency_numbers.numbers_for(network.country if network else None)
+        spoken = ", ".join(speech.digits(entry.number) for entry in numbers)
+        reply.say(prompts.EMERGENCY_NUMBERS, numbers=spoken)
+        return _go(session, call, Step.EMERGENCY, reply)
+    if digits == SPEAK_TO_AGENT:
+        if not get_settings().agent_phone:
+            reply.say(prompts.NO_AGENT)
+            return _go(session, call, Step.EMERGENCY, reply)
+        return _to_agent(call, reply)
+    if digits == REPEAT:
+        return _go(session, call, Step.EMERGENCY, reply)
     return _retry(session, call, reply, prompts.NOT_AN_OPTION)
 
 
@@ -458,6 +491,7 @@ HANDLERS: dict[Step, Handler] = {
     Step.LANGUAGE: _language,
     Step.CARD_NUMBER: _card_number,
     Step.MENU: _menu,
+    Step.EMERGENCY: _emergency,
     Step.PIN: _pin,
     Step.PRODUCT: _product,
 }

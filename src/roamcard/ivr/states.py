@@ -10,6 +10,7 @@ class Step(StrEnum):
     CARD_NUMBER = "card-number"
     PASSWORD = "password"  # noqa: S105 (a step name)
     MENU = "menu"
+    EMERGENCY = "emergency"  # a signed-in card that is not active: only the emergency options
     PIN = "pin"
     PRODUCT = "product"
     ENDED = "ended"
@@ -35,4 +36,6 @@ SPEAK_TO_AGENT = "0"
 # At the menu; also at the password step when the call comes from the card's bound phone (no password).
 SOS = "8"
 REPEAT = "9"
+# At the emergency-only menu (Step.EMERGENCY), with SOS, SPEAK_TO_AGENT and REPEAT.
+EMERGENCY_NUMBERS = "1"
 BACK = "*"

@@ -8,6 +8,7 @@ from roamcard.models.card_network import CardNetwork
 from roamcard.models.card_order import CardOrder
 from roamcard.models.card_review_flag import CardReviewFlag
 from roamcard.models.card_session import CardSession
+from roamcard.models.cdr_record import CdrRecord
 from roamcard.models.charging_grant import ChargingGrant
 from roamcard.models.charging_request import ChargingRequest
 from roamcard.models.charging_session import ChargingSession
@@ -69,6 +70,7 @@ __all__ = [
     "CardOrder",
     "CardReviewFlag",
     "CardSession",
+    "CdrRecord",
     "ChargingGrant",
     "ChargingRequest",
     "ChargingSession",

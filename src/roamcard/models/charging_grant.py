@@ -21,7 +21,9 @@ class ChargingGrant(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("charging_sessions.id"))
+    # An online slice belongs to a charging session; an offline one to its CDR (roamcard cdr import).
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("charging_sessions.id"), nullable=True)
+    cdr_record_id: Mapped[int | None] = mapped_column(ForeignKey("cdr_records.id"), nullable=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     rating_group: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))

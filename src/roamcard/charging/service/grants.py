@@ -10,20 +10,19 @@ or balance, and its slice is kept as a zero-cost record."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from roamcard.card.states import CardStatus
 from roamcard.charging import repository
 from roamcard.charging.service import alerts
-from roamcard.charging.service.rating import KIND_ASSET, Rate, rate_for
+from roamcard.charging.service.rating import KIND_ASSET, Rate, allocate
 from roamcard.charging.states import GrantSource, ResultCode
 from roamcard.config import get_settings
 from roamcard.kit import clock
 from roamcard.kit.sql import Tx
 from roamcard.ledger import reservations
 from roamcard.ledger import service as ledger
-from roamcard.ledger.service import Account
 from roamcard.network.emergency import is_emergency
 
 UNIT_FIELD = {"data": "totalVolume", "voice": "time", "sms": "serviceSpecificUnits"}
@@ -101,28 +100,27 @@ def grant(tx: Tx, context: Context, rating_group: int, kind: str, requested: int
         return _answer(rating_group, kind, want, validity, final=False)
     if context.card_status != CardStatus.ACTIVE:
         return {"ratingGroup": rating_group, "resultCode": ResultCode.END_USER_SERVICE_DENIED.value}
-    asset = KIND_ASSET[kind]
     expires_at = now + timedelta(seconds=validity)
-    usage = ledger.operator(tx, "usage", asset.value)
-    left = want
-    spare = 0  # what packs and balance could still give after this grant (0: this grant is the last)
-    for allowance_id, account_id, code, can_give, pack_expires, coverage in tx.all(
-        repository.LIVE_PACKS, card_id=context.card_id, asset=asset.value, now=now
-    ):
-        if not _covers(tx.loads(coverage) if coverage is not None else None, context.country):
-            continue
-        can_give = int(can_give)
-        take = min(can_give, left)
-        spare += can_give - take
-        if take <= 0:
-            continue
-        held_until = min(expires_at, _aware(tx, pack_expires))
+    allocation = allocate(
+        tx,
+        card_id=context.card_id,
+        kind=kind,
+        country=context.country,
+        currency=context.currency,
+        units=want,
+        at=now,
+        spare_limit=quota,
+    )
+    if allocation.packs:
+        usage = ledger.operator(tx, "usage", KIND_ASSET[kind].value)
+    for pack in allocation.packs:
+        held_until = min(expires_at, pack.expires_at)
         reservation = reservations.reserve(
             tx,
             key=context.next_key(rating_group),
-            account=Account(id=int(account_id), code=code, asset=asset.value, tracks_balance=True),
+            account=pack.account,
             counter=usage,
-            amount=take,
+            amount=pack.units,
             expires_at=held_until,
             reference=context.ref,
         )
@@ -132,44 +130,36 @@ def grant(tx: Tx, context: Context, rating_group: int, kind: str, requested: int
             rating_group,
             kind,
             GrantSource.PACK,
-            take,
-            allowance_id=int(allowance_id),
+            pack.units,
+            allowance_id=pack.allowance_id,
             reservation_id=reservation.id,
         )
         validity = min(validity, max(1, int((held_until - now).total_seconds())))
-        left -= take
-    rate = rate_for(tx, kind, context.country, context.currency)
-    if rate is not None:
-        wallet = ledger.wallet(tx, context.card_id, context.currency)
-        money = reservations.available(tx, wallet.id)
-        units = rate.affordable(money, left) if left > 0 else 0
-        cost = rate.cost(units)
-        if units > 0:
-            if cost > 0:
-                reservation = reservations.reserve(
-                    tx,
-                    key=context.next_key(rating_group),
-                    account=wallet,
-                    counter=ledger.operator(tx, "usage", context.currency),
-                    amount=cost,
-                    expires_at=expires_at,
-                    reference=context.ref,
-                )
-                reservation_id: int | None = reservation.id
-            else:
-                reservation_id = None
-            _slice(
+    share = allocation.balance
+    if share is not None:
+        reservation_id: int | None = None
+        if share.cost > 0:
+            reservation_id = reservations.reserve(
                 tx,
-                context,
-                rating_group,
-                kind,
-                GrantSource.BALANCE,
-                units,
-                reservation_id=reservation_id,
-                rate=rate,
-            )
-            left -= units
-        spare += rate.affordable(money - cost, quota)
+                key=context.next_key(rating_group),
+                account=share.wallet,
+                counter=ledger.operator(tx, "usage", context.currency),
+                amount=share.cost,
+                expires_at=expires_at,
+                reference=context.ref,
+            ).id
+        _slice(
+            tx,
+            context,
+            rating_group,
+            kind,
+            GrantSource.BALANCE,
+            share.units,
+            reservation_id=reservation_id,
+            rate=share.rate,
+        )
+    left = allocation.unpaid
+    spare = allocation.spare  # 0: this grant is the last
     granted = want - left
     if granted == 0:
         return {
@@ -178,18 +168,6 @@ def grant(tx: Tx, context: Context, rating_group: int, kind: str, requested: int
             "finalUnitIndication": {"finalUnitAction": "TERMINATE"},
         }
     return _answer(rating_group, kind, granted, validity, final=spare == 0)
-
-
-def _covers(coverage: list[str] | None, country: str | None) -> bool:
-    if not coverage:
-        return True  # a product that names no countries is valid everywhere
-    return country is not None and country in coverage
-
-
-def _aware(tx: Tx, value: Any) -> datetime:
-    moment = tx.dt(value)
-    assert moment is not None
-    return moment
 
 
 def _answer(rating_group: int, kind: str, units: int, validity: int, *, final: bool) -> dict[str, Any]:

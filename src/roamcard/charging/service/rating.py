@@ -6,14 +6,26 @@ to a whole minor unit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
 
 from roamcard.charging import repository
 from roamcard.kit.sql import Tx
+from roamcard.ledger import reservations
+from roamcard.ledger import service as ledger
 from roamcard.ledger.assets import Asset
+from roamcard.ledger.service import Account
 
 MIB = 1024 * 1024
 KIND_ASSET = {"data": Asset.DATA_BYTES, "voice": Asset.VOICE_SECONDS, "sms": Asset.SMS}
 _PRICE_FIELD = {"data": "data_per_mib", "voice": "voice_per_minute", "sms": "sms_each"}
+
+
+class Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
 
 
 @dataclass(frozen=True)
@@ -61,3 +73,95 @@ def rate_for(tx: Tx, kind: str, country: str | None, currency: str) -> Rate | No
             price = tx.loads(prices).get(currency)
             return None if price is None else Rate(kind, int(price[_PRICE_FIELD[kind]]), currency)
     return None
+
+
+@dataclass(frozen=True)
+class PackShare:
+    """Units one pack gives: its allowance, its ledger account and when it expires."""
+
+    allowance_id: int
+    account: Account
+    units: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BalanceShare:
+    """Units the balance pays for at the zone's rate, and what they cost (minor units)."""
+
+    units: int
+    cost: int
+    rate: Rate
+    wallet: Account
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """How `units` of one kind are paid for: packs first (coverage, earliest expiry), then the balance.
+    `unpaid` is what neither could pay for; `spare` is what packs and balance could still give afterwards
+    (at most `spare_limit` from the balance), which online charging uses for the final-unit indication."""
+
+    packs: list[PackShare]
+    balance: BalanceShare | None
+    unpaid: int
+    spare: int
+
+
+def covers(coverage: list[str] | None, country: str | None) -> bool:
+    if not coverage:
+        return True  # a product that names no countries is valid everywhere
+    return country is not None and country in coverage
+
+
+def allocate(
+    tx: Tx,
+    *,
+    card_id: int,
+    kind: str,
+    country: str | None,
+    currency: str,
+    units: int,
+    at: datetime,
+    spare_limit: int = 0,
+    rate: Rate | Unset | None = UNSET,
+    wallet: Account | None = None,
+) -> Allocation:
+    """The one rating rule of online grants and offline records: what of `units` the card's packs live at
+    `at` whose coverage includes `country` give (earliest expiry first; a pack is worth balance - pending),
+    then what the wallet's available money buys at the zone's rate (a charge rounded up to a whole minor
+    unit). Reads only; the caller reserves (online) or debits (offline) each share. `rate` and `wallet` may be
+    passed by a caller that has looked them up already (a CDR import rates many records per zone and card)."""
+    asset = KIND_ASSET[kind]
+    left = max(0, units)
+    spare = 0
+    packs: list[PackShare] = []
+    for allowance_id, account_id, code, can_give, pack_expires, coverage in tx.all(
+        repository.LIVE_PACKS, card_id=card_id, asset=asset.value, now=at
+    ):
+        if not covers(tx.loads(coverage) if coverage is not None else None, country):
+            continue
+        can_give = int(can_give)
+        take = min(can_give, left)
+        spare += can_give - take
+        if take <= 0:
+            continue
+        expires_at = tx.dt(pack_expires)
+        assert expires_at is not None
+        account = Account(id=int(account_id), code=code, asset=asset.value, tracks_balance=True)
+        packs.append(PackShare(int(allowance_id), account, take, expires_at))
+        left -= take
+    if isinstance(rate, Unset):
+        rate = rate_for(tx, kind, country, currency)
+    share: BalanceShare | None = None
+    if rate is not None and (left > 0 or spare_limit > 0):
+        if wallet is None:
+            wallet = ledger.wallet(tx, card_id, currency)
+        money = reservations.available(tx, wallet.id)
+        paid = rate.affordable(money, left) if left > 0 else 0
+        cost = rate.cost(paid)
+        if paid > 0:
+            share = BalanceShare(paid, cost, rate, wallet)
+            left -= paid
+        if spare_limit > 0:
+            spare += rate.affordable(money - cost, spare_limit)
+    return Allocation(packs, share, left, spare)
