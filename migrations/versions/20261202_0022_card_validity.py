@@ -5,7 +5,7 @@ cards.validity_reminded (the smallest reminder already sent for the current vali
 products.validity_days_per_recharge, esim_profiles.msisdn_quarantine_until and released_msisdn.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
