@@ -283,3 +283,33 @@ class TestRebindingNeedsThePassword:
         assert web.json()["code"] == "login_locked"
         assert messages(database, NEW_PHONE) == []
         assert reload(database, card).phone == card.phone
+
+
+class TestCloseCard:
+    def test_the_page_warns_in_chinese_and_needs_the_box_and_the_password(
+        self, signed_in: TestClient, card: Card, database: Database
+    ) -> None:
+        page = signed_in.get("/settings/close", headers={"Accept-Language": "zh-CN"}).text
+        assert "注销后无法恢复" in page
+        html = post_form(
+            signed_in,
+            "/settings/close",
+            "/settings/close",
+            {"current_password": "00000000", "confirm": "yes"},
+        ).text
+        assert field_error(html, "current_password") is not None
+        assert reload(database, card).status == "active"
+
+    def test_closing_signs_out_and_the_card_is_closed(
+        self, signed_in: TestClient, card: Card, database: Database
+    ) -> None:
+        response = post_form(
+            signed_in,
+            "/settings/close",
+            "/settings/close",
+            {"current_password": DEFAULT_PASSWORD, "confirm": "yes"},
+            headers=EN,
+        )
+        assert response.status_code == 303
+        assert reload(database, card).status == "closed"
+        assert signed_in.get("/settings", headers=EN).status_code in (303, 200)
