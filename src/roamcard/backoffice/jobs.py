@@ -5,6 +5,7 @@ conditional update refuses a job that is no longer dead — two staff clicking a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -52,29 +53,31 @@ def _snapshot(job: Job) -> dict[str, Any]:
 
 
 def retry(session: Session, context: StaffContext, job_id: int, reason: str) -> Job:
-    context.require(Permission.MANAGE_JOBS)
-    before = _snapshot(jobs.get(session, job_id))
-
-    def run() -> tuple[Job, dict[str, Any]]:
-        job = jobs.retry(session, job_id)
-        return job, _snapshot(job)
-
-    return console.audited(
-        session, context, Permission.MANAGE_JOBS, "job.retried", target_type="job", target_id=str(job_id),
-        card=None, reason=reason, before=before, run=run,
-    )  # fmt: skip
+    return _decide(session, context, job_id, reason, "job.retried", jobs.retry)
 
 
 def discard(session: Session, context: StaffContext, job_id: int, reason: str) -> Job:
+    return _decide(session, context, job_id, reason, "job.discarded", jobs.discard)
+
+
+def _decide(
+    session: Session,
+    context: StaffContext,
+    job_id: int,
+    reason: str,
+    action: str,
+    change: Callable[[Session, int], Job],
+) -> Job:
+    """A staff decision on a dead job, through the jobs service and audited with its before and after."""
     context.require(Permission.MANAGE_JOBS)
     before = _snapshot(jobs.get(session, job_id))
 
     def run() -> tuple[Job, dict[str, Any]]:
-        job = jobs.discard(session, job_id)
+        job = change(session, job_id)
         return job, _snapshot(job)
 
     return console.audited(
-        session, context, Permission.MANAGE_JOBS, "job.discarded", target_type="job", target_id=str(job_id),
+        session, context, Permission.MANAGE_JOBS, action, target_type="job", target_id=str(job_id),
         card=None, reason=reason, before=before, run=run,
     )  # fmt: skip
 
